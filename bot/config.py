@@ -1,0 +1,118 @@
+"""Settings, read from the environment and ``.env`` (see ``.env.example``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+ARXIV_MIN_INTERVAL = 3.0
+"""arXiv's terms of use: at most one request every three seconds."""
+
+
+class Settings(BaseSettings):
+    """Every core setting. Adapters read their own settings (``SLACK_*``, ``DISCORD_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///arxiv-bot.db"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_request_interval: Annotated[float, Field(ge=0)] = ARXIV_MIN_INTERVAL
+    arxiv_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    arxiv_contact: str = ""
+    search_cache_seconds: Annotated[float, Field(ge=0)] = 300.0
+    max_subscriptions_per_channel: Annotated[int, Field(ge=1, le=1000)] = 25
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError(
+                "only SQLite is supported: use sqlite:///relative/path.db "
+                "or sqlite:////absolute/path.db"
+            )
+        if not value.removeprefix("sqlite:///"):
+            raise ValueError("the SQLite URL names no file: use e.g. sqlite:///arxiv-bot.db")
+        return value
+
+    @field_validator("arxiv_api_url", "arxiv_oai_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("?")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}: use an IANA name such as UTC or America/New_York"
+            ) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _respect_arxiv_terms(self) -> Settings:
+        hosts = (urlsplit(self.arxiv_api_url).hostname, urlsplit(self.arxiv_oai_url).hostname)
+        talks_to_arxiv = any(h and (h == "arxiv.org" or h.endswith(".arxiv.org")) for h in hosts)
+        if talks_to_arxiv and self.arxiv_request_interval < ARXIV_MIN_INTERVAL:
+            raise ValueError(
+                "ARXIV_REQUEST_INTERVAL must be at least 3 seconds when talking to arxiv.org "
+                "(arXiv's terms of use); lower values are only allowed for mirrors"
+            )
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        shown = f" (got {value!r})" if name and not isinstance(value, dict) else ""
+        label = f"{name}: " if name else ""
+        problems.append(f"invalid setting {label}{message}{shown}")
+    return "; ".join(problems)

@@ -1,0 +1,64 @@
+"""The exception hierarchy: one root, one user-facing branch.
+
+Anything derived from :class:`UserError` carries a message written for the person who
+typed the command (what is wrong and how to fix it); adapters show it as is. Every other
+exception is a bug or an outage and is logged with its traceback instead.
+"""
+
+from __future__ import annotations
+
+
+class ArxivBotError(Exception):
+    """Root of every exception arxiv-bot raises on purpose."""
+
+
+class UserError(ArxivBotError):
+    """An error whose message is meant for the user, shown verbatim."""
+
+
+class ConfigError(UserError):
+    """A setting is missing or invalid."""
+
+
+class CommandError(UserError):
+    """A chat command could not be understood."""
+
+
+class QueryError(UserError):
+    """An arXiv query is malformed.
+
+    ``position`` is the 0-based offset in ``query`` where the problem was found, so a
+    reply can point at it.
+    """
+
+    def __init__(self, message: str, query: str = "", position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.query = query
+        self.position = position
+
+    def __str__(self) -> str:
+        if self.position is None or not self.query:
+            return self.message
+        pointer = " " * self.position + "^"
+        return f"{self.message}\n  {self.query}\n  {pointer}"
+
+
+class PaperIdError(UserError):
+    """Text that should name an arXiv paper does not."""
+
+
+class NotFoundError(UserError):
+    """A paper, subscription or channel that was asked for does not exist."""
+
+
+class LimitError(UserError):
+    """A configured limit (subscriptions per channel, query length) was reached."""
+
+
+class ArxivUnavailableError(UserError):
+    """arXiv is down, slow or rate-limiting us; the user should try again later."""
+
+
+class ArxivRejectedError(UserError):
+    """arXiv refused a request (HTTP 400), usually a query it cannot parse."""

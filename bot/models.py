@@ -1,0 +1,137 @@
+"""Platform-free data: papers, channels, subscriptions, and what the bot says.
+
+All strings here are plain text. Untrusted text (titles, abstracts, author names,
+queries) is never pre-escaped: each adapter escapes for its own markup when rendering.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+ARXIV_BASE = "https://arxiv.org"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One arXiv paper at one version.
+
+    ``arxiv_id`` is version-less (``2506.11674`` or ``hep-th/9901001``); it is the key
+    for "posted at most once". ``categories`` lists the primary category first, then
+    the cross-lists. Datetimes are timezone-aware UTC.
+    """
+
+    arxiv_id: str
+    version: int
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    categories: tuple[str, ...]
+    submitted: datetime
+    updated: datetime
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+    @property
+    def primary_category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+    @property
+    def cross_lists(self) -> tuple[str, ...]:
+        return self.categories[1:]
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.arxiv_id}v{self.version}"
+
+    @property
+    def abs_url(self) -> str:
+        return f"{ARXIV_BASE}/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"{ARXIV_BASE}/pdf/{self.arxiv_id}"
+
+    @property
+    def html_url(self) -> str:
+        return f"{ARXIV_BASE}/html/{self.versioned_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """Where a command came from or a post goes: platform, workspace and channel ids.
+
+    ``name`` is a human label for logs and the console; identity is the other three.
+    """
+
+    platform: str
+    workspace: str
+    channel: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.channel
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    channel_id: int
+    query: str
+    created_at: datetime
+
+
+class SortOrder(enum.StrEnum):
+    RELEVANCE = "relevance"
+    DATE = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    query: str
+    total: int
+    papers: tuple[Paper, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PaperPost:
+    """A paper to show in a channel, with the subscriptions that matched it (if any)."""
+
+    paper: Paper
+    matched: tuple[Subscription, ...] = ()
+    code_links: tuple[str, ...] = ()
+
+
+class Visibility(enum.Enum):
+    """Who sees a reply: only the person who asked, or the whole channel."""
+
+    PRIVATE = "private"
+    CHANNEL = "channel"
+
+
+class Tone(enum.Enum):
+    INFO = "info"
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The platform-neutral answer to a command.
+
+    ``title`` is one line; ``lines`` are plain-text lines shown under it (``code``
+    lines are shown monospaced where the platform can); ``papers`` is a compact result
+    list; ``posts`` are full paper cards.
+    """
+
+    title: str
+    lines: tuple[str, ...] = ()
+    code: tuple[str, ...] = ()
+    papers: tuple[Paper, ...] = ()
+    posts: tuple[PaperPost, ...] = ()
+    visibility: Visibility = Visibility.PRIVATE
+    tone: Tone = Tone.INFO
+    footer: str = ""
