@@ -113,6 +113,6 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         shown = f" (got {value!r})" if name and not isinstance(value, dict) else ""
-        label = f"{name}: " if name else ""
-        problems.append(f"invalid setting {label}{message}{shown}")
+        label = f" {name}" if name else ""
+        problems.append(f"invalid setting{label}: {message}{shown}")
     return "; ".join(problems)

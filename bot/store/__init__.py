@@ -1,0 +1,25 @@
+"""SQLite storage (aiosqlite, WAL, versioned migrations) for papers, channels and more."""
+
+from bot.store.database import MigrationError
+from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
+from bot.store.store import (
+    DEFAULT_SUBSCRIPTION_LIMIT,
+    DuplicateSubscriptionError,
+    Store,
+    StoreCounts,
+    fts_query,
+    utc_now,
+)
+
+__all__ = [
+    "DEFAULT_SUBSCRIPTION_LIMIT",
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "DuplicateSubscriptionError",
+    "Migration",
+    "MigrationError",
+    "Store",
+    "StoreCounts",
+    "fts_query",
+    "utc_now",
+]

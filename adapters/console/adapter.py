@@ -1,0 +1,123 @@
+"""Reads ``/arxiv`` commands line by line from standard input; prints replies and posts.
+
+Works interactively (with a prompt) and from a pipe, where it exits at end of input
+once every command has been answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+from typing import TextIO
+
+from bot.adapter import Core
+from bot.commands.handlers import CommandContext
+from bot.models import ChannelRef, PaperPost
+from bot.render import post_text, reply_text
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "console"
+PROMPT = "arxiv> "
+
+
+class ConsoleAdapter:
+    name = PLATFORM
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        channel: str = "console",
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        user: str = "you",
+    ) -> None:
+        self._core = core
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self.channel = ChannelRef(
+            platform=PLATFORM, workspace="local", channel=channel, name=channel
+        )
+        self._context = CommandContext(channel=self.channel, user=user)
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def interactive(self) -> bool:
+        return self._stdin.isatty() and self._stdout.isatty()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        # A daemon thread, not asyncio.to_thread: a read blocked on a terminal must not
+        # keep the process alive at shutdown.
+        threading.Thread(
+            target=self._read_lines, args=(loop,), name="console-stdin", daemon=True
+        ).start()
+        if self.interactive:
+            self._print(
+                f"arxiv-bot console, channel #{self.channel.name}. "
+                "Type /arxiv help for commands; Ctrl-D quits.\n"
+            )
+        self._worker = asyncio.create_task(self._answer_lines(), name="console-commands")
+
+    def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while True:
+                if self.interactive:
+                    try:
+                        line = input(PROMPT)
+                    except EOFError:
+                        break
+                else:
+                    line = self._stdin.readline()
+                    if not line:
+                        break
+                loop.call_soon_threadsafe(self._lines.put_nowait, line)
+        except (OSError, ValueError) as error:  # stdin closed under us
+            log.debug("console input ended: %s", error)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(self._lines.put_nowait, None)
+
+    async def _answer_lines(self) -> None:
+        while (line := await self._lines.get()) is not None:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            reply = await self._core.execute(line, self._context)
+            async with self._write_lock:
+                self._print(reply_text(reply) + "\n")
+
+    async def wait_closed(self) -> None:
+        if self._worker is not None:
+            await asyncio.shield(self._worker)
+
+    async def stop(self) -> None:
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
+        async with self._write_lock:
+            self._print(post_text(post, channel=channel.label) + "\n")
+
+    def _print(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+
+class ConsoleFactory:
+    name = PLATFORM
+    interactive = True
+
+    def is_configured(self) -> bool:
+        return True
+
+    def create(self, core: Core, options: Mapping[str, str]) -> ConsoleAdapter:
+        return ConsoleAdapter(core, channel=options.get("channel", "console"))

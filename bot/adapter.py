@@ -1,0 +1,93 @@
+"""The plug point for chat platforms.
+
+Adapters live outside the core (``adapters/``) and are found through the
+``arxiv_bot.adapters`` entry-point group, so the core never imports them and a
+third-party package can add a platform by declaring one entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from bot.commands.grammar import Command
+from bot.commands.handlers import CommandContext
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.models import ChannelRef, PaperPost, Reply
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "arxiv_bot.adapters"
+
+
+class Core(Protocol):
+    """What an adapter may ask of the core."""
+
+    settings: Settings
+
+    async def execute(self, text: str, context: CommandContext) -> Reply: ...
+
+    async def handle(self, command: Command, context: CommandContext) -> Reply: ...
+
+
+class Adapter(Protocol):
+    """A running connection to one chat platform."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect; return once the adapter is ready to receive commands."""
+
+    async def wait_closed(self) -> None:
+        """Return when the adapter has no more input (the console at end of input)."""
+
+    async def stop(self) -> None:
+        """Finish pending work and disconnect."""
+
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
+        """Deliver one paper to a channel; raise if the platform did not accept it."""
+
+
+class AdapterFactory(Protocol):
+    """Registered under the ``arxiv_bot.adapters`` entry-point group."""
+
+    name: str
+    interactive: bool
+    """True for adapters driven from the terminal (started when no platform is configured)."""
+
+    def is_configured(self) -> bool:
+        """True when its credentials are set (read from the environment or ``.env``)."""
+
+    def create(self, core: Core, options: Mapping[str, str]) -> Adapter: ...
+
+
+def discover_factories() -> dict[str, AdapterFactory]:
+    """Every installed adapter factory, by name."""
+    factories: dict[str, AdapterFactory] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            factory = entry.load()
+        except Exception as error:  # a broken plug-in must not stop the others
+            log.warning("adapter %s could not be loaded: %s", entry.name, error)
+            continue
+        factories[entry.name] = factory
+    return factories
+
+
+def choose_factories(
+    factories: Mapping[str, AdapterFactory], *, console: bool | None = None
+) -> list[AdapterFactory]:
+    """Configured platforms, plus the terminal one when asked or when nothing else is set."""
+    chosen = [f for f in factories.values() if not f.interactive and f.is_configured()]
+    want_console = console if console is not None else not chosen
+    if want_console:
+        chosen.extend(f for f in factories.values() if f.interactive)
+    if not chosen:
+        raise ConfigError(
+            "no chat adapter is available: set Slack or Discord credentials in .env, "
+            "or reinstall arxiv-bot to get the console adapter"
+        )
+    return chosen

@@ -1,0 +1,133 @@
+"""Platform-neutral presentation: the pieces every adapter shows, and plain-text output.
+
+Adapters build their own markup (Block Kit, embeds) from these helpers; the console and
+the one-shot CLI print :func:`reply_text` and :func:`post_text` as they are.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.categories import category_name
+from bot.links import find_code_links
+from bot.models import Paper, PaperPost, Reply, Subscription, Tone
+
+MAX_AUTHORS = 8
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """One line of untrusted text: control and bidi characters dropped, spaces collapsed."""
+    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def cut_at_word(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Shorten ``text`` to at most ``limit`` characters, ending at a word boundary."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - len(ellipsis), 0)
+    head = text[:room]
+    space = head.rfind(" ")
+    if space > room // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:") + ellipsis
+
+
+def author_line(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:
+    """The first ``limit`` authors, then "et al." with the total."""
+    names = [clean(name) for name in authors]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} et al. ({len(names)} authors)"
+
+
+def category_line(paper: Paper) -> str:
+    """The primary category with its name, then the cross-lists."""
+    primary = paper.primary_category
+    name = category_name(primary)
+    line = f"{primary} ({name})" if name else primary
+    if paper.cross_lists:
+        line += "; cross-listed in " + ", ".join(paper.cross_lists)
+    return line
+
+
+def format_date(moment: datetime, zone: ZoneInfo | None = None) -> str:
+    return (moment.astimezone(zone) if zone else moment).strftime("%Y-%m-%d")
+
+
+def date_line(paper: Paper, zone: ZoneInfo | None = None) -> str:
+    line = f"Submitted {format_date(paper.submitted, zone)}"
+    if paper.version > 1:
+        line += f", updated {format_date(paper.updated, zone)} (v{paper.version})"
+    return line
+
+
+def make_post(paper: Paper, matched: Iterable[Subscription] = ()) -> PaperPost:
+    """A post for ``paper``, with its code links found in the abstract and comment."""
+    return PaperPost(
+        paper=paper,
+        matched=tuple(matched),
+        code_links=find_code_links(paper.abstract, paper.comment),
+    )
+
+
+def matched_line(post: PaperPost) -> str:
+    return "; ".join(f"#{sub.id} {clean(sub.query)}" for sub in post.matched)
+
+
+def paper_summary(paper: Paper) -> str:
+    """One compact line for result lists: title, first authors, id, category, date."""
+    return (
+        f"{clean(paper.title)} — {author_line(paper.authors, 3)} "
+        f"[{paper.versioned_id}, {paper.primary_category}, {format_date(paper.submitted)}]"
+    )
+
+
+def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -> str:
+    """A paper card as readable plain text."""
+    paper = post.paper
+    header = f"[{paper.versioned_id}] {paper.primary_category}"
+    if channel is not None:
+        header = f"#{clean(channel)} · {header}"
+    lines = [header, clean(paper.title), f"Authors: {author_line(paper.authors)}"]
+    lines.append(f"Categories: {category_line(paper)}")
+    lines.append(date_line(paper))
+    if paper.comment:
+        lines.append(f"Comment: {clean(paper.comment)}")
+    if paper.journal_ref:
+        lines.append(f"Journal: {clean(paper.journal_ref)}")
+    lines.append("")
+    lines.extend(textwrap.wrap(clean(paper.abstract), width=width) or ["(no abstract)"])
+    lines.append("")
+    lines.append(f"Abstract: {paper.abs_url}")
+    lines.append(f"PDF:      {paper.pdf_url}")
+    lines.append(f"HTML:     {paper.html_url}")
+    for link in post.code_links:
+        lines.append(f"Code:     {link}")
+    if post.matched:
+        lines.append(f"Matched:  {matched_line(post)}")
+    return "\n".join(lines)
+
+
+_TONE_MARK = {Tone.INFO: "", Tone.SUCCESS: "✓ ", Tone.ERROR: "✗ "}
+
+
+def reply_text(reply: Reply, *, width: int = 88) -> str:
+    """A reply as readable plain text (console, pipes, the one-shot CLI)."""
+    parts = [_TONE_MARK[reply.tone] + reply.title]
+    parts.extend(reply.lines)
+    parts.extend(f"    {line}" for line in reply.code)
+    for number, paper in enumerate(reply.papers, start=1):
+        parts.append(f"{number:>3}. {paper_summary(paper)}")
+        parts.append(f"     {paper.abs_url}")
+    text = "\n".join(parts)
+    for post in reply.posts:
+        text += "\n\n" + post_text(post, width=width)
+    if reply.footer:
+        text += "\n" + reply.footer
+    return text

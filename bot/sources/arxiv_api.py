@@ -1,0 +1,255 @@
+"""Search and look up papers through the arXiv API, with the ``arxiv`` package.
+
+The ``arxiv`` client is synchronous, so every call runs in a worker thread
+(``asyncio.to_thread``) under the gate's deadline; its session is the gate's, and its
+own retries and delays are switched off because the gate does both properly.
+
+Identical searches and lookups within ``cache_seconds`` cost one request, and concurrent
+identical calls share one in-flight request (``async_lru``); failures are not cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import arxiv
+from async_lru import alru_cache
+
+from bot.arxiv_ids import parse_arxiv_id
+from bot.errors import (
+    ArxivRejectedError,
+    ArxivUnavailableError,
+    NotFoundError,
+    PaperIdError,
+)
+from bot.models import Paper, SearchResults, SortOrder
+from bot.sources.gate import ArxivGate, format_duration
+
+__all__ = ["MAX_PAGE_SIZE", "ArxivApi", "paper_from_result"]
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 2000
+"""arXiv serves at most this many results a request."""
+
+DEADLINE_GRACE = 0.2
+"""Seconds the event loop waits beyond the gate's deadline before giving up on the worker
+thread (which may be slow to start, or stuck on a server that trickles bytes)."""
+
+_T = TypeVar("_T")
+
+_SORTS: dict[SortOrder, Any] = {
+    SortOrder.DATE: arxiv.SortCriterion.SubmittedDate,
+    SortOrder.RELEVANCE: arxiv.SortCriterion.Relevance,
+}
+
+
+@dataclass(slots=True)
+class _FeedTotal:
+    total: int | None = None
+
+
+# Set in the worker thread's own context copy, so concurrent searches do not mix totals.
+_feed_total: ContextVar[_FeedTotal | None] = ContextVar("arxiv_feed_total", default=None)
+
+
+class _GatedClient(arxiv.Client):  # type: ignore[misc]
+    """The one place that relies on ``arxiv`` internals (``_format_url``, ``_parse_feed``).
+
+    ``arxiv`` 4 keeps the feed header (``opensearch:totalResults``) to itself, and asks
+    for a full page even when fewer results are wanted. If these internals change, the
+    overrides degrade to ``arxiv``'s own behaviour (total = number of results).
+    """
+
+    def _format_url(self, search: Any, start: int, page_size: int) -> str:
+        if search.max_results is not None:
+            page_size = max(1, min(page_size, search.max_results - start))
+        url: str = super()._format_url(search, start, page_size)
+        return url
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
+        feed = super()._parse_feed(url, first_page=first_page, _try_index=_try_index)
+        if getattr(feed, "malformed", False):
+            log.warning("arXiv sent a malformed feed for %s: %s", url, getattr(feed, "error", ""))
+            raise ArxivUnavailableError(
+                "arXiv sent a response that is not a valid result feed; try again later"
+            )
+        holder = _feed_total.get()
+        total = getattr(getattr(feed, "header", None), "total_results", None)
+        if first_page and holder is not None and isinstance(total, int):
+            holder.total = total
+        return feed
+
+
+def _collapse(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def paper_from_result(result: arxiv.Result) -> Paper:
+    """Convert an ``arxiv.Result`` into a :class:`~bot.models.Paper`.
+
+    Raises ``ValueError`` when the entry's id is not a paper's (such as an error entry).
+    """
+    try:
+        arxiv_id, version = parse_arxiv_id(result.entry_id)
+    except PaperIdError:
+        raise ValueError(f"not a paper entry: {result.entry_id!r}") from None
+    categories = [c for c in (result.primary_category, *result.categories) if c]
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version or 1,
+        title=_collapse(result.title),
+        authors=tuple(name for a in result.authors if (name := _collapse(a.name))),
+        abstract=_collapse(result.summary),
+        categories=tuple(dict.fromkeys(categories)),
+        submitted=_utc(result.published),
+        updated=_utc(result.updated),
+        comment=_collapse(result.comment) or None,
+        journal_ref=_collapse(result.journal_ref) or None,
+        doi=_collapse(result.doi) or None,
+    )
+
+
+def _papers(results: list[Any]) -> tuple[Paper, ...]:
+    """Papers from results, turning arXiv's in-feed error entries into errors."""
+    papers = []
+    for result in results:
+        if "api/errors" in result.entry_id:
+            message = _collapse(result.summary) or result.entry_id.rpartition("#")[2]
+            raise ArxivRejectedError(f"arXiv rejected the query: {message}")
+        try:
+            papers.append(paper_from_result(result))
+        except ValueError as exc:
+            log.warning("skipping arXiv entry: %s", exc)
+    return tuple(papers)
+
+
+def _http_error(exc: Any) -> Exception:
+    status = getattr(exc, "status", 0)
+    if status == 400:
+        return ArxivRejectedError("arXiv rejected the query (HTTP 400); check its syntax")
+    if status == 404:
+        return ArxivUnavailableError(
+            "the arXiv API was not found (HTTP 404); check the ARXIV_API_URL setting"
+        )
+    return ArxivUnavailableError(f"arXiv answered with HTTP {status}; try again later")
+
+
+class ArxivApi:
+    """Search and lookup, cached, bounded by a deadline, through an :class:`ArxivGate`."""
+
+    def __init__(
+        self,
+        gate: ArxivGate,
+        *,
+        base_url: str,
+        cache_seconds: float = 300,
+        deadline: float = 15.0,
+        page_size: int = 100,
+        cache_size: int = 256,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self._gate = gate
+        self._deadline = deadline
+        self._client = _GatedClient(page_size=page_size, delay_seconds=0, num_retries=0)
+        self._client.query_url_format = base_url.rstrip("?") + "?{}"
+        self._client._session = gate.session()
+        ttl = max(0.0, cache_seconds)
+        self._search_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._search_uncached)
+        self._lookup_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._lookup_uncached)
+
+    @property
+    def gate(self) -> ArxivGate:
+        return self._gate
+
+    async def search(self, api_query: str, *, sort: SortOrder, limit: int) -> SearchResults:
+        """Run an already-compiled arXiv ``search_query``; newest first for ``DATE``."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        return await self._search_cached(api_query, SortOrder(sort), limit)
+
+    async def lookup(self, arxiv_id: str, version: int | None = None) -> Paper:
+        """The paper ``arxiv_id`` (any form :func:`parse_arxiv_id` accepts), latest or
+        ``version``. Raises :class:`~bot.errors.NotFoundError` when arXiv has no such paper.
+        """
+        paper_id, id_version = parse_arxiv_id(arxiv_id)
+        wanted = version if version is not None else id_version
+        if wanted is not None and wanted < 1:
+            raise PaperIdError(f"paper versions start at 1, got {wanted}")
+        return await self._lookup_cached(paper_id, wanted)
+
+    def clear_cache(self) -> None:
+        self._search_cached.cache_clear()
+        self._lookup_cached.cache_clear()
+
+    async def _search_uncached(self, api_query: str, sort: SortOrder, limit: int) -> SearchResults:
+        search = arxiv.Search(
+            query=api_query,
+            max_results=limit,
+            sort_by=_SORTS[sort],
+            sort_order=arxiv.SortOrder.Descending,
+        )
+
+        def fetch() -> tuple[int | None, list[Any]]:
+            holder = _FeedTotal()
+            _feed_total.set(holder)
+            results = list(self._client.results(search))
+            return holder.total, results
+
+        total, results = await self._run(fetch)
+        papers = _papers(results)
+        total = max(total or 0, len(papers))
+        log.info("arXiv search %r (%s): %s of %s results", api_query, sort, len(papers), total)
+        return SearchResults(query=api_query, total=total, papers=papers)
+
+    async def _lookup_uncached(self, paper_id: str, version: int | None) -> Paper:
+        wanted = paper_id if version is None else f"{paper_id}v{version}"
+        search = arxiv.Search(id_list=[wanted], max_results=1)
+        results = await self._run(lambda: list(self._client.results(search)))
+        for paper in _papers(results):
+            if paper.arxiv_id == paper_id and version in (None, paper.version):
+                return paper
+        if version is not None:
+            raise NotFoundError(f"arXiv has no version {version} of paper {paper_id}")
+        raise NotFoundError(
+            f"arXiv has no paper {paper_id}; check the id for typos "
+            "(ids look like 2506.11674 or hep-th/9901001)"
+        )
+
+    async def _run(self, fetch: Callable[[], _T]) -> _T:
+        """Run ``fetch`` in a worker thread under the deadline, translating arxiv's errors."""
+
+        def guarded() -> _T:
+            with self._gate.deadline(self._deadline):
+                try:
+                    return fetch()
+                except arxiv.HTTPError as exc:
+                    raise _http_error(exc) from exc
+                except arxiv.UnexpectedEmptyPageError as exc:
+                    raise ArxivUnavailableError(
+                        "arXiv returned an unexpectedly empty page of results; try again later"
+                    ) from exc
+
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(guarded), timeout=self._deadline + DEADLINE_GRACE
+            )
+        except TimeoutError:
+            # The thread ends by itself when its request times out; the user hears now.
+            raise ArxivUnavailableError(
+                f"arXiv did not answer within {format_duration(self._deadline)}; "
+                "it may be down — try again later"
+            ) from None

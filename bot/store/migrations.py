@@ -1,0 +1,131 @@
+"""The versioned schema: an ordered list of SQL scripts, one per schema version.
+
+Migration ``n`` (1-based position in :data:`MIGRATIONS`) takes a database from
+``PRAGMA user_version = n - 1`` to ``n``. Rules for adding one:
+
+* Append; never edit or reorder a migration that has shipped.
+* No ``BEGIN``/``COMMIT`` inside a script: the runner wraps each migration and its
+  version bump in one transaction.
+* Statements that cannot run inside a transaction (``PRAGMA journal_mode``,
+  ``PRAGMA foreign_keys``, ``VACUUM``) do not belong here.
+
+Timestamps are ISO-8601 UTC text with microseconds (``2025-06-13T20:00:00.000000+00:00``),
+so text order is time order. JSON columns hold arrays written with ``ensure_ascii=False``
+so that the full-text index sees real letters (``Müller``), not ``\\u00fc`` escapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema. Its version is its 1-based position in the list."""
+
+    name: str
+    sql: str
+
+
+_V1_INITIAL = """
+-- Papers, one row per version-less arXiv id, holding the newest version seen.
+-- ``id`` aliases the rowid so the FTS index's rowids survive VACUUM (a table keyed by
+-- a TEXT primary key alone may have its rowids renumbered by VACUUM).
+CREATE TABLE papers (
+    id               INTEGER PRIMARY KEY,
+    arxiv_id         TEXT    NOT NULL UNIQUE,
+    version          INTEGER NOT NULL CHECK (version >= 1),
+    title            TEXT    NOT NULL,
+    authors          TEXT    NOT NULL DEFAULT '[]',   -- JSON array of names
+    abstract         TEXT    NOT NULL DEFAULT '',
+    categories       TEXT    NOT NULL DEFAULT '[]',   -- JSON array, primary first
+    primary_category TEXT    NOT NULL DEFAULT '',
+    submitted        TEXT    NOT NULL,
+    updated          TEXT    NOT NULL,
+    comment          TEXT,
+    journal_ref      TEXT,
+    doi              TEXT,
+    first_seen_at    TEXT    NOT NULL
+);
+CREATE INDEX papers_updated ON papers (updated);
+CREATE INDEX papers_primary_category ON papers (primary_category);
+
+CREATE VIRTUAL TABLE papers_fts USING fts5 (
+    title, authors, abstract, comment,
+    content = 'papers',
+    content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
+    INSERT INTO papers_fts (rowid, title, authors, abstract, comment)
+    VALUES (new.id, new.title, new.authors, new.abstract, new.comment);
+END;
+
+CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
+    INSERT INTO papers_fts (papers_fts, rowid, title, authors, abstract, comment)
+    VALUES ('delete', old.id, old.title, old.authors, old.abstract, old.comment);
+END;
+
+CREATE TRIGGER papers_fts_update AFTER UPDATE OF title, authors, abstract, comment ON papers
+BEGIN
+    INSERT INTO papers_fts (papers_fts, rowid, title, authors, abstract, comment)
+    VALUES ('delete', old.id, old.title, old.authors, old.abstract, old.comment);
+    INSERT INTO papers_fts (rowid, title, authors, abstract, comment)
+    VALUES (new.id, new.title, new.authors, new.abstract, new.comment);
+END;
+
+-- A chat channel on one platform. ``mode`` and ``paused_reason`` are for the delivery
+-- work (each post vs. a digest; a channel the bot can no longer post to).
+CREATE TABLE channels (
+    id            INTEGER PRIMARY KEY,
+    platform      TEXT NOT NULL,
+    workspace     TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    name          TEXT NOT NULL DEFAULT '',
+    mode          TEXT NOT NULL DEFAULT 'each' CHECK (mode IN ('each', 'digest')),
+    paused_reason TEXT,
+    created_at    TEXT NOT NULL,
+    UNIQUE (platform, workspace, channel)
+);
+
+-- AUTOINCREMENT so a removed subscription's number is never handed out again:
+-- users see these ids (/arxiv unsubscribe 7).
+CREATE TABLE subscriptions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    query      TEXT    NOT NULL CHECK (query <> ''),
+    created_at TEXT    NOT NULL,
+    UNIQUE (channel_id, query)
+);
+
+-- One row per (channel, version-less paper): the at-most-once key. The queue columns
+-- (status, attempts, next_attempt_at, last_error) serve durable delivery with retries.
+CREATE TABLE deliveries (
+    channel_id      INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    arxiv_id        TEXT    NOT NULL,
+    version         INTEGER NOT NULL CHECK (version >= 1),
+    status          TEXT    NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'sending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    queued_at       TEXT    NOT NULL,
+    next_attempt_at TEXT,
+    delivered_at    TEXT,
+    last_error      TEXT,
+    PRIMARY KEY (channel_id, arxiv_id)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
+
+-- Small key-value state, e.g. the OAI-PMH harvest watermark.
+CREATE TABLE state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("initial schema", _V1_INITIAL),)
+"""Every migration, oldest first."""
+
+LATEST_VERSION = len(MIGRATIONS)
+"""The schema version this code writes and expects."""

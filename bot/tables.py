@@ -1,0 +1,65 @@
+"""Terminal tables for the one-shot CLI, drawn with rich when stdout is a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.models import PaperPost, Reply, Tone
+from bot.render import author_line, category_line, clean, date_line, format_date
+
+
+def _post_table(post: PaperPost) -> Table:
+    paper = post.paper
+    table = Table(title=Text(clean(paper.title)), show_header=False, expand=True)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("arXiv", paper.versioned_id),
+        ("Authors", author_line(paper.authors)),
+        ("Categories", category_line(paper)),
+        ("Dates", date_line(paper)),
+        ("Comment", clean(paper.comment or "")),
+        ("Journal", clean(paper.journal_ref or "")),
+        ("Abstract", clean(paper.abstract)),
+        ("Links", f"{paper.abs_url}\n{paper.pdf_url}\n{paper.html_url}"),
+        ("Code", "\n".join(post.code_links)),
+    ]
+    for name, value in rows:
+        if value:
+            table.add_row(name, Text(value))
+    return table
+
+
+def print_reply_table(reply: Reply, console: Console | None = None) -> None:
+    """Print ``reply`` as tables; untrusted text goes in as ``Text``, never as markup."""
+    console = console or Console()
+    style = "red" if reply.tone is Tone.ERROR else "bold"
+    console.print(Text(reply.title, style=style))
+    for line in reply.lines:
+        console.print(Text(line))
+    for line in reply.code:
+        console.print(Text("    " + line, style="cyan"))
+    if reply.papers:
+        table = Table(expand=True)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("Title", ratio=3, overflow="fold")
+        table.add_column("Authors", ratio=2, overflow="fold")
+        table.add_column("arXiv", no_wrap=True)
+        table.add_column("Category", no_wrap=True)
+        table.add_column("Submitted", no_wrap=True)
+        for number, paper in enumerate(reply.papers, start=1):
+            table.add_row(
+                str(number),
+                Text(clean(paper.title)),
+                Text(author_line(paper.authors, 3)),
+                paper.versioned_id,
+                paper.primary_category,
+                format_date(paper.submitted),
+            )
+        console.print(table)
+    for post in reply.posts:
+        console.print(_post_table(post))
+    if reply.footer:
+        console.print(Text(reply.footer, style="dim"))

@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated environment, a fake arXiv, and an open bot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.models import Paper
+from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
+from tests.fakes.corpus import sample_papers
+
+SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer .env, settings or chat tokens leak into a test."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name in SETTING_NAMES or name.startswith(("SLACK_", "DISCORD_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def corpus() -> list[Paper]:
+    return sample_papers()
+
+
+@pytest.fixture
+def fake_arxiv(corpus: list[Paper]) -> Iterator[FakeArxiv]:
+    with running_fake_arxiv(corpus) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_arxiv: FakeArxiv) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        arxiv_api_url=fake_arxiv.url,
+        arxiv_oai_url="http://127.0.0.1:9/oai",
+        arxiv_request_interval=0,
+        arxiv_timeout=2,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[BotApp]:
+    async with BotApp(settings) as opened:
+        yield opened
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a subprocess needs to see ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    for name, value in settings.model_dump().items():
+        env[name.upper()] = str(value)
+    return env

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///arxiv-bot.db"
+    assert str(settings.database_path) == "arxiv-bot.db"
+    assert settings.arxiv_api_url == "https://export.arxiv.org/api/query"
+    assert settings.arxiv_oai_url == "https://oaipmh.arxiv.org/oai"
+    assert settings.arxiv_request_interval == 3
+    assert settings.max_subscriptions_per_channel == 25
+
+
+def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("LOG_LEVEL=debug\nTIMEZONE=Europe/Berlin\n")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////var/lib/arxiv-bot/bot.db")
+    settings = load_settings()
+    assert settings.log_level == "DEBUG"
+    assert settings.timezone == "Europe/Berlin"
+    assert str(settings.database_path) == "/var/lib/arxiv-bot/bot.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ARXIV_REQUEST_INTERVAL", "1", "at least 3 seconds"),
+        ("ARXIV_REQUEST_INTERVAL", "soon", "ARXIV_REQUEST_INTERVAL"),
+        ("TIMEZONE", "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
+        ("DATABASE_URL", "postgres://db/arxiv", "only SQLite is supported"),
+        ("ARXIV_API_URL", "export.arxiv.org/api/query", "must be an http(s) URL"),
+        ("LOG_LEVEL", "loud", "DEBUG, INFO"),
+        ("MAX_SUBSCRIPTIONS_PER_CHANNEL", "0", "MAX_SUBSCRIPTIONS_PER_CHANNEL"),
+    ],
+)
+def test_invalid_setting_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert expected in message
+    assert name in message
+
+
+def test_short_interval_is_allowed_for_a_mirror(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARXIV_API_URL", "http://127.0.0.1:8080/api/query")
+    monkeypatch.setenv("ARXIV_OAI_URL", "http://127.0.0.1:8080/oai")
+    monkeypatch.setenv("ARXIV_REQUEST_INTERVAL", "0")
+    assert load_settings().arxiv_request_interval == 0

@@ -1,0 +1,482 @@
+"""The SQLite store, against real database files in tmp_path."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError, LimitError, NotFoundError, UserError
+from bot.models import ChannelRef, Paper
+from bot.store import (
+    DEFAULT_SUBSCRIPTION_LIMIT,
+    LATEST_VERSION,
+    MIGRATIONS,
+    DuplicateSubscriptionError,
+    Migration,
+    MigrationError,
+    Store,
+    StoreCounts,
+    fts_query,
+)
+from bot.store.database import split_statements
+
+NOW = datetime(2025, 6, 13, 20, 0, 0, 123456, tzinfo=UTC)
+SLACK = ChannelRef("slack", "T1", "C1", "ml-papers")
+DISCORD = ChannelRef("discord", "G1", "42", "reading-group")
+
+
+def make_paper(
+    arxiv_id: str = "2506.11674",
+    version: int = 1,
+    *,
+    title: str = "Quantum error correction with surface codes",
+    authors: tuple[str, ...] = ("Anna Müller", "Bo Li"),
+    abstract: str = "We study decoders.",
+    categories: tuple[str, ...] = ("quant-ph", "cs.IT"),
+    comment: str | None = None,
+    journal_ref: str | None = None,
+    doi: str | None = None,
+) -> Paper:
+    submitted = datetime(2025, 6, 12, 17, 30, tzinfo=UTC)
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=categories,
+        submitted=submitted,
+        updated=submitted + timedelta(days=version - 1),
+        comment=comment,
+        journal_ref=journal_ref,
+        doi=doi,
+    )
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection for looking under the store."""
+    return sqlite3.connect(path)
+
+
+def pragma(path: Path, name: str) -> object:
+    conn = raw(path)
+    try:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "arxiv-bot.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(db_path, clock=lambda: NOW) as opened:
+        yield opened
+
+
+# -- migrations -----------------------------------------------------------------------
+
+
+async def test_migrates_an_empty_database(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        assert store.schema_version == LATEST_VERSION == len(MIGRATIONS)
+
+    conn = raw(db_path)
+    names = {row[0]: row[1] for row in conn.execute("SELECT name, type FROM sqlite_master")}
+    conn.close()
+    for table in ("papers", "papers_fts", "channels", "subscriptions", "deliveries", "state"):
+        assert names.get(table) == "table", table
+    for trigger in ("papers_fts_insert", "papers_fts_update", "papers_fts_delete"):
+        assert names.get(trigger) == "trigger", trigger
+    assert pragma(db_path, "user_version") == LATEST_VERSION
+    assert pragma(db_path, "journal_mode") == "wal"
+
+
+async def test_reopening_applies_nothing_and_keeps_data(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        channel_id = await store.ensure_channel(SLACK)
+        await store.add_subscription(channel_id, "cat:cs.LG", limit=25)
+
+    async with await Store.open(db_path) as store:
+        assert store.schema_version == LATEST_VERSION
+        assert [s.query for s in await store.list_subscriptions(channel_id)] == ["cat:cs.LG"]
+    assert pragma(db_path, "user_version") == LATEST_VERSION
+
+
+async def test_database_newer_than_the_code_is_refused(db_path: Path) -> None:
+    async with await Store.open(db_path):
+        pass
+    conn = raw(db_path)
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    conn.close()
+
+    with pytest.raises(ConfigError, match="newer arxiv-bot") as caught:
+        await Store.open(db_path)
+    assert f"schema version {LATEST_VERSION + 1}" in str(caught.value)
+    assert pragma(db_path, "user_version") == LATEST_VERSION + 1
+
+
+async def test_failing_migration_rolls_back_and_keeps_the_version(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.ensure_channel(SLACK)
+    broken = (
+        *MIGRATIONS,
+        Migration("broken", "CREATE TABLE extra (a TEXT); INSERT INTO missing VALUES (1);"),
+    )
+
+    with pytest.raises(MigrationError, match="broken"):
+        await Store.open(db_path, migrations=broken)
+
+    assert pragma(db_path, "user_version") == LATEST_VERSION
+    conn = raw(db_path)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
+    conn.close()
+    async with await Store.open(db_path) as store:
+        assert (await store.counts()).channels == 1
+
+
+async def test_failing_first_migration_leaves_an_empty_database(db_path: Path) -> None:
+    broken = (Migration("broken", "CREATE TABLE extra (a TEXT); SELECT * FROM missing;"),)
+
+    with pytest.raises(MigrationError):
+        await Store.open(db_path, migrations=broken)
+
+    assert pragma(db_path, "user_version") == 0
+    conn = raw(db_path)
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    conn.close()
+
+
+def test_split_statements_keeps_trigger_bodies_whole() -> None:
+    statements = split_statements(MIGRATIONS[0].sql)
+    triggers = [s for s in statements if "CREATE TRIGGER" in s]
+    assert len(triggers) == 3
+    assert all(s.rstrip().endswith("END;") for s in triggers)
+    assert split_statements("SELECT 1; SELECT 2") == ["SELECT 1;", "SELECT 2"]
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.add_subscription(999, "cat:cs.LG", limit=25)
+
+
+# -- channels and state ---------------------------------------------------------------
+
+
+async def test_ensure_channel_is_stable_and_tracks_the_name(store: Store, db_path: Path) -> None:
+    first = await store.ensure_channel(SLACK)
+    assert await store.ensure_channel(SLACK) == first
+    assert await store.ensure_channel(replace(SLACK, name="renamed")) == first
+    assert await store.ensure_channel(replace(SLACK, name="")) == first
+    other = await store.ensure_channel(replace(SLACK, workspace="T2"))
+    assert other != first
+    assert (await store.counts()).channels == 2
+
+    conn = raw(db_path)
+    row = conn.execute("SELECT name, mode, paused_reason FROM channels WHERE id = ?", (first,))
+    assert row.fetchone() == ("renamed", "each", None)
+    conn.close()
+
+
+async def test_state_round_trips_and_overwrites(store: Store) -> None:
+    assert await store.get_state("oai.watermark") is None
+    await store.set_state("oai.watermark", "2025-06-12")
+    await store.set_state("oai.watermark", "2025-06-13")
+    assert await store.get_state("oai.watermark") == "2025-06-13"
+
+
+# -- deliveries -----------------------------------------------------------------------
+
+
+async def test_a_paper_is_delivered_to_a_channel_at_most_once(store: Store) -> None:
+    slack = await store.ensure_channel(SLACK)
+    discord = await store.ensure_channel(DISCORD)
+    v1, v2 = make_paper(version=1), make_paper(version=2)
+
+    assert not await store.was_delivered(slack, v1.arxiv_id)
+    assert await store.mark_delivered(slack, v1) is True
+    assert await store.mark_delivered(slack, v2) is False, "a revision is not a new paper"
+    assert await store.mark_delivered(slack, v1) is False
+    assert await store.was_delivered(slack, v1.arxiv_id)
+
+    assert not await store.was_delivered(discord, v1.arxiv_id)
+    assert await store.mark_delivered(discord, v2) is True, "channels are independent"
+    assert (await store.counts()).deliveries == 2
+
+
+async def test_versioned_ids_are_rejected(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    with pytest.raises(ValueError, match="version-less"):
+        await store.mark_delivered(channel, make_paper(arxiv_id="2506.11674v2"))
+    with pytest.raises(ValueError, match="version-less"):
+        await store.upsert_papers([make_paper(arxiv_id="2506.11674v2")])
+    assert await store.counts() == StoreCounts(papers=0, channels=1, subscriptions=0, deliveries=0)
+
+
+# -- subscriptions --------------------------------------------------------------------
+
+
+async def test_subscriptions_are_listed_in_order_with_timestamps(store: Store) -> None:
+    slack = await store.ensure_channel(SLACK)
+    discord = await store.ensure_channel(DISCORD)
+    a = await store.add_subscription(slack, "cat:cs.LG", limit=25)
+    b = await store.add_subscription(discord, "cat:cs.LG", limit=25)
+    c = await store.add_subscription(slack, 'ti:"diffusion model"', limit=25)
+
+    assert a.created_at == NOW
+    assert a.channel_id == slack and a.query == "cat:cs.LG"
+    assert await store.list_subscriptions(slack) == [a, c]
+    assert await store.all_subscriptions() == [a, c, b]
+
+
+async def test_default_limit_is_25_with_a_clear_message(store: Store) -> None:
+    assert DEFAULT_SUBSCRIPTION_LIMIT == 25
+    channel = await store.ensure_channel(SLACK)
+    for n in range(25):
+        await store.add_subscription(channel, f"all:topic{n}")
+
+    with pytest.raises(LimitError) as caught:
+        await store.add_subscription(channel, "all:one-too-many")
+    message = str(caught.value)
+    assert message.startswith("This channel already has 25 subscriptions, the most allowed.")
+    assert "/arxiv unsubscribe <id>" in message and "/arxiv list" in message
+    assert len(await store.list_subscriptions(channel)) == 25
+
+
+async def test_configured_limit_and_room_after_removal(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    first = await store.add_subscription(channel, "cat:cs.LG", limit=2)
+    await store.add_subscription(channel, "cat:cs.CV", limit=2)
+    with pytest.raises(LimitError, match="already has 2 subscriptions"):
+        await store.add_subscription(channel, "cat:cs.CL", limit=2)
+
+    await store.remove_subscription(channel, first.id)
+    added = await store.add_subscription(channel, "cat:cs.CL", limit=2)
+    assert added.id > first.id, "subscription numbers are never reused"
+
+
+async def test_lowered_limit_reports_the_actual_count(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    for query in ("cat:cs.LG", "cat:cs.CV", "cat:cs.CL"):
+        await store.add_subscription(channel, query, limit=25)
+    with pytest.raises(LimitError, match="has 3 subscriptions, and the most allowed is 2"):
+        await store.add_subscription(channel, "cat:cs.AI", limit=2)
+
+
+async def test_duplicate_subscription_names_the_existing_id(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    existing = await store.add_subscription(channel, "cat:cs.LG", limit=25)
+
+    with pytest.raises(DuplicateSubscriptionError) as caught:
+        await store.add_subscription(channel, "cat:cs.LG", limit=25)
+    assert isinstance(caught.value, UserError)
+    assert caught.value.existing == existing
+    assert f"#{existing.id}" in str(caught.value)
+    assert len(await store.list_subscriptions(channel)) == 1
+
+
+async def test_removing_another_channels_subscription_is_not_found(store: Store) -> None:
+    slack = await store.ensure_channel(SLACK)
+    discord = await store.ensure_channel(DISCORD)
+    theirs = await store.add_subscription(discord, "cat:cs.LG", limit=25)
+
+    with pytest.raises(NotFoundError) as caught:
+        await store.remove_subscription(slack, theirs.id)
+    assert str(caught.value) == (
+        f"No subscription #{theirs.id} in this channel. "
+        "/arxiv list shows this channel's subscriptions."
+    )
+    assert await store.list_subscriptions(discord) == [theirs]
+
+    assert await store.remove_subscription(discord, theirs.id) == theirs
+    with pytest.raises(NotFoundError):
+        await store.remove_subscription(discord, theirs.id)
+
+
+async def test_concurrent_adds_never_pass_the_limit(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    await store.add_subscription(channel, "cat:cs.LG", limit=5)
+
+    results = await asyncio.gather(
+        *(store.add_subscription(channel, f"all:topic{n}", limit=5) for n in range(20)),
+        return_exceptions=True,
+    )
+
+    assert sum(1 for r in results if isinstance(r, LimitError)) == 16
+    assert sum(1 for r in results if not isinstance(r, BaseException)) == 4
+    assert len(await store.list_subscriptions(channel)) == 5
+
+
+async def test_cancelled_writes_leave_no_transaction_open(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    for steps in range(12):
+        task = asyncio.create_task(store.add_subscription(channel, f"all:t{steps}", limit=25))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await store.set_state("after", str(steps))  # fails if a transaction were left open
+        assert await store.get_state("after") == str(steps)
+    kept = {s.query for s in await store.list_subscriptions(channel)}
+    assert kept <= {f"all:t{n}" for n in range(12)}
+
+
+async def test_concurrent_adds_from_two_connections_never_pass_the_limit(db_path: Path) -> None:
+    async with await Store.open(db_path) as one, await Store.open(db_path) as two:
+        channel = await one.ensure_channel(SLACK)
+        results = await asyncio.gather(
+            *(
+                (one if n % 2 else two).add_subscription(channel, f"all:topic{n}", limit=3)
+                for n in range(12)
+            ),
+            return_exceptions=True,
+        )
+        unexpected = [r for r in results if isinstance(r, BaseException)]
+        assert all(isinstance(r, LimitError) for r in unexpected), unexpected
+        assert len(unexpected) == 9
+        assert len(await two.list_subscriptions(channel)) == 3
+
+
+# -- papers and search ----------------------------------------------------------------
+
+
+async def test_paper_round_trips(store: Store) -> None:
+    paper = make_paper(
+        arxiv_id="hep-th/9901001",
+        comment="12 pages; v2 fixes Fig. 3",
+        journal_ref="Phys. Rev. D 60 (1999)",
+        doi="10.1103/PhysRevD.60.000001",
+    )
+    assert await store.upsert_papers([paper]) == 1
+    assert await store.get_paper("hep-th/9901001") == paper
+    assert await store.get_paper("2506.00000") is None
+
+
+async def test_upsert_keeps_the_newest_version_and_the_index_in_sync(
+    store: Store, db_path: Path
+) -> None:
+    v1 = make_paper(version=1, title="Surface codes under biased noise")
+    v2 = make_paper(version=2, title="Tailored lattice decoders")
+    other = make_paper("2506.00002", title="Galaxy clusters", authors=("Carol Ng",))
+
+    assert await store.upsert_papers([v1, other]) == 2
+    assert await store.upsert_papers([v2]) == 1
+    assert await store.upsert_papers([v1]) == 0, "an older version never replaces a newer"
+    assert await store.upsert_papers([v2]) == 0, "an identical row is not rewritten"
+    v2_published = replace(v2, journal_ref="Nature 1 (2025)")
+    assert await store.upsert_papers([v2_published]) == 1, "same version, new metadata"
+
+    assert await store.get_paper(v1.arxiv_id) == v2_published
+    assert [p.arxiv_id for p in await store.search_papers("lattice decoders")] == [v2.arxiv_id]
+    assert await store.search_papers("biased") == []
+    assert [p.arxiv_id for p in await store.search_papers("galaxy")] == ["2506.00002"]
+    assert (await store.counts()).papers == 2
+
+    conn = raw(db_path)
+    conn.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
+    seen = conn.execute("SELECT DISTINCT first_seen_at FROM papers").fetchall()
+    conn.close()
+    assert seen == [(NOW.isoformat(timespec="microseconds"),)]
+
+
+async def test_upsert_of_nothing_writes_nothing(store: Store) -> None:
+    assert await store.upsert_papers([]) == 0
+    assert await store.upsert_papers(iter(())) == 0
+
+
+async def test_one_batch_with_two_versions_keeps_the_newest(store: Store) -> None:
+    v1, v3 = make_paper(version=1), make_paper(version=3, title="Third time")
+    await store.upsert_papers([v3, v1])
+    stored = await store.get_paper(v1.arxiv_id)
+    assert stored is not None and stored.version == 3
+
+
+HOSTILE = [
+    '"',
+    '""',
+    "*",
+    "quantum*",
+    "NEAR(",
+    "NEAR(quantum codes, 2)",
+    "AND",
+    "quantum AND",
+    "OR OR NOT",
+    "(",
+    "((quantum",
+    "codes)",
+    "title:quantum",
+    "-quantum",
+    "^quantum",
+    "'; DROP TABLE papers; --",
+    "\x00",
+    "   ",
+    "",
+    "{title abstract}: x",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+async def test_search_never_raises_on_hostile_input(store: Store, text: str) -> None:
+    await store.upsert_papers([make_paper()])
+    results = await store.search_papers(text)
+    assert isinstance(results, list)
+    assert (await store.counts()).papers == 1
+
+
+async def test_search_takes_operators_as_words(store: Store) -> None:
+    await store.upsert_papers([make_paper()])
+    for text in ('quantum"', "quantum)", "((quantum codes)", "quantum* codes:", "NEAR(codes"):
+        found = await store.search_papers(text)
+        expected = [] if "NEAR" in text else ["2506.11674"]
+        assert [p.arxiv_id for p in found] == expected, text
+    assert await store.search_papers("quantum NOT") == [], "NOT is a word that must appear"
+    assert await store.search_papers("quantum AND codes") == [], "so is AND"
+
+
+async def test_search_folds_accents(store: Store) -> None:
+    await store.upsert_papers(
+        [make_paper(), make_paper("2506.00003", title="The Schrödinger equation", authors=())]
+    )
+    assert [p.arxiv_id for p in await store.search_papers("Muller")] == ["2506.11674"]
+    assert [p.arxiv_id for p in await store.search_papers("müller")] == ["2506.11674"]
+    assert [p.arxiv_id for p in await store.search_papers("schrodinger")] == ["2506.00003"]
+
+
+async def test_search_stems_words(store: Store) -> None:
+    await store.upsert_papers(
+        [
+            make_paper("2506.00004", title="Medical image segmentation"),
+            make_paper("2506.00005", title="Galaxy surveys", abstract="Counting stars."),
+        ]
+    )
+    assert [p.arxiv_id for p in await store.search_papers("medical imaging")] == ["2506.00004"]
+    assert [p.arxiv_id for p in await store.search_papers("counted star")] == ["2506.00005"]
+
+
+async def test_search_ranks_and_limits(store: Store) -> None:
+    await store.upsert_papers(
+        [
+            make_paper("2506.00006", title="Graphs", abstract="A note on graphs."),
+            make_paper("2506.00007", title="Graph graph graph networks", abstract="Graphs."),
+            make_paper("2506.00008", title="Unrelated", abstract="Nothing here."),
+        ]
+    )
+    found = await store.search_papers("graph")
+    assert [p.arxiv_id for p in found] == ["2506.00007", "2506.00006"]
+    assert len(await store.search_papers("graph", limit=1)) == 1
+    assert await store.search_papers("graph", limit=0) == []
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('say "hi" NEAR(x') == '"say" """hi""" "NEAR(x"'
+    assert fts_query("  * ( ) - ") is None
+    assert fts_query("") is None
