@@ -13,8 +13,9 @@ from typing import Any
 
 from bot import __version__
 from bot.adapter import Adapter, AdapterFactory
+from bot.clock import utc_now
 from bot.commands.grammar import Command
-from bot.commands.handlers import CommandContext, CommandHandler, utc_now
+from bot.commands.handlers import CommandContext, CommandHandler
 from bot.config import Settings
 from bot.models import Reply
 from bot.sources.arxiv_api import ArxivApi
@@ -103,6 +104,7 @@ class BotApp:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
         finally:
             for adapter in reversed(adapters):
                 try:

@@ -34,6 +34,9 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level_number > logging.DEBUG:
+        # The arxiv package logs every page at INFO; our gate already logs what matters.
+        logging.getLogger("arxiv").setLevel(logging.WARNING)
 
 
 def _settings_or_exit(**overrides: object) -> Settings:

@@ -162,8 +162,10 @@ class Query:
         """The arXiv API ``search_query``: every operator explicit, every group bracketed.
 
         arXiv reads a bare space as OR and documents no precedence, so nothing is left
-        implicit. Bare terms become ``all:term``, phrases stay quoted, and ``cat:cs.*`` is
-        kept as is: arXiv's search honours ``*`` in categories.
+        implicit. Bare terms become ``all:term``, phrases stay quoted, author names take
+        arXiv's underscore form (``au:del_maestro``), and ``cat:cs.*`` is kept as is:
+        arXiv's search honours ``*`` in categories (the arxivql project checks this
+        against the live API), which keeps the string short.
         """
         return _render_api(self.root)
 
@@ -547,6 +549,8 @@ def _render_api(node: Node) -> str:
         return f"({text})" if isinstance(child, And | Or | AndNot) else text
 
     match node:
+        case Term(field="au", words=name):
+            return "au:" + "_".join(name)  # arXiv's documented form: au:del_maestro
         case Term(field=field, words=found):
             value = found[0] if len(found) == 1 else '"' + " ".join(found) + '"'
             return f"{field}:{value}"

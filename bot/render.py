@@ -26,6 +26,11 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 paper``, ``2 papers``, ``1,024 papers``; irregular plurals via ``nouns``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
+
+
 def cut_at_word(text: str, limit: int, ellipsis: str = "…") -> str:
     """Shorten ``text`` to at most ``limit`` characters, ending at a word boundary."""
     if len(text) <= limit:

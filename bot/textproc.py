@@ -44,8 +44,8 @@ def fold(text: str) -> str:
     """Lowercase ``text`` and fold its accents: ``"Müller"`` -> ``"muller"``."""
     if text.isascii():
         return text.lower()
-    # Decompose before and after case folding: compatibility forms such as "𝕊" only get
-    # a case once decomposed, and folding can itself produce combining marks ("İ").
+    # Decompose before and after case folding: some compatibility forms (a double-struck
+    # S) only get a case once decomposed, and folding can add combining marks ("İ").
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return plain.translate(_EXTRA_FOLDS)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.matcher import FieldIndex, PaperText, compile_matcher
+from bot.matcher import FieldIndex, Matcher, PaperText, compile_matcher
 from bot.models import Paper
-from bot.query import parse_query
+from bot.query import And, AndNot, Category, Node, Or, Query, Term, parse_query
 from bot.textproc import fold, stem, stems, words
 
 _WHEN = datetime(2025, 6, 13, 17, 59, tzinfo=UTC)
@@ -86,8 +88,13 @@ PAPERS = {
 
 
 def matching(query: str) -> set[str]:
+    """The ids of the papers ``query`` matches, checking on the way that an index
+    prefiltering on anchors would not have dropped any of them."""
     matcher = compile_matcher(parse_query(query))
-    return {arxiv_id for arxiv_id, text in PAPERS.items() if matcher.matches(text)}
+    found = {arxiv_id for arxiv_id, text in PAPERS.items() if matcher.matches(text)}
+    for arxiv_id in found:
+        assert matcher.anchors is None or matcher.anchors & PAPERS[arxiv_id].anchors
+    return found
 
 
 # -- text processing -----------------------------------------------------------------
@@ -266,3 +273,80 @@ def test_paper_text_is_reusable_across_matchers() -> None:
     matchers = [compile_matcher(parse_query(q)) for q in ("ti:diffusion", "cat:cs.CV", "au:iyer")]
     assert all(matcher.matches(text) for matcher in matchers)
     assert all(matcher.matches(text) for matcher in matchers)  # nothing consumed
+
+
+# -- anchors for an index ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "anchors"),
+    [
+        ('ti:"medical imaging"', {"ti:medic"}),
+        ('au:"G Hinton"', {"au:hinton"}),
+        ('au:"G E"', None),  # initials alone cannot be required
+        ("cat:cs.CV OR cat:eess.*", {"cat:cs.CV", "cat:eess.*"}),
+        ("ti:galaxy OR au:okafor", {"ti:galaxi", "au:okafor"}),
+        ('ti:x OR au:"A B"', None),
+        ("cat:hep-th ti:entanglement", {"cat:hep-th"}),
+        ("diffusion ANDNOT cat:cs.CV", {"all:diffus"}),
+    ],
+)
+def test_anchors(query: str, anchors: set[str] | None) -> None:
+    expected = None if anchors is None else frozenset(anchors)
+    assert compile_matcher(parse_query(query)).anchors == expected
+
+
+def test_anchors_let_an_index_skip_papers_without_changing_results() -> None:
+    queries = ["ti:galaxy", "cat:hep-th", 'au:"G Hinton" OR cat:cs.CL', "diffusion", 'au:"A B"']
+    matchers = [compile_matcher(parse_query(query)) for query in queries]
+    by_anchor: dict[str, list[Matcher]] = {}
+    everywhere = [matcher for matcher in matchers if matcher.anchors is None]
+    for matcher in matchers:
+        for anchor in matcher.anchors or ():
+            by_anchor.setdefault(anchor, []).append(matcher)
+    for text in PAPERS.values():
+        candidates = {id(m): m for a in text.anchors for m in by_anchor.get(a, ())}
+        candidates.update((id(m), m) for m in everywhere)
+        assert len(candidates) < len(matchers)  # the index does skip work
+        indexed = {m.query.source for m in candidates.values() if m.matches(text)}
+        brute = {m.query.source for m in matchers if m.matches(text)}
+        assert indexed == brute
+
+
+VOCABULARY = sorted(
+    {word for paper in PAPERS.values() for word in paper.fields["all"].tokens if word}
+)
+AUTHOR_WORDS = sorted(
+    {word for paper in PAPERS.values() for name in paper.authors for word in name}
+)
+leaves = st.one_of(
+    st.builds(
+        Term,
+        st.sampled_from(["ti", "abs", "co", "jr", "all"]),
+        st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=2).map(tuple),
+    ),
+    st.builds(
+        Term,
+        st.just("au"),
+        st.lists(st.sampled_from(AUTHOR_WORDS), min_size=1, max_size=2).map(tuple),
+    ),
+    st.builds(Category, st.sampled_from(["cs.CV", "cs.*", "hep-th", "astro-ph.*", "eess.AS"])),
+)
+trees = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(lambda c: And(tuple(c))),
+        st.lists(inner, min_size=2, max_size=3).map(lambda c: Or(tuple(c))),
+        st.builds(AndNot, inner, inner),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees)
+def test_anchors_never_exclude_a_matching_paper(root: Node) -> None:
+    matcher = compile_matcher(Query("", root))
+    for text in PAPERS.values():
+        if matcher.matches(text):
+            assert matcher.anchors is None or matcher.anchors & text.anchors

@@ -207,7 +207,8 @@ def test_error_renders_a_pointer_under_the_problem() -> None:
         ("a ANDNOT b ANDNOT c", "(all:a ANDNOT all:b) ANDNOT all:c"),
         ("a ANDNOT (b OR c)", "all:a ANDNOT (all:b OR all:c)"),
         ("self-supervised", 'all:"self supervised"'),
-        ("au:del_maestro", 'au:"del maestro"'),
+        ("au:del_maestro", "au:del_maestro"),
+        ('au:"G. Hinton"', "au:g_hinton"),
         ("au:Müller", "au:muller"),
         ("cat:cs.* AND ti:gan", "cat:cs.* AND ti:gan"),
         ("ti:(a OR b)", "ti:a OR ti:b"),
@@ -220,7 +221,7 @@ def test_to_api(text: str, api: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        'ti:"medical imaging" AND (cat:cs.CV OR cat:eess.IV) ANDNOT au:smith',
+        'ti:"medical imaging" AND (cat:cs.CV OR cat:eess.IV) ANDNOT au:"de la cruz"',
         "a b OR c ANDNOT d e",
         "ti:(diffusion OR flow) abs:protein-folding",
         "c AND (a ANDNOT b)",

@@ -47,6 +47,9 @@ class ConsoleAdapter:
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        # Interactive only: the next prompt appears once the last command is answered.
+        self._answered = threading.Event()
+        self._answered.set()
 
     @property
     def interactive(self) -> bool:
@@ -54,25 +57,28 @@ class ConsoleAdapter:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        # A daemon thread, not asyncio.to_thread: a read blocked on a terminal must not
-        # keep the process alive at shutdown.
-        threading.Thread(
-            target=self._read_lines, args=(loop,), name="console-stdin", daemon=True
-        ).start()
         if self.interactive:
             self._print(
                 f"arxiv-bot console, channel #{self.channel.name}. "
                 "Type /arxiv help for commands; Ctrl-D quits.\n"
             )
+        # A daemon thread, not asyncio.to_thread: a read blocked on a terminal must not
+        # keep the process alive at shutdown.
+        threading.Thread(
+            target=self._read_lines, args=(loop,), name="console-stdin", daemon=True
+        ).start()
         self._worker = asyncio.create_task(self._answer_lines(), name="console-commands")
 
     def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             while True:
                 if self.interactive:
+                    self._answered.wait()
+                    self._answered.clear()
                     try:
                         line = input(PROMPT)
                     except EOFError:
+                        self._print("")
                         break
                 else:
                     line = self._stdin.readline()
@@ -87,11 +93,13 @@ class ConsoleAdapter:
 
     async def _answer_lines(self) -> None:
         while (line := await self._lines.get()) is not None:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            reply = await self._core.execute(line, self._context)
-            async with self._write_lock:
-                self._print(reply_text(reply) + "\n")
+            try:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    reply = await self._core.execute(line, self._context)
+                    async with self._write_lock:
+                        self._print(reply_text(reply) + "\n")
+            finally:
+                self._answered.set()
 
     async def wait_closed(self) -> None:
         if self._worker is not None:
@@ -99,6 +107,8 @@ class ConsoleAdapter:
 
     async def stop(self) -> None:
         if self._worker is not None and not self._worker.done():
+            if self.interactive:
+                self._print("")  # end the line the interrupted prompt was on
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker

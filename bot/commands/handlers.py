@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot import __version__
 from bot.arxiv_ids import parse_arxiv_id
+from bot.clock import utc_now
 from bot.commands.grammar import (
     SPECS,
     Command,
@@ -25,7 +26,7 @@ from bot.config import Settings
 from bot.errors import QueryError, UserError
 from bot.models import ChannelRef, Reply, SortOrder, Tone, Visibility
 from bot.query import FIELDS
-from bot.render import clean, format_date, make_post
+from bot.render import clean, format_date, make_post, plural
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate
 from bot.store import Store
@@ -47,10 +48,6 @@ class CommandContext:
     channel: ChannelRef
     user: str = ""
     can_manage_channel: bool = True
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CommandHandler:
@@ -132,7 +129,7 @@ class CommandHandler:
             )
         order = "newest first" if command.sort is SortOrder.DATE else "most relevant first"
         return Reply(
-            title=f"{results.total:,} papers match {shown}",
+            title=f"{plural(results.total, 'paper')} match {shown}",
             lines=(f"Showing {len(results.papers)}, {order}.",),
             papers=results.papers,
         )
@@ -188,7 +185,8 @@ class CommandHandler:
                 code=('/arxiv subscribe ti:"medical imaging" AND cat:eess.IV',),
             )
         return Reply(
-            title=f"This channel has {len(subscriptions)} of at most {limit} subscriptions:",
+            title=f"This channel has {len(subscriptions)} of at most "
+            f"{plural(limit, 'subscription')}:",
             lines=tuple(
                 f"#{sub.id}  {clean(sub.query)}  (since {format_date(sub.created_at)})"
                 for sub in subscriptions
@@ -204,11 +202,12 @@ class CommandHandler:
         uptime = self._clock() - self._started_at
         lines = [
             f"Version {__version__}, up {_duration(uptime.total_seconds())}.",
-            f"This channel: {here} subscriptions.",
-            f"All channels: {counts.channels} channels, {counts.subscriptions} subscriptions, "
-            f"{counts.deliveries} papers delivered.",
-            f"Stored papers: {counts.papers}.",
-            f"arXiv: {gate.requests} requests, {gate.retries} retries"
+            f"This channel: {plural(here, 'subscription')}.",
+            f"All channels: {plural(counts.channels, 'channel')}, "
+            f"{plural(counts.subscriptions, 'subscription')}, "
+            f"{plural(counts.deliveries, 'paper')} delivered.",
+            f"Stored papers: {counts.papers:,}.",
+            f"arXiv: {plural(gate.requests, 'request')}, {plural(gate.retries, 'retry', 'retries')}"
             + (
                 f", last success {_ago(self._clock(), gate.last_success_at)}"
                 if gate.last_success_at
@@ -236,4 +235,5 @@ def _duration(seconds: float) -> str:
 
 
 def _ago(now: datetime, then: datetime) -> str:
-    return f"{_duration((now - then).total_seconds())} ago"
+    seconds = (now - then).total_seconds()
+    return "just now" if seconds < 60 else f"{_duration(seconds)} ago"

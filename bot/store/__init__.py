@@ -8,7 +8,6 @@ from bot.store.store import (
     Store,
     StoreCounts,
     fts_query,
-    utc_now,
 )
 
 __all__ = [
@@ -21,5 +20,4 @@ __all__ = [
     "Store",
     "StoreCounts",
     "fts_query",
-    "utc_now",
 ]

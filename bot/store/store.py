@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.clock import utc_now
 from bot.errors import LimitError, NotFoundError, UserError
 from bot.models import ChannelRef, Paper, Subscription
 from bot.store import database
@@ -28,10 +29,6 @@ DEFAULT_SUBSCRIPTION_LIMIT = 25
 """Subscriptions a channel may hold unless configured otherwise."""
 
 _VERSIONED_ID = re.compile(r"v\d+$")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DuplicateSubscriptionError(UserError):
