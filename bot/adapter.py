@@ -16,7 +16,7 @@ from bot.commands.grammar import Command
 from bot.commands.handlers import CommandContext
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.models import ChannelRef, PaperPost, Reply
+from bot.models import ChannelRef, Digest, PaperPost, Reply
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,15 @@ class Adapter(Protocol):
         """Finish pending work and disconnect."""
 
     async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        """Deliver one paper to a channel; raise if the platform did not accept it."""
+        """Deliver one paper to a channel.
+
+        Raise :class:`~bot.errors.ChannelUnavailableError` when the channel is gone or
+        closed to the bot, and :class:`~bot.errors.DeliveryError` (or anything else) for
+        a failure worth retrying.
+        """
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        """Deliver several papers as one message (with full cards threaded, if possible)."""
 
 
 class AdapterFactory(Protocol):

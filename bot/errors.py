@@ -62,3 +62,18 @@ class ArxivUnavailableError(UserError):
 
 class ArxivRejectedError(UserError):
     """arXiv refused a request (HTTP 400), usually a query it cannot parse."""
+
+
+class DeliveryError(ArxivBotError):
+    """A post could not be delivered this time; the delivery is retried later."""
+
+
+class ChannelUnavailableError(DeliveryError):
+    """The channel is gone or the bot may no longer post there; its subscriptions pause.
+
+    ``reason`` is shown to users in ``/arxiv status``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -56,7 +56,7 @@ class Paper:
 
     @property
     def html_url(self) -> str:
-        return f"{ARXIV_BASE}/html/{self.versioned_id}"
+        return f"{ARXIV_BASE}/html/{self.arxiv_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,27 @@ class PaperPost:
     paper: Paper
     matched: tuple[Subscription, ...] = ()
     code_links: tuple[str, ...] = ()
+    revised: bool = False
+    """A revision of a paper this channel already received (a compact note, not a card)."""
+
+
+class DeliveryMode(enum.StrEnum):
+    """How a channel receives automatic posts."""
+
+    EACH = "each"
+    DIGEST = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several papers in one message (a channel in digest mode, or over the cap).
+
+    ``folded`` is set when the channel is in ``each`` mode but one harvest brought more
+    than the cap, so the papers were folded into a digest instead.
+    """
+
+    posts: tuple[PaperPost, ...]
+    folded: bool = False
 
 
 class Visibility(enum.Enum):

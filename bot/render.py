@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.categories import category_name
 from bot.links import find_code_links
-from bot.models import Paper, PaperPost, Reply, Subscription, Tone
+from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone
 
 MAX_AUTHORS = 8
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -93,12 +93,43 @@ def paper_summary(paper: Paper) -> str:
     )
 
 
+def _channel_prefix(channel: str | None) -> str:
+    return f"#{clean(channel)} · " if channel is not None else ""
+
+
+def revision_text(post: PaperPost, *, channel: str | None = None) -> str:
+    """The compact note for a revision of a paper the channel already received."""
+    paper = post.paper
+    return (
+        f"{_channel_prefix(channel)}[{paper.versioned_id}] revised: {clean(paper.title)}"
+        f" ({format_date(paper.updated)}) {paper.abs_url}"
+    )
+
+
+def digest_title(digest: Digest) -> str:
+    count = plural(len(digest.posts), "new paper")
+    if digest.folded:
+        return f"{count} from arXiv today, folded into one digest"
+    return f"Digest: {count} from arXiv"
+
+
+def digest_text(digest: Digest, *, channel: str | None = None) -> str:
+    """A digest as plain text: a numbered list of the papers."""
+    lines = [_channel_prefix(channel) + digest_title(digest)]
+    for number, post in enumerate(digest.posts, start=1):
+        lines.append(f"{number:>3}. {paper_summary(post.paper)}")
+        lines.append(f"     {post.paper.abs_url}")
+        if post.matched:
+            lines.append(f"     matched {matched_line(post)}")
+    return "\n".join(lines)
+
+
 def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -> str:
     """A paper card as readable plain text."""
+    if post.revised:
+        return revision_text(post, channel=channel)
     paper = post.paper
-    header = f"[{paper.versioned_id}] {paper.primary_category}"
-    if channel is not None:
-        header = f"#{clean(channel)} · {header}"
+    header = _channel_prefix(channel) + f"[{paper.versioned_id}] {paper.primary_category}"
     lines = [header, clean(paper.title), f"Authors: {author_line(paper.authors)}"]
     lines.append(f"Categories: {category_line(paper)}")
     lines.append(date_line(paper))

@@ -48,7 +48,7 @@ async def test_paper_lookup_prints_a_full_card(app: BotApp) -> None:
     assert "Submitted 2025-06-13" in out
     assert "https://arxiv.org/abs/2506.11674" in out
     assert "https://arxiv.org/pdf/2506.11674" in out
-    assert "https://arxiv.org/html/2506.11674v1" in out
+    assert "https://arxiv.org/html/2506.11674" in out
     assert "Code:     https://github.com/lmueller/bad-seg" in out
 
 

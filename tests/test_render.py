@@ -44,7 +44,7 @@ def test_revised_paper_shows_update_and_version() -> None:
     paper = replace(paper_by_id("2506.11674"), version=3, updated=datetime(2025, 7, 2, tzinfo=UTC))
     text = post_text(make_post(paper))
     assert "Submitted 2025-06-13, updated 2025-07-02 (v3)" in text
-    assert "https://arxiv.org/html/2506.11674v3" in text
+    assert "https://arxiv.org/html/2506.11674" in text
 
 
 def test_reply_text_marks_errors_and_numbers_results() -> None:

@@ -16,8 +16,8 @@ from typing import TextIO
 
 from bot.adapter import Core
 from bot.commands.handlers import CommandContext
-from bot.models import ChannelRef, PaperPost
-from bot.render import post_text, reply_text
+from bot.models import ChannelRef, Digest, PaperPost
+from bot.render import digest_text, post_text, reply_text
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,10 @@ class ConsoleAdapter:
     async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
         async with self._write_lock:
             self._print(post_text(post, channel=channel.label) + "\n")
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        async with self._write_lock:
+            self._print(digest_text(digest, channel=channel.label) + "\n")
 
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")

@@ -125,7 +125,7 @@ class Store:
     # -- plumbing ---------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: ``BEGIN IMMEDIATE``, then ``COMMIT`` or ``ROLLBACK``."""
         async with self._lock:
             try:
@@ -136,15 +136,15 @@ class Store:
                 await database.rollback(self._conn)
                 raise
 
-    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:
             return list(await self._conn.execute_fetchall(sql, params))
 
-    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        rows = await self._fetchall(sql, params)
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    def _now(self) -> str:
+    def now_text(self) -> str:
         return _to_text(self._clock())
 
     # -- channels ---------------------------------------------------------------------
@@ -154,7 +154,7 @@ class Store:
 
         A changed non-empty ``name`` is stored; an empty one never erases a known name.
         """
-        async with self._write() as conn:
+        async with self.transaction() as conn:
             await conn.execute(
                 """
                 INSERT INTO channels (platform, workspace, channel, name, created_at)
@@ -162,7 +162,7 @@ class Store:
                 ON CONFLICT (platform, workspace, channel) DO UPDATE SET name = excluded.name
                 WHERE excluded.name <> '' AND excluded.name <> channels.name
                 """,
-                (ref.platform, ref.workspace, ref.channel, ref.name, self._now()),
+                (ref.platform, ref.workspace, ref.channel, ref.name, self.now_text()),
             )
             rows = list(
                 await conn.execute_fetchall(
@@ -182,7 +182,7 @@ class Store:
         The duplicate check, the count check and the insert share one transaction, so
         concurrent calls never take a channel past ``limit``.
         """
-        async with self._write() as conn:
+        async with self.transaction() as conn:
             existing = list(
                 await conn.execute_fetchall(
                     "SELECT * FROM subscriptions WHERE channel_id = ? AND query = ?",
@@ -203,7 +203,7 @@ class Store:
                 await conn.execute_fetchall(
                     "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)"
                     " RETURNING *",
-                    (channel_id, query, self._now()),
+                    (channel_id, query, self.now_text()),
                 )
             )
         subscription = _subscription(inserted[0])
@@ -212,7 +212,7 @@ class Store:
 
     async def remove_subscription(self, channel_id: int, subscription_id: int) -> Subscription:
         """Remove one of this channel's subscriptions; another channel's is "not found"."""
-        async with self._write() as conn:
+        async with self.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
                     "DELETE FROM subscriptions WHERE id = ? AND channel_id = ? RETURNING *",
@@ -229,13 +229,13 @@ class Store:
         return subscription
 
     async def list_subscriptions(self, channel_id: int) -> list[Subscription]:
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             "SELECT * FROM subscriptions WHERE channel_id = ? ORDER BY id", (channel_id,)
         )
         return [_subscription(row) for row in rows]
 
     async def all_subscriptions(self) -> list[Subscription]:
-        rows = await self._fetchall("SELECT * FROM subscriptions ORDER BY channel_id, id")
+        rows = await self.fetchall("SELECT * FROM subscriptions ORDER BY channel_id, id")
         return [_subscription(row) for row in rows]
 
     # -- papers -----------------------------------------------------------------------
@@ -247,18 +247,18 @@ class Store:
         different metadata (a journal reference or DOI added later); an older version
         never replaces a newer one. ``first_seen_at`` keeps its first value.
         """
-        now = self._now()
+        now = self.now_text()
         params = [_paper_params(paper, now) for paper in papers]
         if not params:
             return 0
-        async with self._write() as conn:
+        async with self.transaction() as conn:
             cursor = await conn.executemany(_UPSERT_PAPER, params)
             written = cursor.rowcount
         logger.debug("Upserted %s papers, %s rows written", len(params), written)
         return written
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
-        row = await self._fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
+        row = await self.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
         return _paper(row) if row is not None else None
 
     async def search_papers(self, text: str, *, limit: int = 10) -> list[Paper]:
@@ -270,7 +270,7 @@ class Store:
         match = fts_query(text)
         if match is None or limit <= 0:
             return []
-        rows = await self._fetchall(
+        rows = await self.fetchall(
             """
             SELECT p.* FROM (
                 SELECT rowid, rank FROM papers_fts WHERE papers_fts MATCH ?
@@ -291,8 +291,8 @@ class Store:
         any version: the key is the version-less id.
         """
         _check_versionless(paper.arxiv_id)
-        now = self._now()
-        async with self._write() as conn:
+        now = self.now_text()
+        async with self.transaction() as conn:
             cursor = await conn.execute(
                 """
                 INSERT INTO deliveries
@@ -306,7 +306,7 @@ class Store:
         return recorded
 
     async def was_delivered(self, channel_id: int, arxiv_id: str) -> bool:
-        row = await self._fetchone(
+        row = await self.fetchone(
             "SELECT 1 FROM deliveries WHERE channel_id = ? AND arxiv_id = ?",
             (channel_id, arxiv_id),
         )
@@ -315,7 +315,7 @@ class Store:
     # -- stats and state --------------------------------------------------------------
 
     async def counts(self) -> StoreCounts:
-        row = await self._fetchone(
+        row = await self.fetchone(
             """
             SELECT (SELECT count(*) FROM papers),
                    (SELECT count(*) FROM channels),
@@ -332,18 +332,18 @@ class Store:
         )
 
     async def get_state(self, key: str) -> str | None:
-        row = await self._fetchone("SELECT value FROM state WHERE key = ?", (key,))
+        row = await self.fetchone("SELECT value FROM state WHERE key = ?", (key,))
         return str(row["value"]) if row is not None else None
 
     async def set_state(self, key: str, value: str) -> None:
-        async with self._write() as conn:
+        async with self.transaction() as conn:
             await conn.execute(
                 """
                 INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value,
                                                 updated_at = excluded.updated_at
                 """,
-                (key, value, self._now()),
+                (key, value, self.now_text()),
             )
 
 
