@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     max_subscriptions_per_channel: Annotated[int, Field(ge=1, le=1000)] = 25
     timezone: str = "UTC"
     log_level: str = "INFO"
+    harvest_cron: str = "0 23 * * sun,mon,tue,wed,thu"
+    harvest_timezone: str = "America/New_York"
+    harvest_retry_minutes: Annotated[int, Field(ge=0, le=720)] = 60
+    harvest_lookback_days: Annotated[int, Field(ge=0, le=60)] = 3
+    digest_cap: Annotated[int, Field(ge=1, le=1000)] = 30
+    revision_notes: bool = False
+    delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
 
     @field_validator("database_url")
     @classmethod
@@ -55,7 +62,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("?")
 
-    @field_validator("timezone")
+    @field_validator("harvest_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise ValueError(
+                f"not a crontab expression ({error}); use five fields, e.g. '0 23 * * sun,mon,tue,wed,thu'"
+            ) from None
+        return value
+
+    @field_validator("timezone", "harvest_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         try:
