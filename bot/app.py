@@ -1,4 +1,4 @@
-"""The application: wires settings, store, arXiv access and commands, and runs adapters."""
+"""The application: wires settings, store, arXiv access, commands and automatic posts."""
 
 from __future__ import annotations
 
@@ -6,29 +6,49 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from bot import __version__
 from bot.adapter import Adapter, AdapterFactory
-from bot.clock import utc_now
+from bot.clock import Clock, utc_now
 from bot.commands.grammar import Command
 from bot.commands.handlers import CommandContext, CommandHandler
 from bot.config import Settings
+from bot.cycle import Cycle, CycleReport
+from bot.delivery import Dispatcher, Sender
+from bot.harvest import Harvester
 from bot.models import Reply
+from bot.schedule import HarvestSchedule
+from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, build_user_agent
+from bot.sources.oai import OaiClient
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+DELIVERY_PUMP_SECONDS = 30.0
+"""How often posts that failed earlier are retried between harvests."""
+
+
+@dataclass(slots=True)
+class _Open:
+    """What exists only while the app is open."""
+
+    store: Store
+    handler: CommandHandler
+    dispatcher: Dispatcher
+    cycle: Cycle
 
 
 class BotApp:
     """Owns every long-lived resource; use as ``async with BotApp(settings) as app``."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
         self.settings = settings
         self._clock = clock
         self.gate = ArxivGate(
@@ -37,28 +57,53 @@ class BotApp:
             user_agent=build_user_agent(__version__, settings.arxiv_contact),
         )
         self.arxiv = ArxivApi(
-            self.gate,
-            base_url=settings.arxiv_api_url,
-            cache_seconds=settings.search_cache_seconds,
+            self.gate, base_url=settings.arxiv_api_url, cache_seconds=settings.search_cache_seconds
         )
-        self._store: Store | None = None
-        self._handler: CommandHandler | None = None
+        self.oai = OaiClient(self.gate, base_url=settings.arxiv_oai_url)
+        self.schedule = HarvestSchedule.from_settings(settings)
+        self.senders: dict[str, Sender] = {}
+        """Adapters by platform name; the dispatcher posts through these."""
+        self._open: _Open | None = None
+        self._scheduler: Scheduler | None = None
+
+    def _require_open(self) -> _Open:
+        if self._open is None:
+            raise RuntimeError("BotApp is not open; use `async with BotApp(...)`")
+        return self._open
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            raise RuntimeError("BotApp is not open; use `async with BotApp(...)`")
-        return self._store
+        return self._require_open().store
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._require_open().dispatcher
 
     async def __aenter__(self) -> BotApp:
-        self._store = await Store.open(self.settings.database_path)
-        self._handler = CommandHandler(
-            settings=self.settings,
-            store=self._store,
-            arxiv=self.arxiv,
-            gate=self.gate,
+        store = await Store.open(self.settings.database_path)
+        dispatcher = Dispatcher(
+            store=store,
+            senders=self.senders,
+            digest_cap=self.settings.digest_cap,
+            revision_notes=self.settings.revision_notes,
+            max_attempts=self.settings.delivery_max_attempts,
             clock=self._clock,
         )
+        harvester = Harvester(
+            store=store,
+            oai=self.oai,
+            clock=self._clock,
+            lookback_days=self.settings.harvest_lookback_days,
+        )
+        handler = CommandHandler(
+            settings=self.settings,
+            store=store,
+            arxiv=self.arxiv,
+            gate=self.gate,
+            operations=self,
+            clock=self._clock,
+        )
+        self._open = _Open(store, handler, dispatcher, Cycle(harvester, dispatcher))
         log.info("store ready at %s", self.settings.database_path)
         return self
 
@@ -68,45 +113,85 @@ class BotApp:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        if self._open is not None:
+            await self._open.store.close()
+            self._open = None
         self.gate.close()
 
+    # -- what adapters call ------------------------------------------------------------
+
     async def execute(self, text: str, context: CommandContext) -> Reply:
-        assert self._handler is not None, "BotApp is not open"
-        return await self._handler.execute(text, context)
+        return await self._require_open().handler.execute(text, context)
 
     async def handle(self, command: Command, context: CommandContext) -> Reply:
-        assert self._handler is not None, "BotApp is not open"
-        return await self._handler.handle(command, context)
+        return await self._require_open().handler.handle(command, context)
+
+    # -- what /arxiv status reports ----------------------------------------------------
+
+    def next_harvest(self) -> datetime | None:
+        return self._scheduler.next_run() if self._scheduler is not None else None
+
+    async def pending_deliveries(self) -> int:
+        return await self.dispatcher.pending_count()
+
+    async def last_errors(self) -> list[str]:
+        return await self.dispatcher.last_errors()
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run_cycle(self) -> CycleReport:
+        """One harvest, match and delivery cycle."""
+        return await self._require_open().cycle.run()
+
+    async def _harvest_overdue(self) -> bool:
+        raw = await self.store.get_state("harvest.last_success")
+        last = datetime.fromisoformat(raw) if raw else None
+        return self.schedule.is_overdue(last, self._clock())
 
     async def run(
-        self, factories: Sequence[AdapterFactory], options: Mapping[str, str] | None = None
+        self,
+        factories: Sequence[AdapterFactory],
+        options: Mapping[str, str] | None = None,
+        *,
+        once: bool = False,
     ) -> None:
-        """Run the adapters until all of them run out of input, or until SIGINT/SIGTERM."""
+        """Run the adapters with automatic posts until they run out of input or a signal.
+
+        With ``once``, run one cycle through the adapters and return.
+        """
         adapters: list[Adapter] = []
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        pump: asyncio.Task[None] | None = None
         try:
+            adapter_options = {**(options or {}), "commands": "off" if once else "on"}
             for factory in factories:
-                adapter = factory.create(self, options or {})
+                adapter = factory.create(self, adapter_options)
                 await adapter.start()
                 adapters.append(adapter)
+                self.senders[adapter.name] = adapter
                 log.info("adapter %s started", adapter.name)
-            waiters: list[asyncio.Future[Any]] = [
-                asyncio.ensure_future(asyncio.gather(*(a.wait_closed() for a in adapters))),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
+            if once:
+                await self.run_cycle()
+                return
+            self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
+            await self._scheduler.start(catch_up=await self._harvest_overdue())
+            pump = asyncio.create_task(self._pump_deliveries(), name="delivery-pump")
+            await _until_first(
+                asyncio.gather(*(adapter.wait_closed() for adapter in adapters)), stop.wait()
+            )
         finally:
+            if pump is not None:
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+            if self._scheduler is not None:
+                await self._scheduler.shutdown()
+                self._scheduler = None
             for adapter in reversed(adapters):
+                self.senders.pop(adapter.name, None)
                 try:
                     await adapter.stop()
                 except Exception:
@@ -114,3 +199,24 @@ class BotApp:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+
+    async def _scheduled_cycle(self) -> int:
+        return (await self.run_cycle()).new_papers
+
+    async def _pump_deliveries(self) -> None:
+        """Between harvests, retry posts whose backoff has passed."""
+        while True:
+            await asyncio.sleep(DELIVERY_PUMP_SECONDS)
+            try:
+                await self.dispatcher.deliver_due()
+            except Exception:
+                log.exception("delivering queued posts failed")
+
+
+async def _until_first(*awaitables: Any) -> None:
+    """Wait until the first of ``awaitables`` finishes; cancel and reap the rest."""
+    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(a) for a in awaitables]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)

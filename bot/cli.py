@@ -79,7 +79,12 @@ def cli() -> None:
     default=None,
     help="Force the console adapter on or off (default: on when no platform is configured).",
 )
-def run(channel: str, console: bool | None) -> None:
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run one harvest, match and delivery cycle, then exit (for cron and CI).",
+)
+def run(channel: str, console: bool | None, once: bool) -> None:
     """Run the bot: Slack and Discord when configured, else the console."""
     settings = _settings_or_exit()
     try:
@@ -89,7 +94,7 @@ def run(channel: str, console: bool | None) -> None:
 
     async def main() -> None:
         async with BotApp(settings) as app:
-            await app.run(factories, {"channel": channel})
+            await app.run(factories, {"channel": channel}, once=once)
 
     _run(main)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -65,13 +66,12 @@ class Settings(BaseSettings):
     @field_validator("harvest_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
             CronTrigger.from_crontab(value)
         except ValueError as error:
             raise ValueError(
-                f"not a crontab expression ({error}); use five fields, e.g. '0 23 * * sun,mon,tue,wed,thu'"
+                f"not a crontab expression ({error}); use five fields, "
+                "e.g. '0 23 * * sun,mon,tue,wed,thu'"
             ) from None
         return value
 

@@ -77,3 +77,7 @@ class ChannelUnavailableError(DeliveryError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class HarvestError(ArxivBotError):
+    """An OAI-PMH harvest did not complete; it is retried later from the old watermark."""

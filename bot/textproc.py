@@ -18,6 +18,7 @@ import snowballstemmer
 __all__ = ["fold", "stem", "stems", "words"]
 
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits; "_" counts as a separator
+_ASCII_WORD = re.compile(r"[a-z0-9]+")  # the same on lowercased ASCII text, but faster
 
 # Latin letters that NFKD leaves alone because they have no combining-mark form.
 _EXTRA_FOLDS = str.maketrans(
@@ -53,6 +54,8 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded alphanumeric tokens: ``"Self-Supervised"`` -> ``["self", "supervised"]``."""
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
     return _WORD.findall(fold(text))
 
 
@@ -66,4 +69,4 @@ def stem(word: str) -> str:
 
 def stems(text: str) -> list[str]:
     """The stems of the words of ``text``, in order."""
-    return [stem(word) for word in words(text)]
+    return list(map(stem, words(text)))

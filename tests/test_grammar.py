@@ -102,3 +102,28 @@ def test_every_command_has_usage_and_an_example() -> None:
         assert spec.usage.startswith(f"/arxiv {name}")
         assert spec.example.startswith(f"/arxiv {name}")
         assert spec.summary
+
+
+def test_subscribe_mode_and_mode_command() -> None:
+    from bot.commands.grammar import ModeCommand
+    from bot.models import DeliveryMode
+
+    command = parse_command("/arxiv subscribe cat:cs.CV --mode digest")
+    assert isinstance(command, SubscribeCommand)
+    assert command.mode is DeliveryMode.DIGEST
+    assert parse_command("/arxiv mode EACH") == ModeCommand(DeliveryMode.EACH)
+    assert parse_command("/arxiv mode") == ModeCommand(None)
+    with pytest.raises(CommandError, match="must be each or digest, not 'weekly'"):
+        parse_command("/arxiv mode weekly")
+    with pytest.raises(CommandError, match="must be each or digest"):
+        parse_command("/arxiv subscribe mri --mode hourly")
+
+
+def test_preview_parses_the_query() -> None:
+    from bot.commands.grammar import PreviewCommand
+
+    command = parse_command('/arxiv preview abs:"contrastive learning"')
+    assert isinstance(command, PreviewCommand)
+    assert 'abs:"contrastive learning"' in command.query.to_api()
+    with pytest.raises(CommandError, match=r"Preview what\?"):
+        parse_command("/arxiv preview")

@@ -287,7 +287,9 @@ def test_paper_text_is_reusable_across_matchers() -> None:
         ("cat:cs.CV OR cat:eess.*", {"cat:cs.CV", "cat:eess.*"}),
         ("ti:galaxy OR au:okafor", {"ti:galaxi", "au:okafor"}),
         ('ti:x OR au:"A B"', None),
-        ("cat:hep-th ti:entanglement", {"cat:hep-th"}),
+        ("cat:hep-th ti:entanglement", {"ti:entangl"}),  # the more selective anchor
+        ("cat:cs.* abs:diffusion", {"abs:diffus"}),
+        ("(abs:graph OR abs:kernel OR abs:tree) AND cat:cs.CV", {"cat:cs.CV"}),
         ("diffusion ANDNOT cat:cs.CV", {"all:diffus"}),
     ],
 )

@@ -36,6 +36,7 @@ class ConsoleAdapter:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         user: str = "you",
+        commands: bool = True,
     ) -> None:
         self._core = core
         self._stdin = stdin or sys.stdin
@@ -44,6 +45,7 @@ class ConsoleAdapter:
             platform=PLATFORM, workspace="local", channel=channel, name=channel
         )
         self._context = CommandContext(channel=self.channel, user=user)
+        self._commands = commands
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -56,6 +58,8 @@ class ConsoleAdapter:
         return self._stdin.isatty() and self._stdout.isatty()
 
     async def start(self) -> None:
+        if not self._commands:  # only posting (arxiv-bot run --once)
+            return
         loop = asyncio.get_running_loop()
         if self.interactive:
             self._print(
@@ -134,4 +138,8 @@ class ConsoleFactory:
         return True
 
     def create(self, core: Core, options: Mapping[str, str]) -> ConsoleAdapter:
-        return ConsoleAdapter(core, channel=options.get("channel", "console"))
+        return ConsoleAdapter(
+            core,
+            channel=options.get("channel", "console"),
+            commands=options.get("commands", "on") != "off",
+        )

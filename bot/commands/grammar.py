@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.models import SortOrder
+from bot.models import DeliveryMode, SortOrder
 from bot.query import Query, parse_query
 
 PREFIX = "/arxiv"
@@ -41,6 +41,17 @@ class PaperCommand:
 @dataclass(frozen=True, slots=True)
 class SubscribeCommand:
     query: Query
+    mode: DeliveryMode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewCommand:
+    query: Query
+
+
+@dataclass(frozen=True, slots=True)
+class ModeCommand:
+    mode: DeliveryMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,8 @@ Command = (
     | SearchCommand
     | PaperCommand
     | SubscribeCommand
+    | PreviewCommand
+    | ModeCommand
     | UnsubscribeCommand
     | ListCommand
     | StatusCommand
@@ -115,7 +128,7 @@ def split_options(
     return " ".join(kept), options
 
 
-_OPTION_EXAMPLES = {"sort": "--sort date", "limit": "--limit 5"}
+_OPTION_EXAMPLES = {"sort": "--sort date", "limit": "--limit 5", "mode": "--mode digest"}
 
 
 def _parse_sort(value: str) -> SortOrder:
@@ -124,6 +137,17 @@ def _parse_sort(value: str) -> SortOrder:
     except ValueError:
         choices = " or ".join(order.value for order in SortOrder)
         raise CommandError(f"--sort must be {choices}, not {value!r}.") from None
+
+
+def _parse_mode(value: str) -> DeliveryMode:
+    try:
+        return DeliveryMode(value.lower())
+    except ValueError:
+        choices = " or ".join(mode.value for mode in DeliveryMode)
+        raise CommandError(
+            f"The mode must be {choices}, not {value!r}: each posts every paper on its own, "
+            "digest posts one message per harvest."
+        ) from None
 
 
 def _parse_limit(value: str) -> int:
@@ -162,12 +186,26 @@ def _parse_paper(rest: str, _options: dict[str, str]) -> Command:
     return PaperCommand(rest)
 
 
-def _parse_subscribe(rest: str, _options: dict[str, str]) -> Command:
+def _parse_subscribe(rest: str, options: dict[str, str]) -> Command:
     if not rest:
         raise CommandError(
             'Subscribe to what? Example: /arxiv subscribe ti:"medical imaging" AND cat:eess.IV'
         )
-    return SubscribeCommand(parse_query(rest))
+    mode = _parse_mode(options["mode"]) if "mode" in options else None
+    return SubscribeCommand(parse_query(rest), mode)
+
+
+def _parse_preview(rest: str, _options: dict[str, str]) -> Command:
+    if not rest:
+        raise CommandError('Preview what? Example: /arxiv preview ti:"medical imaging"')
+    return PreviewCommand(parse_query(rest))
+
+
+def _parse_mode_command(rest: str, _options: dict[str, str]) -> Command:
+    value = rest.strip()
+    if len(value.split()) > 1:
+        raise CommandError("Give one mode: /arxiv mode each or /arxiv mode digest.")
+    return ModeCommand(_parse_mode(value) if value else None)
 
 
 def _parse_unsubscribe(rest: str, _options: dict[str, str]) -> Command:
@@ -200,10 +238,25 @@ SPECS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             "subscribe",
-            "/arxiv subscribe <query>",
-            "Post new papers matching the query in this channel.",
+            "/arxiv subscribe <query> [--mode each|digest]",
+            "Post new papers matching the query in this channel (--mode sets the channel's mode).",
             '/arxiv subscribe ti:"medical imaging" AND cat:eess.IV',
             _parse_subscribe,
+            ("mode",),
+        ),
+        CommandSpec(
+            "preview",
+            "/arxiv preview <query>",
+            "Show what a query would have matched in the last 7 days, without subscribing.",
+            '/arxiv preview au:hinton OR abs:"contrastive learning"',
+            _parse_preview,
+        ),
+        CommandSpec(
+            "mode",
+            "/arxiv mode [each|digest]",
+            "Show or set how this channel gets papers: each on its own, or one digest per harvest.",
+            "/arxiv mode digest",
+            _parse_mode_command,
         ),
         CommandSpec(
             "unsubscribe",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot import __version__
 from bot.arxiv_ids import parse_arxiv_id
@@ -15,7 +17,9 @@ from bot.commands.grammar import (
     Command,
     HelpCommand,
     ListCommand,
+    ModeCommand,
     PaperCommand,
+    PreviewCommand,
     SearchCommand,
     StatusCommand,
     SubscribeCommand,
@@ -24,8 +28,9 @@ from bot.commands.grammar import (
 )
 from bot.config import Settings
 from bot.errors import QueryError, UserError
-from bot.models import ChannelRef, Reply, SortOrder, Tone, Visibility
-from bot.query import FIELDS
+from bot.models import ChannelRef, DeliveryMode, Reply, SortOrder, Tone, Visibility
+from bot.preview import Preview, preview
+from bot.query import FIELDS, Query
 from bot.render import clean, format_date, make_post, plural
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate
@@ -39,6 +44,16 @@ QUERY_HELP = (
     + '; a bare word searches all fields. Quote phrases ("medical imaging"), combine with '
     "AND, OR, ANDNOT and parentheses. cat:cs.* covers a whole archive."
 )
+
+
+class Operations(Protocol):
+    """The running bot's moving parts that ``/arxiv status`` reports on."""
+
+    def next_harvest(self) -> datetime | None: ...
+
+    async def pending_deliveries(self) -> int: ...
+
+    async def last_errors(self) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +75,11 @@ class CommandHandler:
         store: Store,
         arxiv: ArxivApi,
         gate: ArxivGate,
+        operations: Operations | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._settings = settings
+        self.operations = operations
         self._store = store
         self._arxiv = arxiv
         self._gate = gate
@@ -95,6 +112,10 @@ class CommandHandler:
                 return await self._paper(reference)
             case SubscribeCommand():
                 return await self._subscribe(command, context)
+            case PreviewCommand(query):
+                return self._preview_reply(query.canonical(), await self._preview(query))
+            case ModeCommand(mode):
+                return await self._mode(mode, context)
             case UnsubscribeCommand(subscription_id):
                 return await self._unsubscribe(subscription_id, context)
             case ListCommand():
@@ -154,12 +175,50 @@ class CommandHandler:
             command.query.canonical(),
             limit=self._settings.max_subscriptions_per_channel,
         )
+        lines = [
+            "New papers matching it will be posted here as arXiv announces them.",
+            f"Remove it with /arxiv unsubscribe {subscription.id}.",
+        ]
+        if command.mode is not None:
+            await self._store.set_channel_mode(channel_id, command.mode)
+            lines.append(_MODE_TEXT[command.mode])
+        recent = await self._preview(command.query)
+        lines.append(_preview_line(recent))
         return Reply(
             title=f"Subscribed this channel to #{subscription.id}: {subscription.query}",
-            lines=(
-                "New papers matching it will be posted here as arXiv announces them.",
-                f"Remove it with /arxiv unsubscribe {subscription.id}.",
-            ),
+            lines=tuple(lines),
+            papers=recent.newest,
+            visibility=Visibility.CHANNEL,
+            tone=Tone.SUCCESS,
+        )
+
+    async def _preview(self, query: Query) -> Preview:
+        return await preview(self._store, query, now=self._clock())
+
+    def _preview_reply(self, shown: str, recent: Preview) -> Reply:
+        return Reply(
+            title=f"Preview of {shown}",
+            lines=(_preview_line(recent),),
+            papers=recent.newest,
+            footer="Subscribe with /arxiv subscribe <query> when it looks right.",
+        )
+
+    async def _mode(self, mode: DeliveryMode | None, context: CommandContext) -> Reply:
+        channel_id = await self._store.ensure_channel(context.channel)
+        if mode is None:
+            channel = await self._store.get_channel(channel_id)
+            return Reply(
+                title=f"This channel's mode is {channel.mode}.",
+                lines=(
+                    _MODE_TEXT[DeliveryMode(channel.mode)],
+                    "Change it with /arxiv mode each|digest.",
+                ),
+            )
+        self._require_manager(context)
+        await self._store.set_channel_mode(channel_id, mode)
+        return Reply(
+            title=f"This channel's mode is now {mode}.",
+            lines=(_MODE_TEXT[mode],),
             visibility=Visibility.CHANNEL,
             tone=Tone.SUCCESS,
         )
@@ -195,32 +254,78 @@ class CommandHandler:
         )
 
     async def _status(self, context: CommandContext) -> Reply:
+        now = self._clock()
         counts = await self._store.counts()
         channel_id = await self._store.ensure_channel(context.channel)
+        channel = await self._store.get_channel(channel_id)
         here = len(await self._store.list_subscriptions(channel_id))
         gate = self._gate.stats()
-        uptime = self._clock() - self._started_at
         lines = [
-            f"Version {__version__}, up {_duration(uptime.total_seconds())}.",
-            f"This channel: {plural(here, 'subscription')}.",
+            f"Version {__version__}, up {_duration((now - self._started_at).total_seconds())}.",
+            f"This channel: {plural(here, 'subscription')}, mode {channel.mode}.",
+        ]
+        if channel.paused_reason:
+            lines.append(f"Posting here is paused: {channel.paused_reason}")
+        lines += [
             f"All channels: {plural(counts.channels, 'channel')}, "
             f"{plural(counts.subscriptions, 'subscription')}, "
             f"{plural(counts.deliveries, 'paper')} delivered.",
             f"Stored papers: {counts.papers:,}.",
             f"arXiv: {plural(gate.requests, 'request')}, {plural(gate.retries, 'retry', 'retries')}"
-            + (
-                f", last success {_ago(self._clock(), gate.last_success_at)}"
-                if gate.last_success_at
-                else ""
-            )
+            + (f", last success {_ago(now, gate.last_success_at)}" if gate.last_success_at else "")
             + ".",
+            await self._harvest_line(now),
         ]
-        if gate.last_error:
-            when = _ago(self._clock(), gate.last_error_at) if gate.last_error_at else "recently"
-            lines.append(f"Last arXiv error ({when}): {gate.last_error}")
-        last_harvest = await self._store.get_state("harvest.last_success")
-        lines.append(f"Last harvest: {last_harvest or 'never'}.")
+        errors = (
+            [f"arXiv ({_ago(now, gate.last_error_at)}): {gate.last_error}"]
+            if (gate.last_error and gate.last_error_at)
+            else []
+        )
+        if self.operations is not None:
+            next_run = self.operations.next_harvest()
+            if next_run is not None:
+                lines.append(f"Next harvest: {_when(next_run, self._settings)}.")
+            lines.append(f"Pending deliveries: {await self.operations.pending_deliveries():,}.")
+            errors += await self.operations.last_errors()
+        harvest_error = await self._store.get_state("harvest.last_error")
+        if harvest_error:
+            errors.append(f"harvest: {harvest_error}")
+        if errors:
+            lines.append("Last errors:")
+            lines += [f"  {clean(error)}" for error in errors]
         return Reply(title="arxiv-bot status", lines=tuple(lines))
+
+    async def _harvest_line(self, now: datetime) -> str:
+        raw = await self._store.get_state("harvest.last_report")
+        if not raw:
+            return "Last harvest: never."
+        report = json.loads(raw)
+        finished = datetime.fromisoformat(report["finished_at"])
+        return (
+            f"Last harvest: {_when(finished, self._settings)} ({_ago(now, finished)}), "
+            f"{plural(int(report['new_papers']), 'new paper')}, "
+            f"{plural(int(report['revised_papers']), 'revision')}, "
+            f"{plural(int(report['requests']), 'request')}."
+        )
+
+
+_MODE_TEXT = {
+    DeliveryMode.EACH: "Each new paper is posted on its own (a busy day becomes one digest).",
+    DeliveryMode.DIGEST: "New papers arrive as one digest per harvest.",
+}
+
+
+def _preview_line(recent: Preview) -> str:
+    if recent.scanned == 0:
+        return (
+            f"No papers were harvested in the last {recent.days} days yet, so there is nothing "
+            "to preview; the bot harvests after arXiv's evening announcement."
+        )
+    line = (
+        f"Over the last {recent.days} days it would have matched "
+        f"{plural(recent.matches, 'paper')} (of {recent.scanned:,} harvested)"
+    )
+    return line + (", the newest:" if recent.newest else ".")
 
 
 def _duration(seconds: float) -> str:
@@ -232,6 +337,10 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m"
+
+
+def _when(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def _ago(now: datetime, then: datetime) -> str:

@@ -4,7 +4,9 @@ from bot.store.database import MigrationError
 from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from bot.store.store import (
     DEFAULT_SUBSCRIPTION_LIMIT,
+    Channel,
     DuplicateSubscriptionError,
+    HarvestCounts,
     Store,
     StoreCounts,
     fts_query,
@@ -14,7 +16,9 @@ __all__ = [
     "DEFAULT_SUBSCRIPTION_LIMIT",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "Channel",
     "DuplicateSubscriptionError",
+    "HarvestCounts",
     "Migration",
     "MigrationError",
     "Store",

@@ -31,6 +31,10 @@ _V1_INITIAL = """
 -- Papers, one row per version-less arXiv id, holding the newest version seen.
 -- ``id`` aliases the rowid so the FTS index's rowids survive VACUUM (a table keyed by
 -- a TEXT primary key alone may have its rowids renumbered by VACUUM).
+-- ``announced`` is the OAI-PMH datestamp (YYYY-MM-DD) of the first harvested record of
+-- the paper, never overwritten; NULL for papers only ever seen through the search API.
+-- ``matched_at`` NULL means the paper still has to go through local matching: set so by
+-- the harvest for a new paper, a new version or changed categories (a new cross-list).
 CREATE TABLE papers (
     id               INTEGER PRIMARY KEY,
     arxiv_id         TEXT    NOT NULL UNIQUE,
@@ -45,10 +49,14 @@ CREATE TABLE papers (
     comment          TEXT,
     journal_ref      TEXT,
     doi              TEXT,
-    first_seen_at    TEXT    NOT NULL
+    first_seen_at    TEXT    NOT NULL,
+    announced        TEXT,
+    matched_at       TEXT
 );
 CREATE INDEX papers_updated ON papers (updated);
 CREATE INDEX papers_primary_category ON papers (primary_category);
+CREATE INDEX papers_announced ON papers (announced) WHERE announced IS NOT NULL;
+CREATE INDEX papers_unmatched ON papers (id) WHERE matched_at IS NULL;
 
 CREATE VIRTUAL TABLE papers_fts USING fts5 (
     title, authors, abstract, comment,
@@ -75,8 +83,10 @@ BEGIN
     VALUES (new.id, new.title, new.authors, new.abstract, new.comment);
 END;
 
--- A chat channel on one platform. ``mode`` and ``paused_reason`` are for the delivery
--- work (each post vs. a digest; a channel the bot can no longer post to).
+-- A chat channel on one platform. ``mode``: a post per paper (each) or one digest per
+-- delivery round (digest). ``paused_reason`` is set (with ``paused_at``) when the
+-- platform said the channel is gone or closed to the bot: its deliveries stay queued
+-- and are not attempted until it is resumed.
 CREATE TABLE channels (
     id            INTEGER PRIMARY KEY,
     platform      TEXT NOT NULL,
@@ -85,6 +95,7 @@ CREATE TABLE channels (
     name          TEXT NOT NULL DEFAULT '',
     mode          TEXT NOT NULL DEFAULT 'each' CHECK (mode IN ('each', 'digest')),
     paused_reason TEXT,
+    paused_at     TEXT,
     created_at    TEXT NOT NULL,
     UNIQUE (platform, workspace, channel)
 );
@@ -99,22 +110,35 @@ CREATE TABLE subscriptions (
     UNIQUE (channel_id, query)
 );
 
--- One row per (channel, version-less paper): the at-most-once key. The queue columns
--- (status, attempts, next_attempt_at, last_error) serve durable delivery with retries.
+-- One row per (channel, version-less paper): the at-most-once key, and the durable
+-- delivery queue. ``kind`` is what the row asks to send: the paper itself (new) or, once
+-- delivered, a compact note about a later version (revised). ``version`` is the version
+-- to send, ``delivered_version`` the last one the channel got (NULL: never delivered).
+-- ``subscription_ids`` (JSON array) are the channel's subscriptions that matched.
+-- Status: queued -> sending -> delivered, or back to queued with ``attempts`` + 1 and a
+-- later ``next_attempt_at`` after a failure, or failed after the last attempt. While
+-- sending, ``claim`` names the dispatcher run that holds the row and ``next_attempt_at``
+-- is when that claim lapses (a crashed run's rows are sent again after it).
 CREATE TABLE deliveries (
-    channel_id      INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
-    arxiv_id        TEXT    NOT NULL,
-    version         INTEGER NOT NULL CHECK (version >= 1),
-    status          TEXT    NOT NULL DEFAULT 'queued'
-                    CHECK (status IN ('queued', 'sending', 'delivered', 'failed')),
-    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    queued_at       TEXT    NOT NULL,
-    next_attempt_at TEXT,
-    delivered_at    TEXT,
-    last_error      TEXT,
+    channel_id        INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    arxiv_id          TEXT    NOT NULL,
+    version           INTEGER NOT NULL CHECK (version >= 1),
+    kind              TEXT    NOT NULL DEFAULT 'new' CHECK (kind IN ('new', 'revised')),
+    subscription_ids  TEXT    NOT NULL DEFAULT '[]',
+    status            TEXT    NOT NULL DEFAULT 'queued'
+                      CHECK (status IN ('queued', 'sending', 'delivered', 'failed')),
+    attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    queued_at         TEXT    NOT NULL,
+    next_attempt_at   TEXT,
+    claim             TEXT,
+    last_attempt_at   TEXT,
+    delivered_at      TEXT,
+    delivered_version INTEGER,
+    last_error        TEXT,
     PRIMARY KEY (channel_id, arxiv_id)
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_paper ON deliveries (arxiv_id);
 
 -- Small key-value state, e.g. the OAI-PMH harvest watermark.
 CREATE TABLE state (

@@ -10,18 +10,21 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from bot.clock import utc_now
 from bot.errors import LimitError, NotFoundError, UserError
-from bot.models import ChannelRef, Paper, Subscription
+from bot.models import ChannelRef, DeliveryMode, Paper, Subscription
 from bot.store import database
 from bot.store.migrations import MIGRATIONS, Migration
+
+if TYPE_CHECKING:
+    from bot.sources.oai import HarvestedRecord
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,50 @@ class DuplicateSubscriptionError(UserError):
             "/arxiv list shows this channel's subscriptions."
         )
         self.existing = existing
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestCounts:
+    """What :meth:`Store.upsert_harvested` made of a batch of harvested records.
+
+    Counted per record: ``new`` papers the store did not hold (or held only from a
+    search, never harvested), ``revised`` ones that brought a new version, ``changed``
+    ones with the same version but other metadata (a new cross-list, a journal
+    reference), and ``unchanged`` ones (typically the day of overlap re-harvested).
+    """
+
+    new: int = 0
+    revised: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.new + self.revised + self.changed + self.unchanged
+
+    def __add__(self, other: HarvestCounts) -> HarvestCounts:
+        return HarvestCounts(
+            new=self.new + other.new,
+            revised=self.revised + other.revised,
+            changed=self.changed + other.changed,
+            unchanged=self.unchanged + other.unchanged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A stored channel: where it is, how it receives posts, and whether posting is paused."""
+
+    id: int
+    ref: ChannelRef
+    mode: DeliveryMode
+    paused_reason: str | None
+    created_at: datetime
+    paused_at: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +219,46 @@ class Store:
             )
         return int(rows[0]["id"])
 
+    async def get_channel(self, channel_id: int) -> Channel:
+        row = await self.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
+        if row is None:
+            raise NotFoundError(f"No channel #{channel_id}.")
+        return _channel(row)
+
+    async def set_channel_mode(self, channel_id: int, mode: DeliveryMode) -> None:
+        await self._update_channel(channel_id, "mode = ?", (DeliveryMode(mode).value,))
+        logger.info("Channel %s set to mode %s", channel_id, mode)
+
+    async def pause_channel(self, channel_id: int, reason: str) -> None:
+        """Stop delivering to a channel (its queued posts wait), showing ``reason``."""
+        await self._update_channel(
+            channel_id, "paused_reason = ?, paused_at = ?", (reason, self.now_text())
+        )
+        logger.warning("Channel %s paused: %s", channel_id, reason)
+
+    async def resume_channel(self, channel_id: int) -> bool:
+        """Deliver to a paused channel again; False if it was not paused."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE channels SET paused_reason = NULL, paused_at = NULL"
+                " WHERE id = ? AND paused_reason IS NOT NULL",
+                (channel_id,),
+            )
+            resumed = cursor.rowcount == 1
+        if resumed:
+            logger.info("Channel %s resumed", channel_id)
+        return resumed
+
+    async def _update_channel(
+        self, channel_id: int, assignments: str, params: Sequence[Any]
+    ) -> None:
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                f"UPDATE channels SET {assignments} WHERE id = ?", (*params, channel_id)
+            )
+            if cursor.rowcount != 1:
+                raise NotFoundError(f"No channel #{channel_id}.")
+
     # -- subscriptions ----------------------------------------------------------------
 
     async def add_subscription(
@@ -246,9 +333,13 @@ class Store:
         A stored paper is replaced by a newer version, or by the same version with
         different metadata (a journal reference or DOI added later); an older version
         never replaces a newer one. ``first_seen_at`` keeps its first value.
+
+        Papers seen only here (search results) are not harvested announcements, so they
+        are stored as already matched; a harvested paper that gets a newer version or
+        other categories this way is queued for matching again.
         """
         now = self.now_text()
-        params = [_paper_params(paper, now) for paper in papers]
+        params = [(*_paper_params(paper, now), now) for paper in papers]
         if not params:
             return 0
         async with self.transaction() as conn:
@@ -256,6 +347,69 @@ class Store:
             written = cursor.rowcount
         logger.debug("Upserted %s papers, %s rows written", len(params), written)
         return written
+
+    async def upsert_harvested(self, records: Iterable[HarvestedRecord]) -> HarvestCounts:
+        """Store a page of OAI-PMH records in one transaction; see :class:`HarvestCounts`.
+
+        Versions: OAI's ``arXiv`` format has none, so a record whose ``updated`` is later
+        than the stored paper's is the stored version + 1; otherwise it is the stored
+        version (its metadata replacing the stored one). A paper not stored yet keeps the
+        record's provisional version (1 without ``<updated>``, else 2).
+
+        ``announced`` is set from the record's datestamp the first time a paper is
+        harvested, and never changed after. ``matched_at`` becomes NULL (the paper goes
+        through local matching again) for a new paper, a new version, or changed
+        categories. Rows whose record brings nothing new are not written at all.
+        """
+        batch = list(records)
+        if not batch:
+            return HarvestCounts()
+        now = self.now_text()
+        counts = {"new": 0, "revised": 0, "changed": 0, "unchanged": 0}
+        async with self.transaction() as conn:
+            ids = list(dict.fromkeys(record.paper.arxiv_id for record in batch))
+            stored: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start : start + _ID_CHUNK]
+                rows = await conn.execute_fetchall(
+                    f"SELECT * FROM papers WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                stored.update((row["arxiv_id"], dict(row)) for row in rows)
+            inserts: dict[str, dict[str, Any]] = {}
+            updates: dict[str, dict[str, Any]] = {}
+            for record in batch:
+                arxiv_id = record.paper.arxiv_id
+                old = inserts.get(arxiv_id) or updates.get(arxiv_id) or stored.get(arxiv_id)
+                kind, row = _harvested_row(record, old, now)
+                counts[kind] += 1
+                if row is None:
+                    continue
+                if arxiv_id in stored:
+                    updates[arxiv_id] = row
+                else:
+                    inserts[arxiv_id] = row
+            if inserts:
+                params = [tuple(row[c] for c in _HARVEST_INSERT) for row in inserts.values()]
+                await conn.executemany(_INSERT_HARVESTED, params)
+            if updates:
+                params = [
+                    (*(row[c] for c in _HARVEST_UPDATE), row["arxiv_id"])
+                    for row in updates.values()
+                ]
+                await conn.executemany(_UPDATE_HARVESTED, params)
+        result = HarvestCounts(**counts)
+        logger.debug("Stored %s harvested records: %s", len(batch), result)
+        return result
+
+    async def recent_papers(self, since: date, *, limit: int | None = None) -> list[Paper]:
+        """Harvested papers announced on or after ``since``, newest announcement first."""
+        rows = await self.fetchall(
+            "SELECT * FROM papers WHERE announced >= ?"
+            " ORDER BY announced DESC, submitted DESC, arxiv_id DESC LIMIT ?",
+            (since.isoformat(), -1 if limit is None else max(limit, 0)),
+        )
+        return [_paper(row) for row in rows]
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         row = await self.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
@@ -296,11 +450,12 @@ class Store:
             cursor = await conn.execute(
                 """
                 INSERT INTO deliveries
-                    (channel_id, arxiv_id, version, status, attempts, queued_at, delivered_at)
-                VALUES (?, ?, ?, 'delivered', 1, ?, ?)
+                    (channel_id, arxiv_id, version, status, attempts, queued_at, delivered_at,
+                     delivered_version)
+                VALUES (?, ?, ?, 'delivered', 1, ?, ?, ?)
                 ON CONFLICT (channel_id, arxiv_id) DO NOTHING
                 """,
-                (channel_id, paper.arxiv_id, paper.version, now, now),
+                (channel_id, paper.arxiv_id, paper.version, now, now, paper.version),
             )
             recorded = cursor.rowcount == 1
         return recorded
@@ -366,14 +521,76 @@ _PAPER_COLUMNS = (
 )
 _REPLACED = [c for c in _PAPER_COLUMNS if c not in ("arxiv_id", "first_seen_at")]
 _UPSERT_PAPER = (
-    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _PAPER_COLUMNS)}) "
+    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}, matched_at) "
+    f"VALUES ({', '.join('?' for _ in _PAPER_COLUMNS)}, ?) "
     "ON CONFLICT (arxiv_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
+    + ", matched_at = CASE WHEN papers.announced IS NOT NULL AND ("
+    "excluded.version > papers.version OR excluded.categories IS NOT papers.categories"
+    ") THEN NULL ELSE papers.matched_at END"
     + " WHERE excluded.version > papers.version OR (excluded.version = papers.version AND ("
     + " OR ".join(f"excluded.{c} IS NOT papers.{c}" for c in _REPLACED if c != "version")
     + "))"
 )
+
+
+_ID_CHUNK = 500
+"""Ids per ``IN (...)`` lookup, well under SQLite's limit on bound parameters."""
+
+_HARVEST_INSERT = (*_PAPER_COLUMNS, "announced")
+_HARVEST_UPDATE = (
+    "version",
+    "title",
+    "authors",
+    "abstract",
+    "categories",
+    "primary_category",
+    "updated",
+    "comment",
+    "journal_ref",
+    "doi",
+    "announced",
+    "matched_at",
+)
+_INSERT_HARVESTED = (
+    f"INSERT INTO papers ({', '.join(_HARVEST_INSERT)}) "
+    f"VALUES ({', '.join('?' for _ in _HARVEST_INSERT)})"
+)
+_UPDATE_HARVESTED = (
+    "UPDATE papers SET " + ", ".join(f"{c} = ?" for c in _HARVEST_UPDATE) + " WHERE arxiv_id = ?"
+)
+# Same-version metadata that a harvested record may correct.
+_HARVEST_METADATA = ("title", "authors", "abstract", "categories", "comment", "journal_ref", "doi")
+
+
+def _harvested_row(
+    record: HarvestedRecord, old: dict[str, Any] | None, now: str
+) -> tuple[str, dict[str, Any] | None]:
+    """``(kind, row to write or None)`` for one record against the stored row ``old``."""
+    paper = record.paper
+    _check_versionless(paper.arxiv_id)
+    fresh = dict(zip(_PAPER_COLUMNS, _paper_params(paper, now), strict=True))
+    if old is None:
+        return "new", {**fresh, "announced": record.datestamp.isoformat(), "matched_at": None}
+    row = dict(old)
+    newly_announced = row.get("announced") is None
+    if newly_announced:
+        row["announced"] = record.datestamp.isoformat()
+    revised = paper.updated > _from_text(row["updated"])
+    if revised:
+        row.update({c: fresh[c] for c in (*_HARVEST_METADATA, "primary_category", "updated")})
+        row["version"] = int(row["version"]) + 1
+    changed = {c for c in _HARVEST_METADATA if fresh[c] != row[c]}
+    row.update({c: fresh[c] for c in changed})
+    if "categories" in changed:
+        row["primary_category"] = fresh["primary_category"]
+    if newly_announced or revised or "categories" in changed:
+        row["matched_at"] = None
+    if newly_announced:
+        return "new", row
+    if revised:
+        return "revised", row
+    return ("changed", row) if changed else ("unchanged", None)
 
 
 def fts_query(text: str) -> str | None:
@@ -448,6 +665,22 @@ def _paper(row: sqlite3.Row) -> Paper:
         comment=row["comment"],
         journal_ref=row["journal_ref"],
         doi=row["doi"],
+    )
+
+
+def _channel(row: sqlite3.Row) -> Channel:
+    return Channel(
+        id=int(row["id"]),
+        ref=ChannelRef(
+            platform=row["platform"],
+            workspace=row["workspace"],
+            channel=row["channel"],
+            name=row["name"],
+        ),
+        mode=DeliveryMode(row["mode"]),
+        paused_reason=row["paused_reason"],
+        created_at=_from_text(row["created_at"]),
+        paused_at=_from_text(row["paused_at"]) if row["paused_at"] else None,
     )
 
 

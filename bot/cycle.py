@@ -1,0 +1,43 @@
+"""One automatic-posting cycle: harvest what arXiv announced, match it, deliver it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.delivery import DeliveryReport, Dispatcher, MatchReport
+from bot.errors import ArxivBotError
+from bot.harvest import Harvester, HarvestReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    harvest: HarvestReport | None
+    """None when the harvest failed; it is retried from the old watermark next cycle."""
+    matched: MatchReport
+    delivered: DeliveryReport
+
+    @property
+    def new_papers(self) -> int:
+        return self.harvest.new_papers if self.harvest else 0
+
+
+class Cycle:
+    """Harvest, then match and deliver. A failed harvest still lets queued posts go out."""
+
+    def __init__(self, harvester: Harvester, dispatcher: Dispatcher) -> None:
+        self._harvester = harvester
+        self._dispatcher = dispatcher
+
+    async def run(self) -> CycleReport:
+        harvest: HarvestReport | None = None
+        try:
+            harvest = await self._harvester.harvest()
+        except ArxivBotError as error:
+            log.warning("harvest failed, will retry from the old watermark: %s", error)
+        matched = await self._dispatcher.match_pending()
+        delivered = await self._dispatcher.deliver_due()
+        log.info("cycle done: harvest %s, %s, %s", harvest, matched, delivered)
+        return CycleReport(harvest, matched, delivered)

@@ -1,0 +1,457 @@
+"""Automatic posts: match newly harvested papers to subscriptions, then deliver them.
+
+:meth:`Dispatcher.match_pending` runs every paper the harvest left unmatched through the
+:class:`~bot.index.SubscriptionIndex`, keeps the subscriptions for which the paper is new
+(see :func:`is_new_for`), and queues one delivery per (channel, paper), naming every
+matching subscription of that channel, in the same transaction that marks the papers
+matched. :meth:`Dispatcher.deliver_due` sends what is due through the adapters: channels
+in parallel, each channel's posts one after another in a fixed order.
+
+Delivery guarantee
+------------------
+A paper is queued in SQLite before anything is sent, and marked delivered only after the
+adapter's ``send_post`` or ``send_digest`` returned. Before sending, a run claims the
+channel's due rows (status ``sending``) for a lease (``lease_seconds``, renewed after
+every message); another run, in this process or another (``arxiv-bot run --once`` next
+to the running bot), never sends rows under a live claim.
+
+* **Nothing is lost.** A process killed at any point leaves its rows queued or claimed;
+  claims of a dead process lapse after the lease and the rows are sent by the next run.
+* **At most one message repeated per channel after a hard kill.** Each channel has at
+  most one message in flight (one post, or one digest). If the process dies after the
+  platform accepted it but before the store recorded it, that message is sent again
+  after the restart; every other paper is sent exactly once. A clean shutdown
+  (cancellation) puts unsent rows straight back in the queue.
+* Exactly-once would need the platform to deduplicate a retried message (an
+  idempotency key); Slack's ``chat.postMessage`` has none, so we do not claim it.
+
+Failures: an adapter error is retried with exponential backoff (``backoff_base`` seconds,
+doubling, at most six hours) up to ``max_attempts`` attempts, then the row is ``failed``
+and shown in ``/arxiv status``. After a failure, the channel's other posts wait for the
+next round (a struggling platform is not hammered), but they do not wait for the failed
+post's backoff. :class:`~bot.errors.ChannelUnavailableError` pauses the channel with its
+reason: its rows stay queued, unattempted, until it is resumed; other channels go on. A
+channel whose platform is not running (no sender registered) is skipped, attempts
+untouched.
+
+Grouping: a channel in ``digest`` mode gets one digest per round with every new paper; a
+channel in ``each`` mode gets a post per paper, or one folded digest when more than
+``digest_cap`` new papers are due at once. Revised notes (``revision_notes``) are always
+single compact posts, after the new papers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from bot.clock import Clock, utc_now
+from bot.errors import ChannelUnavailableError
+from bot.index import SubscriptionIndex
+from bot.matcher import PaperText
+from bot.models import ChannelRef, DeliveryMode, Digest, Paper, PaperPost, Subscription
+from bot.render import make_post
+from bot.store import Channel, Store
+from bot.store.deliveries import ClaimedDelivery, DeliveryQueue, PaperMatches, PendingPaper
+
+__all__ = [
+    "NEW_PAPER_GRACE_DAYS",
+    "DeliveryReport",
+    "Dispatcher",
+    "MatchReport",
+    "Sender",
+    "backoff_delay",
+    "is_new_for",
+]
+
+log = logging.getLogger(__name__)
+
+NEW_PAPER_GRACE_DAYS = 7
+"""A paper first submitted more than this many days before a subscription was created is
+not new to it, even if announced later (a revision of an old paper, a late cross-list)."""
+
+MAX_BACKOFF_SECONDS = 6 * 3600.0
+MATCH_BATCH = 500
+"""Papers matched and recorded per transaction."""
+ERROR_TEXT_LIMIT = 500
+
+
+class Sender(Protocol):
+    """What the dispatcher needs of an adapter (:class:`bot.adapter.Adapter` has it)."""
+
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None: ...
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MatchReport:
+    papers: int = 0
+    """Papers run through matching and marked matched."""
+    queued: int = 0
+    """New (channel, paper) deliveries queued."""
+    revisions: int = 0
+    """Revised notes queued."""
+    subscriptions: int = 0
+    """Subscriptions matched against."""
+    seconds: float = 0.0
+    """Wall time spent matching (tokenizing and index lookups), store writes excluded."""
+
+    def __str__(self) -> str:
+        return (
+            f"matched {self.papers} papers against {self.subscriptions} subscriptions "
+            f"in {self.seconds:.2f} s: {self.queued} queued, {self.revisions} revised notes"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    delivered: int = 0
+    """Papers (rows) confirmed delivered."""
+    messages: int = 0
+    """Messages sent: posts plus digests."""
+    failed: int = 0
+    """Rows whose attempt failed this round (retried later unless given up)."""
+    gave_up: int = 0
+    """Rows that used their last attempt this round and are now ``failed``."""
+    paused: tuple[str, ...] = ()
+    """Channels paused this round (their labels)."""
+    skipped: int = 0
+    """Channels with due rows that were not attempted: paused, or platform not running."""
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            delivered=self.delivered + other.delivered,
+            messages=self.messages + other.messages,
+            failed=self.failed + other.failed,
+            gave_up=self.gave_up + other.gave_up,
+            paused=self.paused + other.paused,
+            skipped=self.skipped + other.skipped,
+        )
+
+    def __str__(self) -> str:
+        text = f"delivered {self.delivered} papers in {self.messages} messages"
+        if self.failed:
+            text += f", {self.failed} failed ({self.gave_up} given up)"
+        if self.paused:
+            text += f", paused {', '.join(self.paused)}"
+        if self.skipped:
+            text += f", {self.skipped} channels skipped"
+        return text
+
+
+def is_new_for(subscription: Subscription, paper: Paper, announced: date | None) -> bool:
+    """True if ``paper`` counts as new for ``subscription``.
+
+    It must have been announced (first harvested) on or after the day the subscription
+    was created (UTC), so a new subscription does not flood its channel with older
+    papers; and first submitted at most :data:`NEW_PAPER_GRACE_DAYS` days before that
+    day, so that an old paper that was merely revised is not "new".
+    """
+    if announced is None:
+        return False
+    day = subscription.created_at.astimezone(UTC).date()
+    submitted = paper.submitted.astimezone(UTC).date()
+    return announced >= day and submitted >= day - timedelta(days=NEW_PAPER_GRACE_DAYS)
+
+
+def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECONDS) -> timedelta:
+    """The wait after ``attempts`` failed attempts: ``base``, doubling, at most ``ceiling``."""
+    return timedelta(seconds=min(base * 2 ** min(max(attempts - 1, 0), 40), ceiling))
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One message to send and the rows it settles."""
+
+    rows: tuple[ClaimedDelivery, ...]
+    post: PaperPost | None = None
+    digest: Digest | None = None
+
+    async def send(self, sender: Sender, channel: ChannelRef) -> None:
+        if self.digest is not None:
+            await sender.send_digest(channel, self.digest)
+        elif self.post is not None:
+            await sender.send_post(channel, self.post)
+
+    def sent(self) -> list[tuple[str, int]]:
+        posts = self.digest.posts if self.digest is not None else (self.post,)
+        return [(p.paper.arxiv_id, p.paper.version) for p in posts if p is not None]
+
+
+class Dispatcher:
+    """Matches harvested papers to subscriptions and delivers them; see the module doc."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        senders: Mapping[str, Sender],
+        digest_cap: int = 30,
+        revision_notes: bool = False,
+        max_attempts: int = 8,
+        backoff_base: float = 60.0,
+        lease_seconds: float = 300.0,
+        clock: Clock = utc_now,
+    ) -> None:
+        """``senders`` maps platform names to adapters; it is read at every round, so the
+        caller may add and remove adapters as they start and stop."""
+        self._store = store
+        self._queue = DeliveryQueue(store)
+        self._senders = senders
+        self._digest_cap = digest_cap
+        self._revision_notes = revision_notes
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._lease = timedelta(seconds=lease_seconds)
+        self._clock = clock
+        self._match_lock = asyncio.Lock()
+
+    @property
+    def queue(self) -> DeliveryQueue:
+        return self._queue
+
+    # -- matching -----------------------------------------------------------------------
+
+    async def match_pending(self) -> MatchReport:
+        """Match every paper waiting for it and queue its deliveries, batch by batch.
+
+        Each batch's deliveries and its papers' ``matched_at`` are written in one
+        transaction: a crash leaves a batch either fully recorded or still unmatched.
+        """
+        async with self._match_lock:
+            subscriptions = await self._store.all_subscriptions()
+            index = (
+                await asyncio.to_thread(SubscriptionIndex.build, subscriptions)
+                if subscriptions
+                else None
+            )
+            papers = queued = revisions = 0
+            seconds = 0.0
+            after = 0
+            while True:
+                pending = await self._queue.unmatched(after_id=after, limit=MATCH_BATCH)
+                if not pending:
+                    break
+                started = time.perf_counter()
+                matches = await asyncio.to_thread(_match_batch, index, pending)
+                seconds += time.perf_counter() - started
+                counts = await self._queue.record_matches(
+                    matches, now=self._clock(), revision_notes=self._revision_notes
+                )
+                papers += counts.papers
+                queued += counts.queued
+                revisions += counts.revisions
+                after = pending[-1].row_id
+        report = MatchReport(papers, queued, revisions, len(subscriptions), seconds)
+        if papers:
+            log.info("%s", report)
+        return report
+
+    # -- delivering ---------------------------------------------------------------------
+
+    async def deliver_due(self) -> DeliveryReport:
+        """Send every due delivery: channels in parallel, each channel's in order."""
+        channels = await self._queue.due_channels(self._clock())
+        tasks: list[asyncio.Task[DeliveryReport]] = []
+        skipped = 0
+        for channel in channels:
+            sender = self._senders.get(channel.ref.platform)
+            if channel.paused or sender is None:
+                skipped += 1
+                continue
+            tasks.append(
+                asyncio.create_task(
+                    self._deliver_channel(channel, sender), name=f"deliver-{channel.id}"
+                )
+            )
+        report = DeliveryReport(skipped=skipped)
+        if not tasks:
+            return report
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for channel_result in results:
+            if isinstance(channel_result, DeliveryReport):
+                report += channel_result
+            else:
+                log.error("delivering to a channel failed", exc_info=channel_result)
+        if report.delivered or report.failed or report.paused:
+            log.info("%s", report)
+        return report
+
+    async def _deliver_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        token = uuid.uuid4().hex
+        now = self._clock()
+        claimed = await self._queue.claim(
+            channel.id, token=token, now=now, lease_until=now + self._lease
+        )
+        if not claimed:
+            return DeliveryReport()
+        try:
+            return await self._send_claimed(channel, sender, token, claimed)
+        except BaseException:  # cancelled (shutdown) or a store error: unsent rows go back
+            await self._queue.release(channel.id, token)
+            raise
+
+    async def _send_claimed(
+        self, channel: Channel, sender: Sender, token: str, claimed: Sequence[ClaimedDelivery]
+    ) -> DeliveryReport:
+        subscriptions = {s.id: s for s in await self._store.list_subscriptions(channel.id)}
+        messages, unwanted, missing = self._plan(channel, claimed, subscriptions)
+        if unwanted:
+            await self._queue.cancel(channel.id, token, unwanted)
+        report = DeliveryReport()
+        if missing:
+            report += await self._fail(channel, token, missing, "paper missing from the store")
+        delivered = sent = 0
+        for message in messages:
+            try:
+                await message.send(sender, channel.ref)
+            except ChannelUnavailableError as error:
+                reason = _error_text(error.reason or "channel unavailable")
+                log.warning("Pausing channel %s (%s): %s", channel.id, channel.ref.label, reason)
+                await self._store.pause_channel(channel.id, reason)
+                await self._queue.release(
+                    channel.id,
+                    token,
+                    noted=[row.arxiv_id for row in message.rows],
+                    error=f"channel paused: {reason}",
+                    now=self._clock(),
+                )
+                return report + DeliveryReport(
+                    delivered=delivered, messages=sent, paused=(channel.ref.label,)
+                )
+            except Exception as error:
+                report += await self._fail(channel, token, message.rows, _describe(error))
+                await self._queue.release(channel.id, token)
+                return report + DeliveryReport(delivered=delivered, messages=sent)
+            now = self._clock()
+            delivered += await self._queue.delivered(
+                channel.id, token, message.sent(), now=now, lease_until=now + self._lease
+            )
+            sent += 1
+        return report + DeliveryReport(delivered=delivered, messages=sent)
+
+    async def _fail(
+        self, channel: Channel, token: str, rows: Sequence[ClaimedDelivery], error: str
+    ) -> DeliveryReport:
+        now = self._clock()
+
+        def retry_at(attempts: int) -> datetime | None:
+            if attempts >= self._max_attempts:
+                return None
+            return now + backoff_delay(attempts, self._backoff_base)
+
+        gave_up = await self._queue.failed(
+            channel.id, token, rows, error=error, now=now, retry_at=retry_at
+        )
+        log.warning(
+            "Delivery to channel %s (%s) failed for %s: %s%s",
+            channel.id,
+            channel.ref.label,
+            ", ".join(row.arxiv_id for row in rows[:5]) + (" ..." if len(rows) > 5 else ""),
+            error,
+            " (giving up)" if gave_up else "",
+        )
+        return DeliveryReport(failed=len(rows), gave_up=gave_up)
+
+    def _plan(
+        self,
+        channel: Channel,
+        claimed: Sequence[ClaimedDelivery],
+        subscriptions: Mapping[int, Subscription],
+    ) -> tuple[list[_Message], list[str], list[ClaimedDelivery]]:
+        """The messages to send, the rows nobody subscribes to any more, the broken rows."""
+        new: list[tuple[ClaimedDelivery, PaperPost]] = []
+        revised: list[tuple[ClaimedDelivery, PaperPost]] = []
+        unwanted: list[str] = []
+        missing: list[ClaimedDelivery] = []
+        for row in claimed:
+            if row.paper is None:
+                missing.append(row)
+                continue
+            matched = [subscriptions[i] for i in row.subscription_ids if i in subscriptions]
+            if not matched:
+                unwanted.append(row.arxiv_id)
+                continue
+            post = make_post(row.paper, matched)
+            if row.kind == "revised":
+                revised.append((row, dataclasses.replace(post, revised=True)))
+            else:
+                new.append((row, post))
+        messages: list[_Message] = []
+        digest_mode = channel.mode is DeliveryMode.DIGEST
+        if new and (digest_mode or len(new) > self._digest_cap):
+            digest = Digest(tuple(post for _, post in new), folded=not digest_mode)
+            messages.append(_Message(rows=tuple(row for row, _ in new), digest=digest))
+        else:
+            messages.extend(_Message(rows=(row,), post=post) for row, post in new)
+        messages.extend(_Message(rows=(row,), post=post) for row, post in revised)
+        return messages, unwanted, missing
+
+    # -- reporting ----------------------------------------------------------------------
+
+    async def pending_count(self) -> int:
+        """Deliveries queued or in flight, including those of paused channels."""
+        return await self._queue.pending_count()
+
+    async def last_errors(self, limit: int = 3) -> list[str]:
+        """The newest delivery errors still unresolved, one line each, for /arxiv status."""
+        lines = []
+        for failure in await self._queue.recent_errors(limit):
+            if failure.status == "failed":
+                state = f"gave up after {failure.attempts} attempts"
+            elif failure.channel.paused:
+                state = "waiting for the channel to be resumed"
+            else:
+                state = f"attempt {failure.attempts} of {self._max_attempts}, will retry"
+            lines.append(
+                f"delivery to #{failure.channel.ref.label} ({failure.channel.ref.platform}) "
+                f"of {failure.arxiv_id}: {failure.error} ({state})"
+            )
+        return lines
+
+
+def _match_batch(
+    index: SubscriptionIndex | None, pending: Sequence[PendingPaper]
+) -> list[PaperMatches]:
+    """Match one batch (CPU only; runs in a worker thread)."""
+    results: list[PaperMatches] = []
+    for item in pending:
+        new: dict[int, list[int]] = {}
+        matching: dict[int, list[int]] = {}
+        if index is not None and item.announced is not None:
+            for subscription in index.match(PaperText.from_paper(item.paper)):
+                matching.setdefault(subscription.channel_id, []).append(subscription.id)
+                if is_new_for(subscription, item.paper, item.announced):
+                    new.setdefault(subscription.channel_id, []).append(subscription.id)
+        results.append(
+            PaperMatches(
+                pending=item,
+                new={channel: tuple(ids) for channel, ids in new.items()},
+                matching={channel: tuple(ids) for channel, ids in matching.items()},
+            )
+        )
+    return results
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return _error_text(f"{type(error).__name__}: {text}" if text else type(error).__name__)
+
+
+def _error_text(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"

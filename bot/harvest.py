@@ -1,0 +1,261 @@
+"""Harvest what arXiv announced into the store through OAI-PMH, losing nothing.
+
+A harvest lists every record changed since the watermark (the start date of the last
+complete harvest) minus one day of overlap, set by set, and stores each page as it
+arrives; the overlap is deduplicated by the store. Only when every set has been read to
+its end does the watermark advance, so a harvest cut short by an error status, malformed
+XML, an expired resumption token or a crash is simply done again from the old watermark
+next time: pages stored before the failure are stored again as unchanged, and nothing is
+skipped. The very first harvest reaches ``lookback_days`` back; after days of downtime
+the first harvest catches up on all of them at once.
+
+Scope: the union of the OAI-PMH sets that subscriptions restrict to with ``cat:``, or all
+of arXiv when there is no subscription or any subscription is not restricted.
+
+State kept for ``/arxiv status`` (in the store's ``state`` table): ``harvest.watermark``
+(YYYY-MM-DD), ``harvest.last_success`` (ISO datetime), ``harvest.last_report`` (JSON of
+:class:`HarvestReport`) and ``harvest.last_error`` (one line of text, empty after a
+success).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock, utc_now
+from bot.errors import HarvestError, QueryError
+from bot.query import parse_query
+from bot.sources.oai import HarvestedRecord, OaiClient
+from bot.store import HarvestCounts, Store
+
+__all__ = [
+    "LAST_ERROR_KEY",
+    "LAST_REPORT_KEY",
+    "LAST_SUCCESS_KEY",
+    "OVERLAP",
+    "WATERMARK_KEY",
+    "HarvestReport",
+    "Harvester",
+    "harvest_scope",
+]
+
+log = logging.getLogger(__name__)
+
+WATERMARK_KEY = "harvest.watermark"
+LAST_SUCCESS_KEY = "harvest.last_success"
+LAST_REPORT_KEY = "harvest.last_report"
+LAST_ERROR_KEY = "harvest.last_error"
+
+OVERLAP = timedelta(days=1)
+"""Re-harvested before the watermark: datestamps are days, and a day's records may still
+have been arriving when the last harvest ran."""
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestReport:
+    """One complete harvest."""
+
+    started_at: datetime
+    finished_at: datetime
+    from_date: date
+    sets: tuple[str, ...] | None
+    """The OAI-PMH sets harvested, or None for all of arXiv."""
+    records: int
+    """Records received (a paper listed in two sets counts twice; deleted ones not)."""
+    new_papers: int
+    revised_papers: int
+    requests: int
+    """HTTP requests to arXiv, retries included."""
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat(),
+                "from_date": self.from_date.isoformat(),
+                "sets": list(self.sets) if self.sets is not None else None,
+                "records": self.records,
+                "new_papers": self.new_papers,
+                "revised_papers": self.revised_papers,
+                "requests": self.requests,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> HarvestReport:
+        data: dict[str, Any] = json.loads(text)
+        sets = data.get("sets")
+        return cls(
+            started_at=datetime.fromisoformat(data["started_at"]),
+            finished_at=datetime.fromisoformat(data["finished_at"]),
+            from_date=date.fromisoformat(data["from_date"]),
+            sets=tuple(sets) if sets is not None else None,
+            records=int(data["records"]),
+            new_papers=int(data["new_papers"]),
+            revised_papers=int(data["revised_papers"]),
+            requests=int(data["requests"]),
+        )
+
+
+def harvest_scope(queries: Iterable[str]) -> tuple[str, ...] | None:
+    """The OAI-PMH sets to harvest for these stored queries, sorted; None for all of arXiv.
+
+    None when there is no (parsable) query or any query is not restricted by ``cat:``.
+    A stored query that no longer parses is logged and left out, as matching skips it.
+    """
+    sets: set[str] = set()
+    parsed = 0
+    for text in queries:
+        try:
+            scope = parse_query(text, max_length=None).category_scope()
+        except QueryError as exc:
+            log.warning("stored query %r no longer parses, left out of the harvest: %s", text, exc)
+            continue
+        parsed += 1
+        if scope is None:
+            return None
+        sets.update(scope)
+    if not parsed:
+        return None
+    # A set inside another (physics:hep-th inside physics) adds nothing.
+    return tuple(sorted(s for s in sets if not any(s.startswith(t + ":") for t in sets)))
+
+
+class Harvester:
+    """Runs harvests, one at a time, from the store's watermark."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        oai: OaiClient,
+        clock: Clock = utc_now,
+        lookback_days: int = 3,
+    ) -> None:
+        if lookback_days < 0:
+            raise ValueError("lookback_days must be >= 0")
+        self._store = store
+        self._oai = oai
+        self._clock = clock
+        self._lookback = timedelta(days=lookback_days)
+        self._lock = asyncio.Lock()
+
+    async def watermark(self) -> date | None:
+        """The start date (UTC) of the last complete harvest, or None before the first."""
+        text = await self._store.get_state(WATERMARK_KEY)
+        return date.fromisoformat(text) if text else None
+
+    async def last_report(self) -> HarvestReport | None:
+        text = await self._store.get_state(LAST_REPORT_KEY)
+        return HarvestReport.from_json(text) if text else None
+
+    async def next_from_date(self) -> date:
+        """Where the next harvest starts: watermark - 1 day, or today - lookback at first."""
+        watermark = await self.watermark()
+        if watermark is None:
+            return self._now().date() - self._lookback
+        return watermark - OVERLAP
+
+    async def harvest(self) -> HarvestReport:
+        """Harvest everything new in scope into the store; then advance the watermark.
+
+        Raises :class:`~bot.errors.HarvestError` when the harvest could not be completed
+        (recorded in ``harvest.last_error``); the watermark then stays where it was.
+        """
+        async with self._lock:
+            started_at = self._now()
+            from_date = await self.next_from_date()
+            sets = harvest_scope(s.query for s in await self._store.all_subscriptions())
+            requests_before = self._oai.requests
+            tally = _Tally()
+            log.info(
+                "harvest from %s of %s", from_date, ", ".join(sets) if sets else "all of arXiv"
+            )
+            try:
+                for set_spec in sets if sets is not None else (None,):
+                    await self._harvest_set(from_date, set_spec, tally)
+            except Exception as exc:
+                await self._record_failure(exc, started_at, from_date, tally.counts)
+                raise
+            counts = tally.counts
+            report = HarvestReport(
+                started_at=started_at,
+                finished_at=self._now(),
+                from_date=from_date,
+                sets=sets,
+                records=counts.total,
+                new_papers=counts.new,
+                revised_papers=counts.revised,
+                requests=self._oai.requests - requests_before,
+            )
+            # The watermark last: a crash before it only means re-harvesting the same days.
+            await self._store.set_state(LAST_REPORT_KEY, report.to_json())
+            await self._store.set_state(LAST_SUCCESS_KEY, report.finished_at.isoformat())
+            await self._store.set_state(LAST_ERROR_KEY, "")
+            await self._store.set_state(WATERMARK_KEY, started_at.date().isoformat())
+            log.info(
+                "harvest done: %s records, %s new, %s revised, %s requests, %.1f s",
+                report.records,
+                report.new_papers,
+                report.revised_papers,
+                report.requests,
+                report.seconds,
+            )
+            return report
+
+    async def _harvest_set(self, from_date: date, set_spec: str | None, tally: _Tally) -> None:
+        """Store every page of one set as it arrives (the OAI client runs in a thread)."""
+        pages = self._oai.list_records(from_date=from_date, set_spec=set_spec)
+        try:
+            while (page := await asyncio.to_thread(_next_page, pages)) is not None:
+                tally.counts += await self._store.upsert_harvested(page)
+        finally:
+            # ValueError: the worker thread is still inside the generator (cancelled).
+            with contextlib.suppress(ValueError):
+                pages.close()
+
+    async def _record_failure(
+        self, exc: Exception, started_at: datetime, from_date: date, counts: HarvestCounts
+    ) -> None:
+        if isinstance(exc, HarvestError):
+            log.warning(
+                "harvest from %s failed after %s records; will retry from there: %s",
+                from_date,
+                counts.total,
+                exc,
+            )
+        else:
+            log.error("harvest from %s failed: %r", from_date, exc)
+        text = (
+            f"{started_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {exc} "
+            f"(will retry from {from_date.isoformat()})"
+        )
+        try:
+            await self._store.set_state(LAST_ERROR_KEY, " ".join(text.split()))
+        except Exception:
+            log.exception("could not record the harvest failure")
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Counts so far, kept when a harvest fails part-way through a set."""
+
+    counts: HarvestCounts = field(default_factory=HarvestCounts)
+
+
+def _next_page(pages: Iterator[list[HarvestedRecord]]) -> list[HarvestedRecord] | None:
+    return next(pages, None)

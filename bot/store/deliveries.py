@@ -1,0 +1,484 @@
+"""The durable delivery queue: the ``deliveries`` table, one row per (channel, paper).
+
+The row is both the "at most once" key (a channel never gets a paper twice, whatever
+its version) and the queue entry that carries a post from "matched" to "the adapter
+confirmed it". Every state change is one short transaction, so a crash at any point
+leaves the queue in a state the next run can continue from:
+
+* ``queued``: waiting to be sent, not before ``next_attempt_at`` (NULL: now);
+* ``sending``: claimed by one dispatcher run (``claim`` holds its token) until
+  ``next_attempt_at``; a claim that lapses (the process died) makes the row due again;
+* ``delivered``: the adapter confirmed it (``delivered_version`` says which version);
+* ``failed``: the last allowed attempt failed; never retried automatically.
+
+Policy (what is eligible, when to retry, how to group posts) lives in
+:mod:`bot.delivery`; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.models import Paper
+from bot.store.store import Channel, Store, _channel, _from_text, _paper, _to_text
+
+__all__ = [
+    "ClaimedDelivery",
+    "DeliveryKind",
+    "DeliveryQueue",
+    "EnqueueCounts",
+    "FailedDelivery",
+    "PaperMatches",
+    "PendingPaper",
+]
+
+logger = logging.getLogger(__name__)
+
+DeliveryKind = Literal["new", "revised"]
+
+_ID_CHUNK = 500
+"""Ids per ``IN (...)`` lookup, well under SQLite's limit on bound parameters."""
+
+_DUE = (
+    "((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
+    " OR (status = 'sending' AND next_attempt_at <= :now))"
+)
+"""A row that may be sent now: queued and its backoff over, or a lapsed claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPaper:
+    """A harvested paper that still has to go through local matching.
+
+    ``version``, ``categories_text`` and ``announced`` are the stored values read with
+    it: the paper is marked matched only if they are unchanged when the matches are
+    recorded, so a revision stored meanwhile is matched again, not lost.
+    """
+
+    row_id: int
+    paper: Paper
+    announced: date | None
+    categories_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaperMatches:
+    """What matching found for one paper, by channel id.
+
+    ``new``: the subscriptions for which the paper is new (matching and eligible);
+    ``matching``: every matching subscription, used for revised notes about a paper the
+    channel already received.
+    """
+
+    pending: PendingPaper
+    new: Mapping[int, tuple[int, ...]]
+    matching: Mapping[int, tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueCounts:
+    papers: int = 0
+    """Papers marked matched."""
+    queued: int = 0
+    """New (channel, paper) deliveries queued."""
+    revisions: int = 0
+    """Revised notes queued."""
+    changed: int = 0
+    """Papers that changed while being matched; they stay unmatched for the next run."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A row this run holds for sending, with the paper as stored now (its newest version)."""
+
+    channel_id: int
+    arxiv_id: str
+    kind: DeliveryKind
+    paper: Paper | None
+    """None if the paper is missing from the store (it is then marked failed)."""
+    subscription_ids: tuple[int, ...]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A delivery row with an error, for ``/arxiv status``."""
+
+    channel: Channel
+    arxiv_id: str
+    status: str
+    attempts: int
+    error: str
+    at: datetime | None
+
+
+class DeliveryQueue:
+    """Reads and writes the ``deliveries`` table through a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- matching -----------------------------------------------------------------------
+
+    async def unmatched(self, *, after_id: int = 0, limit: int = 500) -> list[PendingPaper]:
+        """Papers waiting for matching, in store order, starting after row ``after_id``."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM papers WHERE matched_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [
+            PendingPaper(
+                row_id=int(row["id"]),
+                paper=_paper(row),
+                announced=date.fromisoformat(row["announced"]) if row["announced"] else None,
+                categories_text=row["categories"],
+            )
+            for row in rows
+        ]
+
+    async def record_matches(
+        self, matches: Sequence[PaperMatches], *, now: datetime, revision_notes: bool
+    ) -> EnqueueCounts:
+        """Queue what ``matches`` call for and mark their papers matched, in one transaction.
+
+        A channel without a row for the paper gets a new one naming every matching
+        subscription. A row not delivered yet takes the newer version and the union of
+        the subscriptions. A delivered row becomes a revised note (when ``revision_notes``
+        and the version is newer than the one last sent); otherwise nothing changes, so a
+        paper is never queued twice for a channel as new.
+        """
+        if not matches:
+            return EnqueueCounts()
+        stamp = _to_text(now)
+        queued = revisions = marked = 0
+        async with self._store.transaction() as conn:
+            existing = await _rows_for(conn, [m.pending.paper.arxiv_id for m in matches])
+            inserts: list[tuple[Any, ...]] = []
+            for match in matches:
+                paper = match.pending.paper
+                for channel_id, sub_ids in match.new.items():
+                    row = existing.get((channel_id, paper.arxiv_id))
+                    if row is None:
+                        inserts.append(
+                            (channel_id, paper.arxiv_id, paper.version, _ids(sub_ids), stamp)
+                        )
+                        existing[(channel_id, paper.arxiv_id)] = {
+                            "status": "queued",
+                            "delivered_version": None,
+                            "version": paper.version,
+                            "subscription_ids": _ids(sub_ids),
+                        }
+                        queued += 1
+                    elif row["delivered_version"] is None and row["status"] != "failed":
+                        merged = sorted({*json.loads(row["subscription_ids"]), *sub_ids})
+                        await conn.execute(
+                            "UPDATE deliveries SET version = max(version, ?), subscription_ids = ?"
+                            " WHERE channel_id = ? AND arxiv_id = ?",
+                            (paper.version, _ids(merged), channel_id, paper.arxiv_id),
+                        )
+                if revision_notes:
+                    for channel_id, sub_ids in match.matching.items():
+                        row = existing.get((channel_id, paper.arxiv_id))
+                        if row is None or row["delivered_version"] is None:
+                            continue
+                        if row["status"] in ("delivered", "failed"):
+                            if paper.version <= int(row["version"]):
+                                continue
+                            await conn.execute(
+                                _QUEUE_REVISION,
+                                (paper.version, _ids(sub_ids), stamp, channel_id, paper.arxiv_id),
+                            )
+                            row["status"] = "queued"
+                            revisions += 1
+                        else:  # a revised note is already waiting: send the newest version
+                            await conn.execute(
+                                "UPDATE deliveries SET version = max(version, ?)"
+                                " WHERE channel_id = ? AND arxiv_id = ?",
+                                (paper.version, channel_id, paper.arxiv_id),
+                            )
+            if inserts:
+                await conn.executemany(_INSERT_NEW, inserts)
+            for match in matches:
+                pending = match.pending
+                cursor = await conn.execute(
+                    "UPDATE papers SET matched_at = ? WHERE id = ? AND version = ?"
+                    " AND categories = ? AND announced IS ?",
+                    (
+                        stamp,
+                        pending.row_id,
+                        pending.paper.version,
+                        pending.categories_text,
+                        pending.announced.isoformat() if pending.announced else None,
+                    ),
+                )
+                marked += cursor.rowcount
+        return EnqueueCounts(
+            papers=marked, queued=queued, revisions=revisions, changed=len(matches) - marked
+        )
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def due_channels(self, now: datetime) -> list[Channel]:
+        """Channels that have rows to send now, paused ones included, by id."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM channels WHERE id IN ("
+            f" SELECT DISTINCT channel_id FROM deliveries WHERE {_DUE.replace(':now', '?')}"
+            ") ORDER BY id",
+            (_to_text(now), _to_text(now)),
+        )
+        return [_channel(row) for row in rows]
+
+    async def claim(
+        self, channel_id: int, *, token: str, now: datetime, lease_until: datetime
+    ) -> list[ClaimedDelivery]:
+        """Take every row of the channel that is due, in sending order, until ``lease_until``.
+
+        Order: new papers before revised notes, then by when they were queued, then by id.
+        Rows held by another live claim are not taken.
+        """
+        params = {
+            "channel": channel_id,
+            "token": token,
+            "now": _to_text(now),
+            "lease": _to_text(lease_until),
+        }
+        async with self._store.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET status = 'sending', claim = :token,"
+                " next_attempt_at = :lease, last_attempt_at = :now"
+                f" WHERE channel_id = :channel AND {_DUE}",
+                params,
+            )
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT d.arxiv_id AS d_arxiv_id, d.kind AS d_kind,"
+                    " d.subscription_ids AS d_subscription_ids, d.attempts AS d_attempts, p.*"
+                    " FROM deliveries AS d LEFT JOIN papers AS p ON p.arxiv_id = d.arxiv_id"
+                    " WHERE d.channel_id = :channel AND d.claim = :token"
+                    " AND d.status = 'sending'"
+                    " ORDER BY d.kind, d.queued_at, d.arxiv_id",
+                    params,
+                )
+            )
+        return [
+            ClaimedDelivery(
+                channel_id=channel_id,
+                arxiv_id=row["d_arxiv_id"],
+                kind=row["d_kind"],
+                paper=_paper(row) if row["id"] is not None else None,
+                subscription_ids=tuple(json.loads(row["d_subscription_ids"])),
+                attempts=int(row["d_attempts"]),
+            )
+            for row in rows
+        ]
+
+    async def delivered(
+        self,
+        channel_id: int,
+        token: str,
+        sent: Sequence[tuple[str, int]],
+        *,
+        now: datetime,
+        lease_until: datetime,
+    ) -> int:
+        """Mark ``sent`` (arXiv id, version sent) delivered and extend the claim on the rest.
+
+        Returns how many rows were marked; fewer than ``len(sent)`` means this run's claim
+        had lapsed and another run took the rows (they may be sent twice).
+        """
+        stamp = _to_text(now)
+        async with self._store.transaction() as conn:
+            cursor = await conn.executemany(
+                "UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
+                " delivered_version = ?, version = max(version, ?), attempts = attempts + 1,"
+                " claim = NULL, next_attempt_at = NULL, last_error = NULL"
+                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ? AND status = 'sending'",
+                [
+                    (stamp, version, version, channel_id, arxiv_id, token)
+                    for arxiv_id, version in sent
+                ],
+            )
+            marked = cursor.rowcount
+            await _extend(conn, channel_id, token, lease_until)
+        if marked < len(sent):
+            logger.warning(
+                "Channel %s: %s of %s delivered rows had been claimed by another run",
+                channel_id,
+                len(sent) - marked,
+                len(sent),
+            )
+        return marked
+
+    async def failed(
+        self,
+        channel_id: int,
+        token: str,
+        rows: Sequence[ClaimedDelivery],
+        *,
+        error: str,
+        now: datetime,
+        retry_at: Callable[[int], datetime | None],
+    ) -> int:
+        """Record a failed attempt on ``rows``; returns how many gave up for good.
+
+        ``retry_at(attempts)`` gives the next attempt's time after ``attempts`` failed
+        attempts, or None when no attempt is left (the row becomes ``failed``).
+        """
+        stamp = _to_text(now)
+        params: list[tuple[Any, ...]] = []
+        gave_up = 0
+        for row in rows:
+            attempts = row.attempts + 1
+            when = retry_at(attempts)
+            gave_up += when is None
+            params.append(
+                (
+                    "failed" if when is None else "queued",
+                    attempts,
+                    _to_text(when) if when is not None else None,
+                    error,
+                    stamp,
+                    channel_id,
+                    row.arxiv_id,
+                    token,
+                )
+            )
+        async with self._store.transaction() as conn:
+            await conn.executemany(
+                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
+                " last_error = ?, last_attempt_at = ?, claim = NULL"
+                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
+                params,
+            )
+        return gave_up
+
+    async def release(
+        self,
+        channel_id: int,
+        token: str,
+        *,
+        noted: Iterable[str] = (),
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Put every row still held by this claim back in the queue, due now, unchanged.
+
+        ``noted`` rows also get ``error`` as their last error (a paused channel's reason).
+        """
+        noted = list(noted)
+        async with self._store.transaction() as conn:
+            if noted and error is not None and now is not None:
+                await conn.executemany(
+                    "UPDATE deliveries SET last_error = ?, last_attempt_at = ?"
+                    " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
+                    [(error, _to_text(now), channel_id, a, token) for a in noted],
+                )
+            await conn.execute(
+                "UPDATE deliveries SET status = 'queued', claim = NULL, next_attempt_at = NULL"
+                " WHERE channel_id = ? AND claim = ? AND status = 'sending'",
+                (channel_id, token),
+            )
+
+    async def cancel(self, channel_id: int, token: str, arxiv_ids: Iterable[str]) -> None:
+        """Drop rows nobody wants any more (every subscription that matched was removed).
+
+        A paper never delivered loses its row; a revised note that was waiting is dropped
+        and the row goes back to what the channel last received.
+        """
+        params = [(channel_id, arxiv_id, token) for arxiv_id in arxiv_ids]
+        if not params:
+            return
+        async with self._store.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM deliveries WHERE channel_id = ? AND arxiv_id = ? AND claim = ?"
+                " AND delivered_version IS NULL",
+                params,
+            )
+            await conn.executemany(
+                "UPDATE deliveries SET status = 'delivered', version = delivered_version,"
+                " claim = NULL, next_attempt_at = NULL, last_error = NULL"
+                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
+                params,
+            )
+
+    # -- reporting ----------------------------------------------------------------------
+
+    async def pending_count(self) -> int:
+        """Rows queued or being sent (paused channels and stopped platforms included)."""
+        row = await self._store.fetchone(
+            "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'sending')"
+        )
+        return int(row[0]) if row is not None else 0
+
+    async def recent_errors(self, limit: int) -> list[FailedDelivery]:
+        """The newest errors of rows not delivered (still pending or given up)."""
+        rows = await self._store.fetchall(
+            "SELECT d.arxiv_id AS d_arxiv_id, d.status AS d_status, d.attempts AS d_attempts,"
+            " d.last_error AS d_last_error, d.last_attempt_at AS d_last_attempt_at, c.*"
+            " FROM deliveries AS d JOIN channels AS c ON c.id = d.channel_id"
+            " WHERE d.last_error IS NOT NULL AND d.status <> 'delivered'"
+            " ORDER BY d.last_attempt_at DESC, d.arxiv_id LIMIT ?",
+            (max(limit, 0),),
+        )
+        return [
+            FailedDelivery(
+                channel=_channel(row),
+                arxiv_id=row["d_arxiv_id"],
+                status=row["d_status"],
+                attempts=int(row["d_attempts"]),
+                error=row["d_last_error"],
+                at=_from_text(row["d_last_attempt_at"]) if row["d_last_attempt_at"] else None,
+            )
+            for row in rows
+        ]
+
+
+_INSERT_NEW = (
+    "INSERT INTO deliveries (channel_id, arxiv_id, version, kind, subscription_ids, status,"
+    " attempts, queued_at) VALUES (?, ?, ?, 'new', ?, 'queued', 0, ?)"
+    " ON CONFLICT (channel_id, arxiv_id) DO NOTHING"
+)
+_QUEUE_REVISION = (
+    "UPDATE deliveries SET kind = 'revised', status = 'queued', version = ?,"
+    " subscription_ids = ?, attempts = 0, queued_at = ?, next_attempt_at = NULL,"
+    " claim = NULL, last_error = NULL WHERE channel_id = ? AND arxiv_id = ?"
+)
+
+
+def _ids(values: Iterable[int]) -> str:
+    return json.dumps(sorted(set(values)))
+
+
+async def _rows_for(
+    conn: aiosqlite.Connection, arxiv_ids: Sequence[str]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    unique = list(dict.fromkeys(arxiv_ids))
+    for start in range(0, len(unique), _ID_CHUNK):
+        chunk = unique[start : start + _ID_CHUNK]
+        rows: Iterable[sqlite3.Row] = await conn.execute_fetchall(
+            "SELECT channel_id, arxiv_id, status, version, delivered_version, subscription_ids"
+            f" FROM deliveries WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        for row in rows:
+            found[(int(row["channel_id"]), row["arxiv_id"])] = dict(row)
+    return found
+
+
+async def _extend(
+    conn: aiosqlite.Connection, channel_id: int, token: str, lease_until: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET next_attempt_at = ?"
+        " WHERE channel_id = ? AND claim = ? AND status = 'sending'",
+        (_to_text(lease_until), channel_id, token),
+    )

@@ -1,0 +1,92 @@
+"""A bot process for the kill test: queue papers for one channel, deliver them to a file.
+
+``python -m tests.fakes.kill_target DB OUT COUNT`` opens the store at DB, subscribes one
+channel to ``cat:cs.LG``, harvests COUNT matching papers, matches them, and delivers
+them through a sender that appends each post's arXiv id to OUT (flushed and fsynced,
+so the file shows what the "platform" accepted even if the process is killed) and then
+takes ``--pause`` seconds, like a platform round trip. It exits once nothing is pending.
+
+Run it again on the same files after a kill and it finishes the job: every step is
+idempotent (the papers and subscription are already stored, the papers already matched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.delivery import Dispatcher
+from bot.models import ChannelRef, Digest, PaperPost
+from bot.sources.oai import HarvestedRecord
+from bot.store import DuplicateSubscriptionError, Store
+from tests.fakes.corpus import make_paper
+
+ANNOUNCED = datetime(2025, 6, 16, 1, 0, tzinfo=UTC)
+CHANNEL = ChannelRef("file", "local", "kill-test", "kill-test")
+
+
+class FileSender:
+    """The "platform": a file of accepted arXiv ids, one a line."""
+
+    def __init__(self, path: Path, pause: float) -> None:
+        self._path = path
+        self._pause = pause
+
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
+        await asyncio.to_thread(self._append, post.paper.arxiv_id)
+        await asyncio.sleep(self._pause)
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        raise AssertionError("the kill test expects single posts")
+
+    def _append(self, line: str) -> None:
+        with self._path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+
+async def run(db: Path, out: Path, count: int, pause: float, lease: float) -> None:
+    # The store's clock is fixed so that a restart stores exactly the same subscription
+    # and papers; the dispatcher's clock is real, for its leases.
+    async with await Store.open(db, clock=lambda: ANNOUNCED) as store:
+        channel_id = await store.ensure_channel(CHANNEL)
+        with contextlib.suppress(DuplicateSubscriptionError):
+            await store.add_subscription(channel_id, "cat:cs.LG")
+        papers = [
+            make_paper(
+                f"2506.{n:05d}", categories=("cs.LG",), submitted=ANNOUNCED, updated=ANNOUNCED
+            )
+            for n in range(1, count + 1)
+        ]
+        await store.upsert_harvested([HarvestedRecord(p, ANNOUNCED.date()) for p in papers])
+        dispatcher = Dispatcher(
+            store=store,
+            senders={CHANNEL.platform: FileSender(out, pause)},
+            digest_cap=count + 1,
+            lease_seconds=lease,
+        )
+        await dispatcher.match_pending()
+        while await dispatcher.pending_count():
+            report = await dispatcher.deliver_due()
+            if not report.messages:  # rows still claimed by the killed process: wait
+                await asyncio.sleep(lease / 5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("count", type=int)
+    parser.add_argument("--pause", type=float, default=0.05)
+    parser.add_argument("--lease", type=float, default=1.0)
+    args = parser.parse_args()
+    asyncio.run(run(args.db, args.out, args.count, args.pause, args.lease))
+
+
+if __name__ == "__main__":
+    main()

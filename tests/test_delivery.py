@@ -1,0 +1,656 @@
+"""Matching and durable delivery: real SQLite files, a recording sender, a fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.delivery import DeliveryReport, Dispatcher, backoff_delay, is_new_for
+from bot.errors import ChannelUnavailableError, DeliveryError
+from bot.models import ChannelRef, DeliveryMode, Digest, Paper, PaperPost, Subscription
+from bot.sources.oai import HarvestedRecord
+from bot.store import Store
+from bot.store.deliveries import PaperMatches
+from tests.fakes.corpus import make_paper, paper_by_id, revised
+
+START = datetime(2025, 6, 13, 12, 0, tzinfo=UTC)
+"""When the subscriptions are made (a Friday)."""
+ANNOUNCED = date(2025, 6, 14)
+
+IMAGING = ChannelRef("slack", "T1", "C-imaging", "imaging")
+NLP = ChannelRef("slack", "T1", "C-nlp", "nlp")
+VISION = ChannelRef("discord", "G1", "100", "vision")
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Sent:
+    channel: ChannelRef
+    item: PaperPost | Digest
+
+    @property
+    def ids(self) -> list[str]:
+        posts = self.item.posts if isinstance(self.item, Digest) else (self.item,)
+        return [post.paper.arxiv_id for post in posts]
+
+
+@dataclass
+class RecordingSender:
+    """Records every message; can be told to fail, or to block a channel until released."""
+
+    sent: list[Sent] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    in_flight: Counter[str] = field(default_factory=Counter)
+    most_in_flight: Counter[str] = field(default_factory=Counter)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(5), self.changed:
+            await self.changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    def fail(self, channel: ChannelRef, *errors: BaseException) -> None:
+        self.failures.setdefault(channel.channel, []).extend(errors)
+
+    def block(self, channel: ChannelRef) -> asyncio.Event:
+        return self.gates.setdefault(channel.channel, asyncio.Event())
+
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
+        await self._send(channel, post)
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        await self._send(channel, digest)
+
+    async def _send(self, channel: ChannelRef, item: PaperPost | Digest) -> None:
+        key = channel.channel
+        self.attempts[key] += 1
+        self.in_flight[key] += 1
+        self.most_in_flight[key] = max(self.most_in_flight[key], self.in_flight[key])
+        await self._notify()
+        try:
+            gate = self.gates.get(key)
+            if gate is not None:
+                await gate.wait()
+            await asyncio.sleep(0)  # let other channels run meanwhile
+            pending = self.failures.get(key)
+            if pending:
+                raise pending.pop(0)
+            self.sent.append(Sent(channel, item))
+            await self._notify()
+        finally:
+            self.in_flight[key] -= 1
+
+    def to(self, channel: ChannelRef) -> list[Sent]:
+        return [s for s in self.sent if s.channel == channel]
+
+    def ids(self, channel: ChannelRef) -> list[str]:
+        return [arxiv_id for s in self.to(channel) for arxiv_id in s.ids]
+
+
+@dataclass
+class Bed:
+    store: Store
+    clock: FakeClock
+    sender: RecordingSender
+    senders: dict[str, Any]
+    channels: dict[ChannelRef, int] = field(default_factory=dict)
+
+    def dispatcher(self, **options: Any) -> Dispatcher:
+        return Dispatcher(store=self.store, senders=self.senders, clock=self.clock, **options)
+
+    async def subscribe(self, channel: ChannelRef, *queries: str) -> list[Subscription]:
+        if channel not in self.channels:
+            self.channels[channel] = await self.store.ensure_channel(channel)
+        return [await self.store.add_subscription(self.channels[channel], q) for q in queries]
+
+    async def harvest(self, papers: Iterable[Paper], day: date = ANNOUNCED) -> None:
+        await self.store.upsert_harvested([HarvestedRecord(paper, day) for paper in papers])
+
+    async def cycle(self, dispatcher: Dispatcher) -> DeliveryReport:
+        await dispatcher.match_pending()
+        return await dispatcher.deliver_due()
+
+    async def row(self, channel: ChannelRef, arxiv_id: str) -> dict[str, Any]:
+        found = await self.store.fetchone(
+            "SELECT * FROM deliveries WHERE channel_id = ? AND arxiv_id = ?",
+            (self.channels[channel], arxiv_id),
+        )
+        assert found is not None
+        return dict(found)
+
+
+@pytest.fixture
+async def bed(tmp_path: Path) -> AsyncIterator[Bed]:
+    clock = FakeClock(START)
+    sender = RecordingSender()
+    async with await Store.open(tmp_path / "bot.db", clock=clock) as store:
+        yield Bed(store, clock, sender, {"slack": sender, "discord": sender})
+
+
+def paper(arxiv_id: str, *categories: str, submitted: str = "2025-06-13", **fields: Any) -> Paper:
+    moment = datetime.fromisoformat(submitted).replace(tzinfo=UTC)
+    return make_paper(
+        arxiv_id,
+        categories=categories or ("cs.LG",),
+        submitted=moment,
+        updated=moment,
+        **fields,
+    )
+
+
+# -- the cycle ------------------------------------------------------------------------
+
+
+async def test_a_cycle_posts_exactly_the_expected_papers_and_a_second_cycle_nothing(
+    bed: Bed,
+) -> None:
+    [imaging] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    [nlp] = await bed.subscribe(NLP, 'ti:"language models"')
+    ids = ["2506.11674", "2506.12000", "2506.09876", "2506.07001", "2506.08123", "2505.12345"]
+    harvested = [paper_by_id(i) for i in ids]
+    bed.clock.advance(days=1, hours=11)
+    await bed.harvest(harvested)
+    dispatcher = bed.dispatcher()
+
+    matched = await dispatcher.match_pending()
+    assert (matched.papers, matched.queued, matched.subscriptions) == (6, 5, 2)
+    assert await dispatcher.pending_count() == 5
+    report = await dispatcher.deliver_due()
+
+    assert (report.delivered, report.messages, report.failed) == (5, 5, 0)
+    assert sorted(bed.sender.ids(IMAGING)) == ["2506.11674", "2506.12000"]
+    assert sorted(bed.sender.ids(NLP)) == ["2506.07001", "2506.08123", "2506.09876"]
+    assert len(bed.sender.sent) == 5
+    for sent in bed.sender.sent:
+        assert isinstance(sent.item, PaperPost)
+        assert not sent.item.revised
+        assert sent.item.matched == ((imaging,) if sent.channel == IMAGING else (nlp,))
+    assert await dispatcher.pending_count() == 0
+    row = await bed.row(IMAGING, "2506.11674")
+    assert (row["status"], row["delivered_version"], row["attempts"]) == ("delivered", 1, 1)
+
+    # The next harvest re-reads a day of overlap: same records, nothing new to post.
+    bed.clock.advance(days=1)
+    await bed.harvest(harvested, ANNOUNCED + timedelta(days=1))
+    again = await bed.cycle(dispatcher)
+    assert (again.delivered, again.messages) == (0, 0)
+    assert len(bed.sender.sent) == 5
+    assert (await dispatcher.match_pending()).papers == 0
+
+
+async def test_a_paper_matching_several_subscriptions_of_a_channel_is_posted_once(
+    bed: Bed,
+) -> None:
+    subs = await bed.subscribe(IMAGING, "cat:eess.IV", "ti:segmentation", "au:muller")
+    [other] = await bed.subscribe(VISION, "ti:segmentation")
+    await bed.harvest([paper_by_id("2506.11674")])
+
+    await bed.cycle(bed.dispatcher())
+
+    [sent] = bed.sender.to(IMAGING)
+    assert isinstance(sent.item, PaperPost)
+    assert sent.item.paper.arxiv_id == "2506.11674"
+    assert sent.item.matched == tuple(subs), "names every matching subscription, in id order"
+    [elsewhere] = bed.sender.to(VISION)
+    assert isinstance(elsewhere.item, PaperPost)
+    assert elsewhere.item.matched == (other,)
+
+
+async def test_a_subscription_added_later_joins_a_queued_delivery(bed: Bed) -> None:
+    """Two subscriptions of a channel matching in different harvests still give one post."""
+    [first] = await bed.subscribe(IMAGING, "cat:cs.CV")
+    original = paper("2506.20001", "cs.CV", title="Segmentation of cells")
+    await bed.harvest([original])
+    dispatcher = bed.dispatcher()
+    await dispatcher.match_pending()
+    [second] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    # Re-announced with a new cross-list before the first post went out.
+    await bed.harvest([paper("2506.20001", "cs.CV", "eess.IV", title="Segmentation of cells")])
+    await bed.cycle(dispatcher)
+
+    [sent] = bed.sender.to(IMAGING)
+    assert isinstance(sent.item, PaperPost)
+    assert sent.item.matched == (first, second)
+
+
+# -- revisions and cross-lists --------------------------------------------------------
+
+
+async def test_a_revision_of_a_delivered_paper_is_not_posted_again(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    v1 = paper_by_id("2506.11674")
+    await bed.harvest([v1])
+    dispatcher = bed.dispatcher()
+    await bed.cycle(dispatcher)
+    assert bed.sender.ids(IMAGING) == ["2506.11674"]
+
+    v2 = revised(v1, 2, updated=v1.updated + timedelta(days=6))
+    await bed.harvest([v2], date(2025, 6, 20))
+    assert (await bed.store.get_paper(v1.arxiv_id)) == v2
+    matched = await dispatcher.match_pending()
+    assert (matched.papers, matched.queued, matched.revisions) == (1, 0, 0)
+    report = await dispatcher.deliver_due()
+
+    assert report.messages == 0
+    assert bed.sender.ids(IMAGING) == ["2506.11674"]
+
+
+async def test_with_revision_notes_a_revision_gets_one_compact_note(bed: Bed) -> None:
+    [sub] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    v1 = paper_by_id("2506.11674")
+    await bed.harvest([v1])
+    dispatcher = bed.dispatcher(revision_notes=True)
+    await bed.cycle(dispatcher)
+    bed.clock.advance(days=3)
+    await bed.subscribe(NLP, "cat:cs.LG")  # matches the paper, but only after it was announced
+
+    v2 = revised(v1, 2, updated=v1.updated + timedelta(days=6))
+    await bed.harvest([v2], date(2025, 6, 20))
+    matched = await dispatcher.match_pending()
+    assert (matched.queued, matched.revisions) == (0, 1)
+    await dispatcher.deliver_due()
+    # Later harvests of the same version bring nothing more.
+    await bed.harvest([v2], date(2025, 6, 21))
+    await bed.cycle(dispatcher)
+
+    first, note = bed.sender.to(IMAGING)
+    assert isinstance(first.item, PaperPost) and not first.item.revised
+    assert isinstance(note.item, PaperPost)
+    assert note.item.revised
+    assert note.item.paper.version == 2
+    assert note.item.matched == (sub,)
+    assert bed.sender.to(NLP) == [], "neither a post nor a note where the paper never went"
+    row = await bed.row(IMAGING, v1.arxiv_id)
+    assert (row["status"], row["kind"], row["delivered_version"]) == ("delivered", "revised", 2)
+
+
+async def test_a_queued_paper_revised_before_sending_is_posted_once_at_its_new_version(
+    bed: Bed,
+) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    v1 = paper_by_id("2506.11674")
+    await bed.harvest([v1])
+    dispatcher = bed.dispatcher(revision_notes=True)
+    await dispatcher.match_pending()
+    await bed.harvest([revised(v1, 2, updated=v1.updated + timedelta(days=1))], date(2025, 6, 15))
+    await bed.cycle(dispatcher)
+
+    [sent] = bed.sender.to(IMAGING)
+    assert isinstance(sent.item, PaperPost)
+    assert (sent.item.paper.version, sent.item.revised) == (2, False)
+
+
+async def test_a_cross_list_reaches_a_channel_that_never_had_the_paper(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.subscribe(VISION, "cat:cs.CV")
+    cross_listed = paper("2506.30001", "cs.CV", "eess.IV")  # primary cs.CV
+    only_cv = paper("2506.30002", "cs.CV")
+    await bed.harvest([cross_listed, only_cv])
+    dispatcher = bed.dispatcher()
+    await bed.cycle(dispatcher)
+    assert bed.sender.ids(IMAGING) == ["2506.30001"]
+    assert sorted(bed.sender.ids(VISION)) == ["2506.30001", "2506.30002"]
+
+    # arXiv adds a cross-list to eess.IV two days later: same version, new categories.
+    await bed.harvest([paper("2506.30002", "cs.CV", "eess.IV")], date(2025, 6, 16))
+    matched = await dispatcher.match_pending()
+    assert (matched.papers, matched.queued) == (1, 1)
+    await dispatcher.deliver_due()
+
+    assert bed.sender.ids(IMAGING) == ["2506.30001", "2506.30002"]
+    assert sorted(bed.sender.ids(VISION)) == ["2506.30001", "2506.30002"], "not re-posted"
+
+
+# -- what counts as new ---------------------------------------------------------------
+
+
+async def test_only_papers_new_to_a_subscription_are_posted(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    day_before = paper("2506.40001", "eess.IV", submitted="2025-06-12")
+    same_day = paper("2506.40002", "eess.IV", submitted="2025-06-13")
+    six_days_old = paper("2506.40003", "eess.IV", submitted="2025-06-07")
+    twelve_days_old = paper("2506.40004", "eess.IV", submitted="2025-06-01")
+    old_but_revised = revised(
+        paper("1801.00001", "eess.IV", submitted="2018-01-01"),
+        3,
+        updated=datetime(2025, 6, 13, 9, tzinfo=UTC),
+    )
+    await bed.harvest([day_before], date(2025, 6, 12))  # announced before subscribing
+    await bed.harvest([same_day], date(2025, 6, 13))  # the subscription's own day counts
+    await bed.harvest([six_days_old, twelve_days_old, old_but_revised], date(2025, 6, 14))
+
+    matched = await bed.dispatcher().match_pending()
+    assert (matched.papers, matched.queued) == (5, 2)
+    await bed.dispatcher().deliver_due()
+
+    assert sorted(bed.sender.ids(IMAGING)) == ["2506.40002", "2506.40003"]
+
+
+def test_eligibility_uses_utc_days() -> None:
+    created = datetime(2025, 6, 13, 23, 30, tzinfo=UTC)
+    sub = Subscription(1, 1, "cat:eess.IV", created)
+    fresh = paper("2506.40005", "eess.IV", submitted="2025-06-06")
+    assert is_new_for(sub, fresh, date(2025, 6, 13))
+    assert not is_new_for(sub, fresh, date(2025, 6, 12))
+    assert not is_new_for(sub, fresh, None), "never harvested: not an announcement"
+    assert not is_new_for(
+        sub, paper("2506.40006", "eess.IV", submitted="2025-06-05"), date(2025, 6, 14)
+    )
+
+
+async def test_papers_from_search_are_never_posted(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.store.upsert_papers([paper("2506.40007", "eess.IV")])
+    report = await bed.cycle(bed.dispatcher())
+    assert report.messages == 0
+    assert bed.sender.sent == []
+
+
+async def test_a_paper_revised_while_being_matched_stays_unmatched(bed: Bed) -> None:
+    """Matching records its papers only if they did not change since they were read."""
+    [sub] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    v1 = paper("2506.40008", "eess.IV")
+    await bed.harvest([v1])
+    dispatcher = bed.dispatcher()
+    [pending] = await dispatcher.queue.unmatched()
+    await bed.harvest([revised(v1, 2, updated=v1.updated + timedelta(hours=1))])
+    counts = await dispatcher.queue.record_matches(
+        [PaperMatches(pending, {bed.channels[IMAGING]: (sub.id,)}, {})],
+        now=bed.clock(),
+        revision_notes=False,
+    )
+    assert (counts.papers, counts.queued, counts.changed) == (0, 1, 1)
+    [again] = await dispatcher.queue.unmatched()
+    assert again.paper.version == 2
+    await bed.cycle(dispatcher)
+    assert bed.sender.ids(IMAGING) == ["2506.40008"]
+
+
+# -- failures -------------------------------------------------------------------------
+
+
+async def test_a_failed_send_is_retried_after_backoff_and_delivered_once(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.50001", "eess.IV")])
+    bed.sender.fail(IMAGING, DeliveryError("rate limited"))
+    dispatcher = bed.dispatcher(backoff_base=60)
+
+    first = await bed.cycle(dispatcher)
+    assert (first.failed, first.delivered, first.gave_up) == (1, 0, 0)
+    row = await bed.row(IMAGING, "2506.50001")
+    assert (row["status"], row["attempts"]) == ("queued", 1)
+    assert row["last_error"] == "DeliveryError: rate limited"
+    assert any("rate limited" in line for line in await dispatcher.last_errors())
+
+    bed.clock.advance(seconds=59)
+    assert (await dispatcher.deliver_due()).messages == 0, "not before the backoff"
+    bed.clock.advance(seconds=1)
+    assert (await dispatcher.deliver_due()).delivered == 1
+    bed.clock.advance(hours=1)
+    assert (await dispatcher.deliver_due()).messages == 0
+
+    assert bed.sender.ids(IMAGING) == ["2506.50001"]
+    assert bed.sender.attempts[IMAGING.channel] == 2
+    assert await dispatcher.last_errors() == [], "resolved errors are not shown"
+
+
+async def test_a_delivery_gives_up_after_max_attempts(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.50002", "eess.IV")])
+    bed.sender.fail(IMAGING, *(RuntimeError(f"HTTP 500 #{n}") for n in range(1, 10)))
+    dispatcher = bed.dispatcher(max_attempts=3, backoff_base=10)
+
+    await bed.cycle(dispatcher)
+    bed.clock.advance(seconds=10)
+    await dispatcher.deliver_due()
+    bed.clock.advance(seconds=20)
+    last = await dispatcher.deliver_due()
+    assert (last.failed, last.gave_up) == (1, 1)
+    bed.clock.advance(days=1)
+    await dispatcher.deliver_due()
+
+    assert bed.sender.attempts[IMAGING.channel] == 3
+    row = await bed.row(IMAGING, "2506.50002")
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+    assert row["last_error"] == "RuntimeError: HTTP 500 #3"
+    assert await dispatcher.pending_count() == 0
+    [line] = await dispatcher.last_errors()
+    assert "#imaging" in line and "2506.50002" in line and "gave up after 3 attempts" in line
+
+
+def test_backoff_doubles_up_to_a_ceiling() -> None:
+    assert [backoff_delay(n, 60).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert backoff_delay(100, 60) == timedelta(hours=6)
+
+
+async def test_an_unavailable_channel_is_paused_and_other_channels_go_on(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.subscribe(NLP, "cat:cs.CL")
+    await bed.harvest(
+        [
+            paper("2506.60001", "eess.IV"),
+            paper("2506.60002", "eess.IV"),
+            paper("2506.60003", "cs.CL"),
+        ]
+    )
+    reason = "the channel was archived"
+    bed.sender.fail(IMAGING, ChannelUnavailableError(reason))
+    dispatcher = bed.dispatcher()
+
+    report = await bed.cycle(dispatcher)
+
+    assert report.paused == ("imaging",)
+    assert bed.sender.ids(NLP) == ["2506.60003"]
+    channel = await bed.store.get_channel(bed.channels[IMAGING])
+    assert channel.paused_reason == reason and channel.paused_at == START
+    assert await dispatcher.pending_count() == 2
+    for arxiv_id in ("2506.60001", "2506.60002"):
+        row = await bed.row(IMAGING, arxiv_id)
+        assert (row["status"], row["attempts"]) == ("queued", 0)
+    assert any(reason in line and "resumed" in line for line in await dispatcher.last_errors())
+
+    bed.clock.advance(days=1)
+    later = await dispatcher.deliver_due()
+    assert (later.skipped, later.messages) == (1, 0)
+    assert bed.sender.attempts[IMAGING.channel] == 1, "a paused channel is not attempted"
+
+    assert await bed.store.resume_channel(bed.channels[IMAGING])
+    assert not await bed.store.resume_channel(bed.channels[IMAGING])
+    await dispatcher.deliver_due()
+    assert bed.sender.ids(IMAGING) == ["2506.60001", "2506.60002"]
+
+
+async def test_a_channel_whose_platform_is_not_running_waits_without_attempts(
+    bed: Bed,
+) -> None:
+    await bed.subscribe(VISION, "cat:cs.CV")
+    await bed.subscribe(IMAGING, "cat:cs.CV")
+    await bed.harvest([paper("2506.60004", "cs.CV")])
+    del bed.senders["discord"]
+    dispatcher = bed.dispatcher()
+
+    report = await bed.cycle(dispatcher)
+    assert (report.delivered, report.skipped) == (1, 1)
+    row = await bed.row(VISION, "2506.60004")
+    assert (row["status"], row["attempts"]) == ("queued", 0)
+
+    bed.senders["discord"] = bed.sender  # the platform comes up: the dispatcher sees it
+    assert (await dispatcher.deliver_due()).delivered == 1
+    assert bed.sender.ids(VISION) == ["2506.60004"]
+
+
+async def test_papers_of_a_removed_subscription_are_not_posted(bed: Bed) -> None:
+    [gone] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.subscribe(NLP, "cat:eess.IV")
+    await bed.harvest([paper("2506.60005", "eess.IV")])
+    dispatcher = bed.dispatcher()
+    await dispatcher.match_pending()
+    await bed.store.remove_subscription(bed.channels[IMAGING], gone.id)
+
+    await dispatcher.deliver_due()
+
+    assert bed.sender.to(IMAGING) == []
+    assert bed.sender.ids(NLP) == ["2506.60005"]
+    assert await dispatcher.pending_count() == 0
+
+
+# -- grouping -------------------------------------------------------------------------
+
+
+async def test_digest_mode_sends_one_digest_per_round(bed: Bed) -> None:
+    subs = await bed.subscribe(IMAGING, "cat:eess.IV", "cat:cs.CV")
+    await bed.store.set_channel_mode(bed.channels[IMAGING], DeliveryMode.DIGEST)
+    assert (await bed.store.get_channel(bed.channels[IMAGING])).mode is DeliveryMode.DIGEST
+    await bed.harvest([paper(f"2506.7000{n}", "eess.IV", "cs.CV") for n in range(1, 4)])
+    dispatcher = bed.dispatcher()
+
+    report = await bed.cycle(dispatcher)
+    await bed.harvest([paper("2506.70004", "eess.IV")], date(2025, 6, 15))
+    await bed.cycle(dispatcher)
+
+    first, second = bed.sender.to(IMAGING)
+    assert isinstance(first.item, Digest) and isinstance(second.item, Digest)
+    assert not first.item.folded
+    assert first.ids == ["2506.70001", "2506.70002", "2506.70003"]
+    assert all(post.matched == tuple(subs) for post in first.item.posts)
+    assert second.ids == ["2506.70004"]
+    assert (report.messages, report.delivered) == (1, 3)
+
+
+async def test_each_mode_over_the_cap_folds_into_a_digest(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.subscribe(NLP, "cat:eess.IV")
+    await bed.store.set_channel_mode(bed.channels[NLP], DeliveryMode.DIGEST)
+    await bed.harvest([paper(f"2506.7100{n}", "eess.IV") for n in range(1, 4)])
+    dispatcher = bed.dispatcher(digest_cap=2)
+
+    await bed.cycle(dispatcher)
+    await bed.harvest([paper(f"2506.7200{n}", "eess.IV") for n in range(1, 3)])
+    await bed.cycle(dispatcher)
+
+    folded, *singles = bed.sender.to(IMAGING)
+    assert isinstance(folded.item, Digest) and folded.item.folded
+    assert folded.ids == ["2506.71001", "2506.71002", "2506.71003"]
+    assert [s.ids for s in singles] == [["2506.72001"], ["2506.72002"]], "at the cap: posts"
+    assert all(isinstance(s.item, PaperPost) for s in singles)
+    digests = bed.sender.to(NLP)
+    assert [type(s.item) for s in digests] == [Digest, Digest]
+    assert not any(isinstance(s.item, Digest) and s.item.folded for s in digests)
+
+
+async def test_a_failed_digest_is_retried_whole(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.store.set_channel_mode(bed.channels[IMAGING], DeliveryMode.DIGEST)
+    await bed.harvest([paper(f"2506.7300{n}", "eess.IV") for n in range(1, 3)])
+    bed.sender.fail(IMAGING, DeliveryError("timeout"))
+    dispatcher = bed.dispatcher(backoff_base=30)
+
+    assert (await bed.cycle(dispatcher)).failed == 2
+    bed.clock.advance(seconds=30)
+    assert (await dispatcher.deliver_due()).delivered == 2
+
+    [sent] = bed.sender.to(IMAGING)
+    assert sent.ids == ["2506.73001", "2506.73002"]
+
+
+# -- concurrency ----------------------------------------------------------------------
+
+
+async def test_channels_are_delivered_in_parallel_and_in_order_within_each(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.subscribe(NLP, "cat:eess.IV")
+    ids = [f"2506.8000{n}" for n in range(1, 6)]
+    await bed.harvest([paper(i, "eess.IV") for i in reversed(ids)])
+    gate = bed.sender.block(IMAGING)
+    dispatcher = bed.dispatcher()
+    await dispatcher.match_pending()
+
+    delivering = asyncio.create_task(dispatcher.deliver_due())
+    await bed.sender.wait_until(lambda: len(bed.sender.to(NLP)) == len(ids))
+    assert bed.sender.to(IMAGING) == [], "channel A is blocked ..."
+    assert not delivering.done(), "... and did not stop channel B"
+    gate.set()
+    report = await delivering
+
+    assert report.delivered == 2 * len(ids)
+    assert bed.sender.ids(IMAGING) == ids
+    assert bed.sender.ids(NLP) == ids
+    assert bed.sender.most_in_flight[IMAGING.channel] == 1
+    assert bed.sender.most_in_flight[NLP.channel] == 1
+
+
+async def test_concurrent_rounds_never_send_a_paper_twice(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8100{n}", "eess.IV") for n in range(1, 6)])
+    first, second = bed.dispatcher(), bed.dispatcher()
+    await first.match_pending()
+
+    reports = await asyncio.gather(first.deliver_due(), second.deliver_due(), first.deliver_due())
+
+    assert sum(r.delivered for r in reports) == 5
+    assert sorted(bed.sender.ids(IMAGING)) == [f"2506.8100{n}" for n in range(1, 6)]
+
+
+async def test_a_lapsed_claim_is_sent_again_after_the_lease(bed: Bed) -> None:
+    """What a process killed mid-send leaves behind: rows claimed, never settled."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.82001", "eess.IV")])
+    dead = bed.dispatcher(lease_seconds=120)
+    await dead.match_pending()
+    claimed = await dead.queue.claim(
+        bed.channels[IMAGING],
+        token="dead-process",
+        now=bed.clock(),
+        lease_until=bed.clock() + timedelta(seconds=120),
+    )
+    assert [c.arxiv_id for c in claimed] == ["2506.82001"]
+    restarted = bed.dispatcher()
+
+    assert (await restarted.deliver_due()).messages == 0, "the claim is still live"
+    assert await restarted.pending_count() == 1
+    bed.clock.advance(seconds=120)
+    assert (await restarted.deliver_due()).delivered == 1
+    assert bed.sender.ids(IMAGING) == ["2506.82001"]
+
+
+async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8300{n}", "eess.IV") for n in range(1, 4)])
+    bed.sender.block(IMAGING)
+    dispatcher = bed.dispatcher()
+    await dispatcher.match_pending()
+
+    delivering = asyncio.create_task(dispatcher.deliver_due())
+    await bed.sender.wait_until(lambda: bed.sender.in_flight[IMAGING.channel] > 0)
+    delivering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivering
+
+    statuses = Counter(
+        row["status"] for row in await bed.store.fetchall("SELECT status FROM deliveries")
+    )
+    assert statuses == {"queued": 3}
+    bed.sender.gates.clear()
+    assert (await dispatcher.deliver_due()).delivered == 3
