@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 DELIVERY_PUMP_SECONDS = 30.0
 """How often posts that failed earlier are retried between harvests."""
 
+SHUTDOWN_GRACE_SECONDS = 10.0
+"""How long stopping waits for a running cycle. Cutting a harvest short loses nothing:
+the watermark only moves after a complete harvest."""
+
 
 @dataclass(slots=True)
 class _Open:
@@ -188,7 +192,7 @@ class BotApp:
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
             if self._scheduler is not None:
-                await self._scheduler.shutdown()
+                await self._scheduler.shutdown(grace_seconds=SHUTDOWN_GRACE_SECONDS)
                 self._scheduler = None
             for adapter in reversed(adapters):
                 self.senders.pop(adapter.name, None)

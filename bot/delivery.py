@@ -11,19 +11,20 @@ Delivery guarantee
 ------------------
 A paper is queued in SQLite before anything is sent, and marked delivered only after the
 adapter's ``send_post`` or ``send_digest`` returned. Before sending, a run claims the
-channel's due rows (status ``sending``) for a lease (``lease_seconds``, renewed after
-every message); another run, in this process or another (``arxiv-bot run --once`` next
-to the running bot), never sends rows under a live claim.
+channel's due rows (status ``sending``) for a lease (``lease_seconds``, default five
+minutes, renewed as the channel's messages go out); another run, in this process or in
+another one (``arxiv-bot run --once`` next to the running bot), never sends rows under a
+live claim.
 
 * **Nothing is lost.** A process killed at any point leaves its rows queued or claimed;
-  claims of a dead process lapse after the lease and the rows are sent by the next run.
+  the claims of a dead process lapse after the lease, and the next run sends the rows.
 * **At most one message repeated per channel after a hard kill.** Each channel has at
   most one message in flight (one post, or one digest). If the process dies after the
-  platform accepted it but before the store recorded it, that message is sent again
+  platform accepted that message but before the store recorded it, it is sent again
   after the restart; every other paper is sent exactly once. A clean shutdown
-  (cancellation) puts unsent rows straight back in the queue.
-* Exactly-once would need the platform to deduplicate a retried message (an
-  idempotency key); Slack's ``chat.postMessage`` has none, so we do not claim it.
+  (cancellation) puts the unsent rows straight back in the queue.
+* Exactly-once would need the platform to recognise a retried message (an idempotency
+  key); Slack's ``chat.postMessage`` has none, so we do not claim it.
 
 Failures: an adapter error is retried with exponential backoff (``backoff_base`` seconds,
 doubling, at most six hours) up to ``max_attempts`` attempts, then the row is ``failed``
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 import uuid
@@ -69,6 +71,7 @@ __all__ = [
     "Sender",
     "backoff_delay",
     "is_new_for",
+    "new_paper_window",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,9 +160,14 @@ def is_new_for(subscription: Subscription, paper: Paper, announced: date | None)
     """
     if announced is None:
         return False
+    first, earliest = new_paper_window(subscription)
+    return announced >= first and paper.submitted.astimezone(UTC).date() >= earliest
+
+
+def new_paper_window(subscription: Subscription) -> tuple[date, date]:
+    """(first announcement day, earliest first-submission day) of papers new to it."""
     day = subscription.created_at.astimezone(UTC).date()
-    submitted = paper.submitted.astimezone(UTC).date()
-    return announced >= day and submitted >= day - timedelta(days=NEW_PAPER_GRACE_DAYS)
+    return day, day - timedelta(days=NEW_PAPER_GRACE_DAYS)
 
 
 def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECONDS) -> timedelta:
@@ -199,10 +207,12 @@ class Dispatcher:
         max_attempts: int = 8,
         backoff_base: float = 60.0,
         lease_seconds: float = 300.0,
+        parallel_channels: int = 50,
         clock: Clock = utc_now,
     ) -> None:
         """``senders`` maps platform names to adapters; it is read at every round, so the
-        caller may add and remove adapters as they start and stop."""
+        caller may add and remove adapters as they start and stop. At most
+        ``parallel_channels`` channels are sent to at the same time."""
         self._store = store
         self._queue = DeliveryQueue(store)
         self._senders = senders
@@ -213,6 +223,8 @@ class Dispatcher:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._match_lock = asyncio.Lock()
+        self._index: SubscriptionIndex | None = None
+        self._parallel = asyncio.Semaphore(parallel_channels)
 
     @property
     def queue(self) -> DeliveryQueue:
@@ -228,11 +240,14 @@ class Dispatcher:
         """
         async with self._match_lock:
             subscriptions = await self._store.all_subscriptions()
-            index = (
-                await asyncio.to_thread(SubscriptionIndex.build, subscriptions)
-                if subscriptions
-                else None
-            )
+            index = None
+            if subscriptions:  # compiled queries are reused from the previous run's index
+                index = await asyncio.to_thread(
+                    functools.partial(SubscriptionIndex.build, previous=self._index),
+                    subscriptions,
+                )
+                self._index = index
+            windows = {s.id: new_paper_window(s) for s in subscriptions}
             papers = queued = revisions = 0
             seconds = 0.0
             after = 0
@@ -241,7 +256,7 @@ class Dispatcher:
                 if not pending:
                     break
                 started = time.perf_counter()
-                matches = await asyncio.to_thread(_match_batch, index, pending)
+                matches = await asyncio.to_thread(_match_batch, index, windows, pending)
                 seconds += time.perf_counter() - started
                 counts = await self._queue.record_matches(
                     matches, now=self._clock(), revision_notes=self._revision_notes
@@ -292,6 +307,10 @@ class Dispatcher:
         return report
 
     async def _deliver_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        async with self._parallel:
+            return await self._claim_and_send(channel, sender)
+
+    async def _claim_and_send(self, channel: Channel, sender: Sender) -> DeliveryReport:
         token = uuid.uuid4().hex
         now = self._clock()
         claimed = await self._queue.claim(
@@ -300,13 +319,21 @@ class Dispatcher:
         if not claimed:
             return DeliveryReport()
         try:
-            return await self._send_claimed(channel, sender, token, claimed)
+            return await self._send_claimed(
+                channel, sender, token, claimed, renew_at=now + self._lease / 2
+            )
         except BaseException:  # cancelled (shutdown) or a store error: unsent rows go back
             await self._queue.release(channel.id, token)
             raise
 
     async def _send_claimed(
-        self, channel: Channel, sender: Sender, token: str, claimed: Sequence[ClaimedDelivery]
+        self,
+        channel: Channel,
+        sender: Sender,
+        token: str,
+        claimed: Sequence[ClaimedDelivery],
+        *,
+        renew_at: datetime,
     ) -> DeliveryReport:
         subscriptions = {s.id: s for s in await self._store.list_subscriptions(channel.id)}
         messages, unwanted, missing = self._plan(channel, claimed, subscriptions)
@@ -338,8 +365,15 @@ class Dispatcher:
                 await self._queue.release(channel.id, token)
                 return report + DeliveryReport(delivered=delivered, messages=sent)
             now = self._clock()
+            renew = now >= renew_at  # keep the claim alive through a long channel
+            if renew:
+                renew_at = now + self._lease / 2
             delivered += await self._queue.delivered(
-                channel.id, token, message.sent(), now=now, lease_until=now + self._lease
+                channel.id,
+                token,
+                message.sent(),
+                now=now,
+                lease_until=now + self._lease if renew else None,
             )
             sent += 1
         return report + DeliveryReport(delivered=delivered, messages=sent)
@@ -425,17 +459,22 @@ class Dispatcher:
 
 
 def _match_batch(
-    index: SubscriptionIndex | None, pending: Sequence[PendingPaper]
+    index: SubscriptionIndex | None,
+    windows: Mapping[int, tuple[date, date]],
+    pending: Sequence[PendingPaper],
 ) -> list[PaperMatches]:
-    """Match one batch (CPU only; runs in a worker thread)."""
+    """Match one batch (CPU only; runs in a worker thread). See :func:`is_new_for`."""
     results: list[PaperMatches] = []
     for item in pending:
         new: dict[int, list[int]] = {}
         matching: dict[int, list[int]] = {}
-        if index is not None and item.announced is not None:
+        announced = item.announced
+        if index is not None and announced is not None:
+            submitted = item.paper.submitted.astimezone(UTC).date()
             for subscription in index.match(PaperText.from_paper(item.paper)):
                 matching.setdefault(subscription.channel_id, []).append(subscription.id)
-                if is_new_for(subscription, item.paper, item.announced):
+                first, earliest = windows[subscription.id]
+                if announced >= first and submitted >= earliest:
                     new.setdefault(subscription.channel_id, []).append(subscription.id)
         results.append(
             PaperMatches(

@@ -31,13 +31,22 @@ _by_id = attrgetter("id")
 
 
 class SubscriptionIndex:
-    """An immutable index of subscriptions, built once per matching run.
+    """An immutable index of subscriptions, built for each matching run.
 
     ``skipped`` lists the subscriptions whose stored query no longer parses (the query
-    language got stricter); they never match and are logged once, at build time.
+    language got stricter); they never match, and each build logs them.
     """
 
-    __slots__ = ("_always", "_authors", "_categories", "_matchers", "_owners", "_text", "skipped")
+    __slots__ = (
+        "_always",
+        "_authors",
+        "_by_text",
+        "_categories",
+        "_matchers",
+        "_owners",
+        "_text",
+        "skipped",
+    )
 
     def __init__(
         self,
@@ -50,6 +59,9 @@ class SubscriptionIndex:
             tuple(owners) for _, owners in matchers
         )
         self.skipped: tuple[Subscription, ...] = tuple(skipped)
+        self._by_text: dict[str, Matcher] = {
+            owner.query: matcher for matcher, owners in matchers for owner in owners
+        }
         self._text: dict[str, dict[str, list[int]]] = {field: {} for field in _TEXT_FIELDS}
         self._authors: dict[str, list[int]] = {}
         self._categories: dict[str, list[int]] = {}
@@ -69,28 +81,39 @@ class SubscriptionIndex:
         self._text = {field: postings for field, postings in self._text.items() if postings}
 
     @classmethod
-    def build(cls, subscriptions: Iterable[Subscription]) -> SubscriptionIndex:
-        """Parse and compile every subscription's query; skip (and log) those that fail."""
+    def build(
+        cls, subscriptions: Iterable[Subscription], *, previous: SubscriptionIndex | None = None
+    ) -> SubscriptionIndex:
+        """Parse and compile every subscription's query; skip (and log) those that fail.
+
+        ``previous``, an index built earlier, lends its compiled matchers to queries with
+        the same text, so that rebuilding for every harvest costs little once the
+        subscriptions have been seen (parsing and compiling is most of a build's time).
+        """
+        known = previous._by_text if previous is not None else {}
         by_root: dict[Node, tuple[Matcher, list[Subscription]]] = {}
         skipped: list[Subscription] = []
         for subscription in sorted(subscriptions, key=_by_id):
-            try:
-                query = parse_query(subscription.query, max_length=None)
-            except QueryError as error:
-                logger.warning(
-                    "Skipping subscription %s (channel %s): its query %r no longer parses: %s",
-                    subscription.id,
-                    subscription.channel_id,
-                    subscription.query,
-                    error.message,
-                )
-                skipped.append(subscription)
-                continue
+            matcher = known.get(subscription.query)
+            if matcher is not None:
+                query = matcher.query
+            else:
+                try:
+                    query = parse_query(subscription.query, max_length=None)
+                except QueryError as error:
+                    logger.warning(
+                        "Skipping subscription %s (channel %s): its query %r no longer parses: %s",
+                        subscription.id,
+                        subscription.channel_id,
+                        subscription.query,
+                        error.message,
+                    )
+                    skipped.append(subscription)
+                    continue
             entry = by_root.get(query.root)
             if entry is None:
-                by_root[query.root] = (Matcher(query), [subscription])
-            else:
-                entry[1].append(subscription)
+                entry = by_root[query.root] = (matcher or Matcher(query), [])
+            entry[1].append(subscription)
         return cls(list(by_root.values()), skipped)
 
     def __len__(self) -> int:
@@ -103,18 +126,15 @@ class SubscriptionIndex:
         return len(self._matchers)
 
     def candidates(self, paper: PaperText) -> set[int]:
-        """Positions of the matchers ``paper`` must be checked against."""
+        """Positions of the matchers ``paper`` must be checked against (shows how much
+        work the index saves; :meth:`match` is what callers want)."""
         found = set(self._always)
         for field, postings in self._text.items():
             for stem in postings.keys() & paper.fields[field].stems:
                 found.update(postings[stem])
         authors = self._authors
-        if authors:
-            for name in paper.authors:
-                for word in name:
-                    positions = authors.get(word)
-                    if positions is not None:
-                        found.update(positions)
+        for word in authors.keys() & paper.author_words:
+            found.update(authors[word])
         categories = self._categories
         if categories:
             for code in paper.categories:

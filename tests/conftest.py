@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.models import Paper
 from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
 from tests.fakes.corpus import sample_papers
+from tests.fakes.oai import FakeOai, running_fake_oai
 
 SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
 
@@ -38,12 +39,19 @@ def fake_arxiv(corpus: list[Paper]) -> Iterator[FakeArxiv]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake_arxiv: FakeArxiv) -> Settings:
+def fake_oai() -> Iterator[FakeOai]:
+    """An OAI-PMH fake with no records; tests add what arXiv should have announced."""
+    with running_fake_oai(page_size=50) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_arxiv: FakeArxiv, fake_oai: FakeOai) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         arxiv_api_url=fake_arxiv.url,
-        arxiv_oai_url="http://127.0.0.1:9/oai",
+        arxiv_oai_url=fake_oai.url,
         arxiv_request_interval=0,
         arxiv_timeout=2,
     )

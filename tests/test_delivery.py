@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +62,7 @@ class RecordingSender:
     in_flight: Counter[str] = field(default_factory=Counter)
     most_in_flight: Counter[str] = field(default_factory=Counter)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    before_send: Callable[[], Awaitable[None]] | None = None
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         async with asyncio.timeout(5), self.changed:
@@ -90,6 +91,8 @@ class RecordingSender:
         self.most_in_flight[key] = max(self.most_in_flight[key], self.in_flight[key])
         await self._notify()
         try:
+            if self.before_send is not None:
+                await self.before_send()
             gate = self.gates.get(key)
             if gate is not None:
                 await gate.wait()
@@ -654,3 +657,26 @@ async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
     assert statuses == {"queued": 3}
     bed.sender.gates.clear()
     assert (await dispatcher.deliver_due()).delivered == 3
+
+
+async def test_a_long_channel_keeps_its_claim_alive(bed: Bed) -> None:
+    """Each send takes 70 s against a 120 s lease: the claim is renewed as posts go out,
+    so another run never takes (and re-sends) the rows still waiting."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8400{n}", "eess.IV") for n in range(1, 6)])
+    slow, other = bed.dispatcher(lease_seconds=120), bed.dispatcher(lease_seconds=120)
+    await slow.match_pending()
+    rivals: list[DeliveryReport] = []
+
+    async def slow_send() -> None:
+        bed.clock.advance(seconds=70)
+        bed.sender.before_send = None
+        rivals.append(await other.deliver_due())
+        bed.sender.before_send = slow_send
+
+    bed.sender.before_send = slow_send
+    report = await slow.deliver_due()
+
+    assert report.delivered == 5
+    assert [r.messages for r in rivals] == [0] * 5
+    assert bed.sender.ids(IMAGING) == [f"2506.8400{n}" for n in range(1, 6)]

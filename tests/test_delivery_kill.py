@@ -8,6 +8,7 @@ process died may appear twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -80,6 +81,6 @@ def test_a_killed_delivery_resumes_and_repeats_at_most_the_post_in_flight(
         (arxiv_id,) = repeated
         assert arxiv_id == before[-1], "only the post in flight at the kill is repeated"
     assert after[: len(before)] == before
-    with sqlite3.connect(tmp_path / "bot.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
         statuses = dict(db.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
     assert statuses == {"delivered": COUNT}

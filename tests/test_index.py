@@ -14,6 +14,7 @@ from bot.index import SubscriptionIndex
 from bot.matcher import Matcher, PaperText
 from bot.models import Paper, Subscription
 from bot.query import And, AndNot, Category, Node, Or, Query, Term, parse_query
+from bot.textproc import stem
 from tests.fakes.corpus import make_paper, sample_papers
 from tests.fakes.workload import synthetic_papers, synthetic_queries
 
@@ -266,3 +267,73 @@ def test_generated_queries_match_like_brute_force(
     for paper in generated:
         text = PaperText.from_paper(paper)
         assert index.match(text) == brute_force(subs, text)
+
+
+def test_a_rebuild_reuses_the_previous_matchers_and_sees_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = subscriptions(["ti:placeholder", "cat:cs.LG", "au:nobody"])
+    previous = SubscriptionIndex.build(first)
+    parsed: list[str] = []
+
+    def counting_parse(text: str, *, max_length: int | None = 300) -> Query:
+        parsed.append(text)
+        return parse_query(text, max_length=max_length)
+
+    monkeypatch.setattr("bot.index.parse_query", counting_parse)
+    # One removed, two kept (one now in another channel too), one added.
+    second = [*first[:2], Subscription(9, 3, "ti:placeholder", _CREATED)]
+    second.append(Subscription(10, 3, "abs:particular", _CREATED))
+    index = SubscriptionIndex.build(second, previous=previous)
+    assert parsed == ["abs:particular"]  # only the new query was parsed and compiled
+    assert index.matcher_count == 3
+    text = PaperText.from_paper(make_paper())
+    assert [sub.id for sub in index.match(text)] == [1, 2, 9, 10]
+
+
+def reference(node: Node, paper: PaperText) -> bool:
+    """The query semantics written plainly, to check the compiled (grouped, reordered)
+    matchers against: no grouping, no short cuts."""
+    match node:
+        case Term(field="au", words=name):
+            return any(_name_in(author, name) for author in paper.authors)
+        case Term(field=field, words=found):
+            phrase = tuple(stem(word) for word in found)
+            tokens = paper.fields[field].tokens
+            return any(
+                tokens[start : start + len(phrase)] == phrase for start in range(len(tokens))
+            )
+        case Category(code=code) if node.is_archive:
+            return any(
+                category.split(".")[0].lower() == node.archive for category in paper.categories
+            )
+        case Category(code=code):
+            return code in paper.categories
+        case And(children=children):
+            return all(reference(child, paper) for child in children)
+        case Or(children=children):
+            return any(reference(child, paper) for child in children)
+        case AndNot(left=left, right=right):
+            return reference(left, paper) and not reference(right, paper)
+    raise AssertionError(node)
+
+
+def _name_in(author: tuple[str, ...], name: tuple[str, ...]) -> bool:
+    """``name``'s words in order among ``author``'s; a one-letter word is an initial."""
+    position = 0
+    for word in name:
+        while position < len(author) and not (
+            author[position] == word or (len(word) == 1 and author[position].startswith(word))
+        ):
+            position += 1
+        if position == len(author):
+            return False
+        position += 1
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees, papers)
+def test_compiled_matchers_follow_the_plain_semantics(root: Node, paper: Paper) -> None:
+    text = PaperText.from_paper(paper)
+    assert Matcher(Query("", root)).matches(text) == reference(root, text)

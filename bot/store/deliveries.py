@@ -252,8 +252,7 @@ class DeliveryQueue:
         }
         async with self._store.transaction() as conn:
             await conn.execute(
-                "UPDATE deliveries SET status = 'sending', claim = :token,"
-                " next_attempt_at = :lease, last_attempt_at = :now"
+                "UPDATE deliveries SET status = 'sending', claim = :token, next_attempt_at = :lease"
                 f" WHERE channel_id = :channel AND {_DUE}",
                 params,
             )
@@ -287,27 +286,26 @@ class DeliveryQueue:
         sent: Sequence[tuple[str, int]],
         *,
         now: datetime,
-        lease_until: datetime,
+        lease_until: datetime | None = None,
     ) -> int:
-        """Mark ``sent`` (arXiv id, version sent) delivered and extend the claim on the rest.
+        """Mark ``sent`` (arXiv id, version sent) delivered; extend the claim on the rest to
+        ``lease_until`` if given.
 
         Returns how many rows were marked; fewer than ``len(sent)`` means this run's claim
         had lapsed and another run took the rows (they may be sent twice).
         """
         stamp = _to_text(now)
-        async with self._store.transaction() as conn:
-            cursor = await conn.executemany(
-                "UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
-                " delivered_version = ?, version = max(version, ?), attempts = attempts + 1,"
-                " claim = NULL, next_attempt_at = NULL, last_error = NULL"
-                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ? AND status = 'sending'",
-                [
-                    (stamp, version, version, channel_id, arxiv_id, token)
-                    for arxiv_id, version in sent
-                ],
-            )
-            marked = cursor.rowcount
-            await _extend(conn, channel_id, token, lease_until)
+        params = [
+            (stamp, version, version, channel_id, arxiv_id, token) for arxiv_id, version in sent
+        ]
+        if len(params) == 1 and lease_until is None:  # the common case: one statement
+            marked = await self._store.execute(_MARK_DELIVERED, params[0])
+        else:
+            async with self._store.transaction() as conn:
+                cursor = await conn.executemany(_MARK_DELIVERED, params)
+                marked = cursor.rowcount
+                if lease_until is not None:
+                    await _extend(conn, channel_id, token, lease_until)
         if marked < len(sent):
             logger.warning(
                 "Channel %s: %s of %s delivered rows had been claimed by another run",
@@ -441,6 +439,12 @@ class DeliveryQueue:
         ]
 
 
+_MARK_DELIVERED = (
+    "UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
+    " delivered_version = ?, version = max(version, ?), attempts = attempts + 1,"
+    " claim = NULL, next_attempt_at = NULL, last_error = NULL"
+    " WHERE channel_id = ? AND arxiv_id = ? AND claim = ? AND status = 'sending'"
+)
 _INSERT_NEW = (
     "INSERT INTO deliveries (channel_id, arxiv_id, version, kind, subscription_ids, status,"
     " attempts, queued_at) VALUES (?, ?, ?, 'new', ?, 'queued', 0, ?)"

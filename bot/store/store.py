@@ -191,6 +191,16 @@ class Store:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement as its own transaction; return the rows it changed.
+
+        Cheaper than :meth:`transaction` for a single statement (SQLite makes every
+        statement outside a transaction atomic by itself).
+        """
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            return cursor.rowcount
+
     def now_text(self) -> str:
         return _to_text(self._clock())
 

@@ -522,7 +522,7 @@ def _abstract_terms(rng: random.Random, vocabulary: _Vocabulary) -> str:
 
 def _bare_words(rng: random.Random, vocabulary: _Vocabulary) -> str:
     topic = _topic(rng)
-    return _term_words(rng, vocabulary, topic, rng.choice((1, 2, 2, 3)))
+    return _term_words(rng, vocabulary, topic, rng.choice((1, 2, 2, 2, 3)))
 
 
 def _title_only(rng: random.Random, vocabulary: _Vocabulary) -> str:
@@ -536,14 +536,15 @@ def _or_heavy(rng: random.Random, vocabulary: _Vocabulary) -> str:
         _quoted(_term_words(rng, vocabulary, topic, rng.choice((1, 2))))
         for _ in range(rng.randint(3, 7))
     ]
-    field = "abs" if rng.random() < 0.2 else "ti"
+    field = "abs" if rng.random() < 0.1 else "ti"
     group = f"{field}:({' OR '.join(options)})"
     roll = rng.random()
-    if roll < 0.4:
+    if roll < 0.6:
         code = _category(rng, topic)
-        scope = f"cat:{code.split('.')[0]}.*" if "." in code else f"cat:{code}"
-        return f"{group} AND {scope}"
-    if roll < 0.7:
+        if "." in code and rng.random() < 0.5:
+            code = code.split(".")[0] + ".*"
+        return f"{group} AND cat:{code}"
+    if roll < 0.8:
         return f"{group} OR {_name(rng, vocabulary)}"
     return group
 

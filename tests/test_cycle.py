@@ -1,0 +1,115 @@
+"""Automatic posts end to end: subscribe from chat, harvest the fake OAI-PMH, post."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from adapters.console import ConsoleAdapter
+from bot.app import BotApp
+from bot.config import Settings
+from tests.conftest import settings_env
+from tests.fakes.corpus import make_paper, paper_by_id
+from tests.fakes.oai import FakeOai
+from tests.fakes.oai_corpus import harvested
+from tests.test_console import run_console
+
+TODAY = datetime.now(UTC).date()
+
+
+def announce(fake_oai: FakeOai, *arxiv_ids: str, day: int = 0) -> None:
+    """Let the fake OAI-PMH serve these sample papers as announced ``day`` days ago."""
+    moment = datetime.now(UTC) - timedelta(days=day + 1)
+    for arxiv_id in arxiv_ids:
+        paper = replace(paper_by_id(arxiv_id), submitted=moment, updated=moment, version=1)
+        fake_oai.add_records(harvested(paper, TODAY - timedelta(days=day)))
+
+
+async def cycle_output(app: BotApp) -> str:
+    """Run one cycle with a console adapter as the sender; return what it posted."""
+    output = io.StringIO()
+    app.senders["console"] = ConsoleAdapter(app, stdin=io.StringIO(""), stdout=output)
+    await app.run_cycle()
+    return output.getvalue()
+
+
+async def test_subscribe_harvest_and_post_once(app: BotApp, fake_oai: FakeOai) -> None:
+    subscribed = await run_console(app, '/arxiv subscribe ti:"medical imaging"\n', channel="lab")
+    assert "No papers were harvested in the last 7 days yet" in subscribed
+    await run_console(app, "/arxiv subscribe cat:eess.IV --mode digest\n", channel="imaging")
+    announce(fake_oai, "2506.11674", "2506.10231", "2506.09876")
+
+    first = await cycle_output(app)
+    lab_posts = [line for line in first.splitlines() if line.startswith("#lab · [")]
+    assert lab_posts == ["#lab · [2506.11674v1] eess.IV"]
+    assert 'Matched:  #1 ti:"medical imaging"' in first
+    assert "#imaging · Digest: 2 new papers from arXiv" in first
+    assert "2506.09876" not in first  # cs.CL, matches nobody
+
+    assert await cycle_output(app) == ""  # nothing new, nothing twice
+
+
+async def test_revision_is_not_reposted_and_cross_list_reaches_its_channel(
+    app: BotApp, fake_oai: FakeOai
+) -> None:
+    await run_console(app, "/arxiv subscribe cat:cs.CV\n", channel="vision")
+    announce(fake_oai, "2506.11674")  # primary eess.IV, cross-listed in cs.CV
+    first = await cycle_output(app)
+    assert "#vision · [2506.11674v1] eess.IV" in first
+
+    later = datetime.now(UTC)
+    revision = replace(paper_by_id("2506.11674"), updated=later, submitted=later - timedelta(1))
+    fake_oai.add_records(harvested(revision, TODAY))
+    assert await cycle_output(app) == ""
+
+
+async def test_preview_and_status_after_a_harvest(app: BotApp, fake_oai: FakeOai) -> None:
+    announce(fake_oai, "2506.11674", "2506.12000", "2506.09876")
+    await app.run_cycle()
+    out = await run_console(app, "/arxiv preview abs:segmentation\n/arxiv status\n")
+    assert "Over the last 7 days it would have matched 2 papers (of 3 harvested)" in out
+    assert "Self-Supervised Pretraining for Ultrasound Image Segmentation" in out
+    assert "Last harvest:" in out
+    assert "3 new papers" in out
+    assert "Pending deliveries: 0." in out
+    assert fake_oai.request_count == 1
+
+
+def test_run_once_from_the_command_line(settings: Settings, fake_oai: FakeOai) -> None:
+    env = settings_env(settings)
+    command = [sys.executable, "-m", "bot", "run", "--channel", "lab"]
+    subscribe = subprocess.run(
+        command,
+        input="/arxiv subscribe abs:segmentation\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert "Subscribed this channel to #1" in subscribe.stdout, subscribe.stderr
+    fake_oai.add_records(
+        harvested(
+            make_paper(
+                "2611.00001",
+                title="Segmentation of everything",
+                abstract="We do segmentation.",
+                submitted=datetime.now(UTC) - timedelta(days=1),
+                updated=datetime.now(UTC) - timedelta(days=1),
+            ),
+            TODAY,
+        )
+    )
+    once = subprocess.run(
+        [*command, "--once"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert once.returncode == 0, once.stderr
+    assert "#lab · [2611.00001v1]" in once.stdout
+    again = subprocess.run(
+        [*command, "--once"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    assert "2611.00001" not in again.stdout
