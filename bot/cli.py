@@ -35,8 +35,9 @@ def _configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     if settings.log_level_number > logging.DEBUG:
-        # The arxiv package logs every page at INFO; our gate already logs what matters.
-        logging.getLogger("arxiv").setLevel(logging.WARNING)
+        # Both log every page or job at INFO; our own modules log what matters.
+        for chatty in ("arxiv", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _settings_or_exit(**overrides: object) -> Settings:

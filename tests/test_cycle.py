@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.console import ConsoleAdapter
 from bot.app import BotApp
 from bot.config import Settings
+from bot.models import ChannelRef
 from tests.conftest import settings_env
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai
@@ -113,3 +114,16 @@ def test_run_once_from_the_command_line(settings: Settings, fake_oai: FakeOai) -
     )
     assert again.returncode == 0, again.stderr
     assert "2611.00001" not in again.stdout
+
+
+async def test_paused_channel_shows_why_and_resumes_when_managed(app: BotApp) -> None:
+    await run_console(app, "/arxiv subscribe cat:cs.CV\n", channel="lab")
+    channel_id = await app.store.ensure_channel(ChannelRef("console", "local", "lab", "lab"))
+    await app.store.pause_channel(channel_id, "the bot was removed from this channel")
+    status = await run_console(app, "/arxiv status\n", channel="lab")
+    assert "Posting here is paused: the bot was removed from this channel" in status
+    out = await run_console(app, "/arxiv mode digest\n/arxiv status\n", channel="lab")
+    assert "Posting here had been paused (the bot was removed from this channel)" in out
+    assert "resumes now" in out
+    assert "Posting here is paused" not in out
+    assert "mode digest" in out

@@ -160,6 +160,19 @@ class CommandHandler:
         paper = await self._arxiv.lookup(arxiv_id, version)
         return Reply(title=f"arXiv:{paper.versioned_id}", posts=(make_post(paper),))
 
+    async def _managed_channel(self, context: CommandContext) -> tuple[int, str | None]:
+        """The channel's id, after checking permission; a paused channel resumes.
+
+        Someone managing the channel is the signal that the bot may post there again.
+        Returns the reason it had been paused, if it was.
+        """
+        self._require_manager(context)
+        channel_id = await self._store.ensure_channel(context.channel)
+        channel = await self._store.get_channel(channel_id)
+        if channel.paused_reason and await self._store.resume_channel(channel_id):
+            return channel_id, channel.paused_reason
+        return channel_id, None
+
     def _require_manager(self, context: CommandContext) -> None:
         if not context.can_manage_channel:
             raise UserError(
@@ -168,8 +181,7 @@ class CommandHandler:
             )
 
     async def _subscribe(self, command: SubscribeCommand, context: CommandContext) -> Reply:
-        self._require_manager(context)
-        channel_id = await self._store.ensure_channel(context.channel)
+        channel_id, was_paused = await self._managed_channel(context)
         subscription = await self._store.add_subscription(
             channel_id,
             command.query.canonical(),
@@ -182,6 +194,8 @@ class CommandHandler:
         if command.mode is not None:
             await self._store.set_channel_mode(channel_id, command.mode)
             lines.append(_MODE_TEXT[command.mode])
+        if was_paused:
+            lines.append(_resumed_line(was_paused))
         recent = await self._preview(command.query)
         lines.append(_preview_line(recent))
         return Reply(
@@ -214,11 +228,12 @@ class CommandHandler:
                     "Change it with /arxiv mode each|digest.",
                 ),
             )
-        self._require_manager(context)
+        channel_id, was_paused = await self._managed_channel(context)
         await self._store.set_channel_mode(channel_id, mode)
+        resumed = (_resumed_line(was_paused),) if was_paused else ()
         return Reply(
             title=f"This channel's mode is now {mode}.",
-            lines=(_MODE_TEXT[mode],),
+            lines=(_MODE_TEXT[mode], *resumed),
             visibility=Visibility.CHANNEL,
             tone=Tone.SUCCESS,
         )
@@ -313,6 +328,10 @@ _MODE_TEXT = {
     DeliveryMode.EACH: "Each new paper is posted on its own (a busy day becomes one digest).",
     DeliveryMode.DIGEST: "New papers arrive as one digest per harvest.",
 }
+
+
+def _resumed_line(reason: str) -> str:
+    return f"Posting here had been paused ({clean(reason)}); it resumes now."
 
 
 def _preview_line(recent: Preview) -> str:

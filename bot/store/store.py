@@ -95,6 +95,7 @@ class StoreCounts:
     channels: int
     subscriptions: int
     deliveries: int
+    """Papers delivered to channels (queued and failed ones not counted)."""
 
 
 class Store:
@@ -485,7 +486,7 @@ class Store:
             SELECT (SELECT count(*) FROM papers),
                    (SELECT count(*) FROM channels),
                    (SELECT count(*) FROM subscriptions),
-                   (SELECT count(*) FROM deliveries)
+                   (SELECT count(*) FROM deliveries WHERE status = 'delivered')
             """
         )
         assert row is not None
