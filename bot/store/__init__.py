@@ -1,16 +1,10 @@
 """SQLite storage (aiosqlite, WAL, versioned migrations) for papers, channels and more."""
 
+from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel, DuplicateSubscriptionError
 from bot.store.database import MigrationError
 from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from bot.store.store import (
-    DEFAULT_SUBSCRIPTION_LIMIT,
-    Channel,
-    DuplicateSubscriptionError,
-    HarvestCounts,
-    Store,
-    StoreCounts,
-    fts_query,
-)
+from bot.store.papers import HarvestCounts, fts_query
+from bot.store.store import Store, StoreCounts
 
 __all__ = [
     "DEFAULT_SUBSCRIPTION_LIMIT",

@@ -28,7 +28,10 @@ from typing import Any, Literal
 import aiosqlite
 
 from bot.models import Paper
-from bot.store.store import Channel, Store, _channel, _from_text, _paper, _to_text
+from bot.store.channels import Channel, _channel
+from bot.store.papers import _paper
+from bot.store.store import Store
+from bot.store.values import _from_text, _to_text
 
 __all__ = [
     "ClaimedDelivery",

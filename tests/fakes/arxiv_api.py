@@ -38,18 +38,16 @@ import dataclasses
 import hashlib
 import re
 import textwrap
-import threading
-import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.models import Paper
+from tests.fakes.http_server import Answer, FakeHttpServer, RecordedRequest, Script
 
 __all__ = [
     "API_PATH",
@@ -71,6 +69,7 @@ _NS = (
     'xmlns:arxiv="http://arxiv.org/schemas/atom"'
 )
 _SCHEME = "http://arxiv.org/schemas/atom"
+_ATOM = "application/atom+xml; charset=utf-8"
 _FIELDS = ("ti", "au", "abs", "co", "jr", "cat", "rn", "all", "id")
 _DATE_FIELDS = {"submitteddate": "submitted", "lastupdateddate": "updated"}
 _SORTS = ("relevance", "lastUpdatedDate", "submittedDate")
@@ -83,38 +82,10 @@ class FakeQueryError(ValueError):
     """A request the real arXiv would answer with HTTP 400; the message is arXiv-style."""
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request the fake received."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-    """Query parameters, decoded (the last value of each)."""
-    headers: dict[str, str]
-    status: int
-    started: float
-    """``time.monotonic()`` when the request arrived."""
-    finished: float
-    """``time.monotonic()`` when the answer had been written."""
-
-    def header(self, name: str) -> str | None:
-        """A request header, by case-insensitive name."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
-
-    @property
-    def user_agent(self) -> str | None:
-        return self.header("User-Agent")
-
-
 @dataclass(slots=True)
-class _Script:
-    status: int | None  # None: answer normally (after the delay)
-    retry_after: str | None
-    message: str | None
-    delay: float
-    times: int
+class _Script(Script):
+    message: str | None = None
+    """With a ``status``: the body is an arXiv error feed carrying it."""
 
 
 # -- the query language, as far as a fake needs it -------------------------------------
@@ -418,38 +389,17 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
 # -- the server ----------------------------------------------------------------------
 
 
-class FakeArxiv:
+class FakeArxiv(FakeHttpServer[_Script]):
     """The running fake; create it with :func:`running_fake_arxiv`. Thread-safe."""
 
     def __init__(self, papers: Iterable[Paper] = ()) -> None:
-        self._lock = threading.Lock()
+        super().__init__(path=API_PATH, name="fake-arxiv")
         self._papers: list[Paper] = list(papers)
-        self._scripts: list[_Script] = []
-        self._requests: list[RecordedRequest] = []
-        self._in_flight = 0
-        self._max_concurrent = 0
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-arxiv", daemon=True
-        )
-
-    # -- addresses
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``"""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
         """The API endpoint, ``http://127.0.0.1:PORT/api/query`` (``ARXIV_API_URL``)."""
-        return self.base_url + API_PATH
+        return super().url
 
     # -- content
 
@@ -485,76 +435,26 @@ class FakeArxiv:
         With ``message`` the body is an arXiv error feed carrying it (as for HTTP 400);
         otherwise it is plain text, like arXiv's ``Rate exceeded.`` for 429.
         """
-        with self._lock:
-            self._scripts.append(_Script(status, retry_after, message, delay, times))
+        self._add_script(
+            _Script(status, retry_after=retry_after, delay=delay, times=times, message=message)
+        )
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Answer the next ``times`` requests normally, but only after ``seconds``."""
-        with self._lock:
-            self._scripts.append(_Script(None, None, None, seconds, times))
+        self._add_script(_Script(delay=seconds, times=times))
 
-    def clear_scripts(self) -> None:
-        with self._lock:
-            self._scripts.clear()
+    # -- answers
 
-    # -- what happened
+    def _respond(self, params: dict[str, str], script: _Script | None) -> Answer:
+        status, body = self.answer(params)
+        return status, {"Content-Type": _ATOM}, body
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in order of arrival."""
-        with self._lock:
-            return sorted(self._requests, key=lambda r: r.started)
-
-    @property
-    def request_count(self) -> int:
-        with self._lock:
-            return len(self._requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._max_concurrent = self._in_flight
-
-    @property
-    def max_concurrent(self) -> int:
-        """The most requests ever being handled at the same time (1 = never overlapped)."""
-        with self._lock:
-            return self._max_concurrent
-
-    # -- lifecycle
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving; delayed answers in progress are cut short."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    # -- used by the handler
-
-    def _enter(self) -> _Script | None:
-        with self._lock:
-            self._in_flight += 1
-            self._max_concurrent = max(self._max_concurrent, self._in_flight)
-            if not self._scripts:
-                return None
-            script = self._scripts[0]
-            script.times -= 1
-            if script.times <= 0:
-                self._scripts.pop(0)
-            return dataclasses.replace(script)
-
-    def _leave(self, recorded: RecordedRequest) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._requests.append(recorded)
-
-    def _sleep(self, seconds: float) -> bool:
-        """Sleep unless the server stops; True when the answer should still be sent."""
-        return not self._stopping.wait(seconds) if seconds > 0 else True
+    def _failure(self, script: _Script, params: dict[str, str]) -> Answer:
+        status, headers, body = super()._failure(script, params)
+        if script.message is not None:
+            headers["Content-Type"] = _ATOM
+            body = render_error_feed(script.message, params=params)
+        return status, headers, body
 
     def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
         """The status and body the fake gives for these query parameters."""
@@ -613,87 +513,8 @@ class FakeArxiv:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeArxiv
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up (timeouts) are expected here; stay quiet."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log on stderr."""
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        started = time.monotonic()
-        parts = urlsplit(self.path)
-        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        script = fake._enter()
-        answer: tuple[int, dict[str, str], bytes] | None = None
-        try:
-            if script is None or fake._sleep(script.delay):
-                answer = self._answer(fake, parts.path, params, script)
-        finally:
-            # Recorded before the answer is written, so a client never sees an answer
-            # that the request log does not show yet.
-            fake._leave(
-                RecordedRequest(
-                    method="GET",
-                    path=parts.path,
-                    params=params,
-                    headers=dict(self.headers.items()),
-                    status=answer[0] if answer else 0,
-                    started=started,
-                    finished=time.monotonic(),
-                )
-            )
-        if answer is None:
-            return  # the server is stopping
-        status, headers, body = answer
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout under test)
-
-    @staticmethod
-    def _answer(
-        fake: FakeArxiv, path: str, params: dict[str, str], script: _Script | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        headers = {"Content-Type": "application/atom+xml; charset=utf-8"}
-        if script is not None and script.status is not None:
-            status = script.status
-            if script.retry_after is not None:
-                headers["Retry-After"] = script.retry_after
-            if script.message is not None:
-                body = render_error_feed(script.message, params=params)
-            else:
-                headers["Content-Type"] = "text/plain; charset=utf-8"
-                body = b"Rate exceeded.\n" if status == 429 else b"Service Unavailable\n"
-        elif path != API_PATH:
-            status, body = 404, b"Not Found\n"
-            headers["Content-Type"] = "text/plain; charset=utf-8"
-        else:
-            status, body = fake.answer(params)
-        return status, headers, body
-
-
 @contextlib.contextmanager
 def running_fake_arxiv(papers: Iterable[Paper] = ()) -> Iterator[FakeArxiv]:
     """Start a :class:`FakeArxiv` serving ``papers`` on an ephemeral port; stop it after."""
-    fake = FakeArxiv(papers)
-    fake.start()
-    try:
+    with FakeArxiv(papers) as fake:
         yield fake
-    finally:
-        fake.stop()

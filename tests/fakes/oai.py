@@ -32,7 +32,7 @@ only ``after`` so many more normal answers (to break a harvest in mid-pagination
 ``Content-Length``), :meth:`FakeOai.delay_next` (a slow answer) and
 :meth:`FakeOai.expire_tokens` (every resumption token handed out so far answers
 ``badResumptionToken``). Every request is recorded
-(:class:`~tests.fakes.arxiv_api.RecordedRequest`).
+(:class:`~tests.fakes.http_server.RecordedRequest`).
 
 Records are rendered once when added, so serving tens of thousands stays fast.
 """
@@ -40,23 +40,17 @@ Records are rendered once when added, so serving tens of thousands stays fast.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.categories import archive_of, oai_set_for
 from bot.models import Paper
 from bot.sources.gate import ArxivGate
 from bot.sources.oai import HarvestedRecord
-from tests.fakes.arxiv_api import RecordedRequest
+from tests.fakes.http_server import TEXT, Answer, FakeHttpServer, Script
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -187,14 +181,11 @@ class _List:
 
 
 @dataclass(slots=True)
-class _Script:
-    kind: str  # "fail", "truncate", "expire" or "delay"
-    status: int = 200
-    retry_after: str | None = None
-    delay: float = 0.0
-    times: int = 1
-    after: int = 0
-    """Requests answered normally before this script applies."""
+class _Script(Script):
+    truncate: bool = False
+    """Cut the answer off in the middle of a record."""
+    expire: bool = False
+    """Expire the resumption tokens handed out so far (and answer normally)."""
 
 
 class _OaiError(Exception):
@@ -204,45 +195,27 @@ class _OaiError(Exception):
         self.message = message
 
 
-class FakeOai:
+class FakeOai(FakeHttpServer[_Script]):
     """The running fake; create it with :func:`running_fake_oai`. Thread-safe."""
+
+    _stopping_answer = 503, {"Content-Type": TEXT}, b"Stopping\n"
 
     def __init__(
         self, records: Iterable[HarvestedRecord] = (), *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
+        super().__init__(path=OAI_PATH, name="fake-oai")
         self.page_size = page_size
-        self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._lists: dict[str, _List] = {}
         self._list_ids = itertools.count(1)
-        self._scripts: list[_Script] = []
-        self._requests: list[RecordedRequest] = []
-        self._in_flight = 0
-        self._max_concurrent = 0
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-oai", daemon=True
-        )
         self.add_records(*records)
-
-    # -- addresses
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
         """The OAI-PMH endpoint, ``http://127.0.0.1:PORT/oai`` (``ARXIV_OAI_URL``)."""
-        return self.base_url + OAI_PATH
+        return super().url
 
     # -- content
 
@@ -294,22 +267,22 @@ class FakeOai:
     ) -> None:
         """Answer ``times`` requests with ``status`` (and ``Retry-After``), once ``after``
         more requests have been answered normally."""
-        self._script(_Script("fail", status, retry_after, times=times, after=after))
+        self._add_script(_Script(status, retry_after, times=times, after=after))
 
     def truncate_next(self, *, times: int = 1, after: int = 0) -> None:
         """Cut ``times`` answers off in the middle of a record (valid HTTP with a matching
         ``Content-Length``, broken XML), once ``after`` requests were answered normally."""
-        self._script(_Script("truncate", times=times, after=after))
+        self._add_script(_Script(truncate=True, times=times, after=after))
 
     def delay_next(self, seconds: float, *, times: int = 1, after: int = 0) -> None:
         """Answer ``times`` requests only after ``seconds`` (cut short when stopping)."""
-        self._script(_Script("delay", delay=seconds, times=times, after=after))
+        self._add_script(_Script(delay=seconds, times=times, after=after))
 
     def expire_tokens(self, *, after: int = 0) -> None:
         """Make every resumption token handed out so far answer ``badResumptionToken``:
         at once, or just before the request that follows ``after`` normal ones."""
         if after:
-            self._script(_Script("expire", after=after))
+            self._add_script(_Script(expire=True, after=after))
             return
         with self._lock:
             self._expire_locked()
@@ -318,75 +291,25 @@ class FakeOai:
         for listing in self._lists.values():
             listing.expired = True
 
-    def _script(self, script: _Script) -> None:
+    def _add_script(self, script: _Script) -> None:
         if script.times < 1 or script.after < 0:
             raise ValueError("times must be >= 1 and after >= 0")
-        with self._lock:
-            self._scripts.append(script)
+        super()._add_script(script)
 
-    def clear_scripts(self) -> None:
-        with self._lock:
-            self._scripts.clear()
+    # -- answers
 
-    # -- what happened
+    def _taken_locked(self, script: _Script) -> _Script | None:
+        if script.expire:
+            self._expire_locked()
+            return None
+        return script
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in order of arrival."""
-        with self._lock:
-            return sorted(self._requests, key=lambda r: r.started)
-
-    @property
-    def request_count(self) -> int:
-        with self._lock:
-            return len(self._requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._max_concurrent = self._in_flight
-
-    @property
-    def max_concurrent(self) -> int:
-        with self._lock:
-            return self._max_concurrent
-
-    # -- lifecycle
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving; delayed answers in progress are cut short."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    # -- used by the handler
-
-    def _enter(self) -> _Script | None:
-        with self._lock:
-            self._in_flight += 1
-            self._max_concurrent = max(self._max_concurrent, self._in_flight)
-            if not self._scripts:
-                return None
-            script = self._scripts[0]
-            if script.after > 0:
-                script.after -= 1
-                return None
-            script.times -= 1
-            if script.times <= 0:
-                self._scripts.pop(0)
-            if script.kind == "expire":
-                self._expire_locked()
-                return None
-            return dataclasses.replace(script)
-
-    def _leave(self, recorded: RecordedRequest) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._requests.append(recorded)
+    def _respond(self, params: dict[str, str], script: _Script | None) -> Answer:
+        body = self.answer(params)
+        if script is not None and script.truncate:  # inside the last record
+            cut = body.rfind(b"<record>")
+            body = body[: cut + len(body[cut:]) // 2] if cut > 0 else body[: len(body) // 2]
+        return 200, {"Content-Type": "text/xml; charset=utf-8"}, body
 
     def answer(self, params: dict[str, str]) -> bytes:
         """The OAI-PMH answer to these parameters (always sent with HTTP 200)."""
@@ -487,87 +410,13 @@ def _document(params: dict[str, str], body: str) -> bytes:
     ).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOai
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up are expected here; stay quiet."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log on stderr."""
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        started = time.monotonic()
-        parts = urlsplit(self.path)
-        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        script = fake._enter()
-        status, headers, body = 500, dict[str, str](), b""
-        try:
-            status, headers, body = self._answer(fake, parts.path, params, script)
-        finally:
-            fake._leave(
-                RecordedRequest(
-                    method="GET",
-                    path=parts.path,
-                    params=params,
-                    headers=dict(self.headers.items()),
-                    status=status,
-                    started=started,
-                    finished=time.monotonic(),
-                )
-            )
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    @staticmethod
-    def _answer(
-        fake: FakeOai, path: str, params: dict[str, str], script: _Script | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        xml = {"Content-Type": "text/xml; charset=utf-8"}
-        text = {"Content-Type": "text/plain; charset=utf-8"}
-        if script is not None and script.kind == "delay" and fake._stopping.wait(script.delay):
-            return 503, text, b"Stopping\n"
-        if script is not None and script.kind == "fail":
-            headers = dict(text)
-            if script.retry_after is not None:
-                headers["Retry-After"] = script.retry_after
-            reason = b"Rate exceeded.\n" if script.status == 429 else b"Service Unavailable\n"
-            return script.status, headers, reason
-        if path != OAI_PATH:
-            return 404, text, b"Not Found\n"
-        body = fake.answer(params)
-        if script is not None and script.kind == "truncate":  # inside the last record
-            cut = body.rfind(b"<record>")
-            body = body[: cut + len(body[cut:]) // 2] if cut > 0 else body[: len(body) // 2]
-        return 200, xml, body
-
-
 @contextlib.contextmanager
 def running_fake_oai(
     records: Iterable[HarvestedRecord] = (), *, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Iterator[FakeOai]:
     """Start a :class:`FakeOai` serving ``records`` on an ephemeral port; stop it after."""
-    fake = FakeOai(records, page_size=page_size)
-    fake.start()
-    try:
+    with FakeOai(records, page_size=page_size) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 class ManualTime:

@@ -1,0 +1,128 @@
+"""The store's connection: opening and closing it, transactions, reads and single writes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.clock import utc_now
+from bot.store import database
+from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.values import _to_text
+
+logger = logging.getLogger(__name__)
+
+
+class StoreBase:
+    """One migrated aiosqlite connection and the plumbing every part of the store uses.
+
+    :class:`~bot.store.store.Store` is made of this and the table-specific parts built
+    on it (channels, papers).
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        path: Path | str,
+        schema_version: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Wrap an already migrated connection; use :meth:`open` instead."""
+        self._conn = conn
+        self._path = path
+        self._schema_version = schema_version
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> Self:
+        """Open (creating if needed) the database at ``path`` and apply pending migrations.
+
+        ``migrations`` exists for tests; production code uses the default.
+        """
+        conn = await database.connect(path)
+        try:
+            version = await database.migrate(conn, migrations, label=str(path))
+        except BaseException:
+            await conn.close()
+            raise
+        logger.debug("Opened store %s at schema version %s", path, version)
+        return cls(conn, path=path, schema_version=version, clock=clock)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._schema_version
+
+    @property
+    def path(self) -> Path | str:
+        return self._path
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE``, then ``COMMIT`` or ``ROLLBACK``."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await database.rollback(self._conn)
+                raise
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement as its own transaction; return the rows it changed.
+
+        Cheaper than :meth:`transaction` for a single statement (SQLite makes every
+        statement outside a transaction atomic by itself).
+        """
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            return cursor.rowcount
+
+    def now_text(self) -> str:
+        return _to_text(self._clock())

@@ -1,0 +1,217 @@
+"""Channels (where posts go, how, and whether paused) and their subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.errors import LimitError, NotFoundError, UserError
+from bot.models import ChannelRef, DeliveryMode, Subscription
+from bot.store.base import StoreBase
+from bot.store.values import _from_text
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SUBSCRIPTION_LIMIT = 25
+"""Subscriptions a channel may hold unless configured otherwise."""
+
+
+class DuplicateSubscriptionError(UserError):
+    """The channel already subscribes to exactly this query."""
+
+    def __init__(self, existing: Subscription) -> None:
+        super().__init__(
+            f"This channel is already subscribed to that query as #{existing.id}. "
+            "/arxiv list shows this channel's subscriptions."
+        )
+        self.existing = existing
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A stored channel: where it is, how it receives posts, and whether posting is paused."""
+
+    id: int
+    ref: ChannelRef
+    mode: DeliveryMode
+    paused_reason: str | None
+    created_at: datetime
+    paused_at: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None
+
+
+class ChannelStore(StoreBase):
+    """The channel and subscription methods of :class:`~bot.store.store.Store`."""
+
+    # -- channels ---------------------------------------------------------------------
+
+    async def ensure_channel(self, ref: ChannelRef) -> int:
+        """Return the id of the channel ``ref`` names, creating it on first sight.
+
+        A changed non-empty ``name`` is stored; an empty one never erases a known name.
+        """
+        async with self.transaction() as conn:
+            await conn.execute(
+                """
+                INSERT INTO channels (platform, workspace, channel, name, created_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (platform, workspace, channel) DO UPDATE SET name = excluded.name
+                WHERE excluded.name <> '' AND excluded.name <> channels.name
+                """,
+                (ref.platform, ref.workspace, ref.channel, ref.name, self.now_text()),
+            )
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+                    (ref.platform, ref.workspace, ref.channel),
+                )
+            )
+        return int(rows[0]["id"])
+
+    async def get_channel(self, channel_id: int) -> Channel:
+        row = await self.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
+        if row is None:
+            raise NotFoundError(f"No channel #{channel_id}.")
+        return _channel(row)
+
+    async def set_channel_mode(self, channel_id: int, mode: DeliveryMode) -> None:
+        await self._update_channel(channel_id, "mode = ?", (DeliveryMode(mode).value,))
+        logger.info("Channel %s set to mode %s", channel_id, mode)
+
+    async def pause_channel(self, channel_id: int, reason: str) -> None:
+        """Stop delivering to a channel (its queued posts wait), showing ``reason``."""
+        await self._update_channel(
+            channel_id, "paused_reason = ?, paused_at = ?", (reason, self.now_text())
+        )
+        logger.warning("Channel %s paused: %s", channel_id, reason)
+
+    async def resume_channel(self, channel_id: int) -> bool:
+        """Deliver to a paused channel again; False if it was not paused."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE channels SET paused_reason = NULL, paused_at = NULL"
+                " WHERE id = ? AND paused_reason IS NOT NULL",
+                (channel_id,),
+            )
+            resumed = cursor.rowcount == 1
+        if resumed:
+            logger.info("Channel %s resumed", channel_id)
+        return resumed
+
+    async def _update_channel(
+        self, channel_id: int, assignments: str, params: Sequence[Any]
+    ) -> None:
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                f"UPDATE channels SET {assignments} WHERE id = ?", (*params, channel_id)
+            )
+            if cursor.rowcount != 1:
+                raise NotFoundError(f"No channel #{channel_id}.")
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    async def add_subscription(
+        self, channel_id: int, query: str, *, limit: int = DEFAULT_SUBSCRIPTION_LIMIT
+    ) -> Subscription:
+        """Subscribe a channel to ``query`` (already canonical text).
+
+        The duplicate check, the count check and the insert share one transaction, so
+        concurrent calls never take a channel past ``limit``.
+        """
+        async with self.transaction() as conn:
+            existing = list(
+                await conn.execute_fetchall(
+                    "SELECT * FROM subscriptions WHERE channel_id = ? AND query = ?",
+                    (channel_id, query),
+                )
+            )
+            if existing:
+                raise DuplicateSubscriptionError(_subscription(existing[0]))
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel_id,)
+                )
+            )
+            count = int(rows[0][0])
+            if count >= limit:
+                raise LimitError(_limit_message(count, limit))
+            inserted = list(
+                await conn.execute_fetchall(
+                    "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)"
+                    " RETURNING *",
+                    (channel_id, query, self.now_text()),
+                )
+            )
+        subscription = _subscription(inserted[0])
+        logger.info("Channel %s subscribed to %r as #%s", channel_id, query, subscription.id)
+        return subscription
+
+    async def remove_subscription(self, channel_id: int, subscription_id: int) -> Subscription:
+        """Remove one of this channel's subscriptions; another channel's is "not found"."""
+        async with self.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    "DELETE FROM subscriptions WHERE id = ? AND channel_id = ? RETURNING *",
+                    (subscription_id, channel_id),
+                )
+            )
+        if not rows:
+            raise NotFoundError(
+                f"No subscription #{subscription_id} in this channel. "
+                "/arxiv list shows this channel's subscriptions."
+            )
+        subscription = _subscription(rows[0])
+        logger.info("Channel %s removed subscription #%s", channel_id, subscription_id)
+        return subscription
+
+    async def list_subscriptions(self, channel_id: int) -> list[Subscription]:
+        rows = await self.fetchall(
+            "SELECT * FROM subscriptions WHERE channel_id = ? ORDER BY id", (channel_id,)
+        )
+        return [_subscription(row) for row in rows]
+
+    async def all_subscriptions(self) -> list[Subscription]:
+        rows = await self.fetchall("SELECT * FROM subscriptions ORDER BY channel_id, id")
+        return [_subscription(row) for row in rows]
+
+
+def _channel(row: sqlite3.Row) -> Channel:
+    return Channel(
+        id=int(row["id"]),
+        ref=ChannelRef(
+            platform=row["platform"],
+            workspace=row["workspace"],
+            channel=row["channel"],
+            name=row["name"],
+        ),
+        mode=DeliveryMode(row["mode"]),
+        paused_reason=row["paused_reason"],
+        created_at=_from_text(row["created_at"]),
+        paused_at=_from_text(row["paused_at"]) if row["paused_at"] else None,
+    )
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        id=int(row["id"]),
+        channel_id=int(row["channel_id"]),
+        query=row["query"],
+        created_at=_from_text(row["created_at"]),
+    )
+
+
+def _limit_message(count: int, limit: int) -> str:
+    noun = "subscription" if count == 1 else "subscriptions"
+    most = "the most allowed" if count == limit else f"and the most allowed is {limit}"
+    return (
+        f"This channel already has {count} {noun}, {most}. "
+        "Remove one with /arxiv unsubscribe <id> (see /arxiv list), "
+        "or combine queries with OR in one subscription."
+    )
