@@ -60,3 +60,20 @@ def test_short_interval_is_allowed_for_a_mirror(
     monkeypatch.setenv("ARXIV_OAI_URL", "http://127.0.0.1:8080/oai")
     monkeypatch.setenv("ARXIV_REQUEST_INTERVAL", "0")
     assert load_settings().arxiv_request_interval == 0
+
+
+def test_env_example_and_readme_document_every_setting() -> None:
+    import re
+
+    from bot.config import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    names = {name.upper() for name in Settings.model_fields}
+    assert set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE)) == names
+    for name in names:
+        assert f"| `{name}` |" in readme, name
+        # Each setting in .env.example has a comment line right above it.
+        before = example.split(f"\n{name}=")[0].rstrip().splitlines()[-1]
+        assert before.startswith("#"), name
