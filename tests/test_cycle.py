@@ -6,7 +6,7 @@ import io
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from adapters.console import ConsoleAdapter
 from bot.app import BotApp
@@ -18,7 +18,10 @@ from tests.fakes.oai import FakeOai
 from tests.fakes.oai_corpus import harvested
 from tests.test_console import run_console
 
-TODAY = datetime.now(UTC).date()
+
+def today() -> date:
+    """Today in UTC, read when used, so a run that crosses midnight stays consistent."""
+    return datetime.now(UTC).date()
 
 
 def announce(fake_oai: FakeOai, *arxiv_ids: str, day: int = 0) -> None:
@@ -26,7 +29,7 @@ def announce(fake_oai: FakeOai, *arxiv_ids: str, day: int = 0) -> None:
     moment = datetime.now(UTC) - timedelta(days=day + 1)
     for arxiv_id in arxiv_ids:
         paper = replace(paper_by_id(arxiv_id), submitted=moment, updated=moment, version=1)
-        fake_oai.add_records(harvested(paper, TODAY - timedelta(days=day)))
+        fake_oai.add_records(harvested(paper, today() - timedelta(days=day)))
 
 
 async def cycle_output(app: BotApp) -> str:
@@ -63,7 +66,7 @@ async def test_revision_is_not_reposted_and_cross_list_reaches_its_channel(
 
     later = datetime.now(UTC)
     revision = replace(paper_by_id("2506.11674"), updated=later, submitted=later - timedelta(1))
-    fake_oai.add_records(harvested(revision, TODAY))
+    fake_oai.add_records(harvested(revision, today()))
     assert await cycle_output(app) == ""
 
 
@@ -101,7 +104,7 @@ def test_run_once_from_the_command_line(settings: Settings, fake_oai: FakeOai) -
                 submitted=datetime.now(UTC) - timedelta(days=1),
                 updated=datetime.now(UTC) - timedelta(days=1),
             ),
-            TODAY,
+            today(),
         )
     )
     once = subprocess.run(
