@@ -1,0 +1,360 @@
+"""Slack Block Kit messages from the core's neutral models (pure functions, no I/O).
+
+Every piece of untrusted text (titles, authors, abstracts, comments, queries) is cleaned,
+cut to fit, then escaped for mrkdwn with :func:`escape`, and every mrkdwn text object
+carries ``"verbatim": True`` so Slack does not auto-link channel names or mentions.
+Links the bot builds itself are ``<url|label>`` with the label escaped.
+
+Every message stays within Block Kit's limits: 50 blocks, 3,000 characters a section,
+150 a header, 10 context elements, 75 a button's text, 2,000 a button's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.models import Digest, Paper, PaperPost, Reply, Tone, Visibility
+from bot.render import (
+    author_line,
+    category_line,
+    clean,
+    cut_at_word,
+    date_line,
+    digest_title,
+    format_date,
+    matched_line,
+)
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_BUTTON_TEXT",
+    "MAX_BUTTON_VALUE",
+    "MAX_CONTEXT_ELEMENTS",
+    "MAX_FALLBACK",
+    "MAX_HEADER",
+    "MAX_SECTION",
+    "SHARE_ACTION",
+    "BlockDict",
+    "SlackMessage",
+    "digest_message",
+    "escape",
+    "paper_card",
+    "reply_message",
+    "share_ids",
+]
+
+BlockDict = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_BUTTON_URL = 3000
+MAX_FALLBACK = 500
+"""Raw characters of fallback text before escaping (at most 5x longer once escaped)."""
+
+SHARE_ACTION = "arxiv_share"
+TITLE_CHARS = 250
+LIST_TITLE_CHARS = 150
+FIELD_CHARS = 500
+SNIPPET_CHARS = 500
+DIGEST_LIST_MAX = 50
+CODE_BUTTONS_MAX = 3
+
+_TONE_EMOJI = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.ERROR: ":warning: "}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """One Slack message: fallback ``text``, Block Kit ``blocks``, and thread replies.
+
+    ``thread`` holds messages to post as replies in the thread this message starts
+    (full abstracts, a digest's cards); they have no threads of their own.
+    """
+
+    text: str
+    blocks: tuple[BlockDict, ...]
+    thread: tuple[SlackMessage, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        """Keyword arguments for ``chat.postMessage`` / ``respond()`` (channel not set)."""
+        return {
+            "text": self.text,
+            "blocks": list(self.blocks),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+
+
+def escape(text: str) -> str:
+    """Escape mrkdwn's control characters: ``&``, ``<``, ``>`` (in that order)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe(text: str, limit: int) -> str:
+    """Untrusted text as one escaped line, cut at a word to ``limit`` raw characters."""
+    return escape(cut_at_word(clean(text), limit))
+
+
+def _link(url: str, label: str) -> str:
+    """A link the bot builds: ``<url|label>``; ``label`` must already be escaped."""
+    return f"<{url}|{label}>"
+
+
+def _mrkdwn(text: str) -> BlockDict:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _section(text: str) -> BlockDict:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _context(*texts: str) -> BlockDict:
+    return {"type": "context", "elements": [_mrkdwn(t) for t in texts[:MAX_CONTEXT_ELEMENTS]]}
+
+
+def _header(text: str) -> BlockDict:
+    """A header block; ``text`` is trusted plain text (cut to 150 characters)."""
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut_at_word(text, MAX_HEADER), "emoji": True},
+    }
+
+
+def _button(label: str, action_id: str, *, url: str = "", value: str = "") -> BlockDict:
+    button: BlockDict = {
+        "type": "button",
+        "text": {
+            "type": "plain_text",
+            "text": cut_at_word(label, MAX_BUTTON_TEXT),
+            "emoji": True,
+        },
+        "action_id": action_id,
+    }
+    if url:
+        button["url"] = url
+    if value:
+        button["value"] = value
+    return button
+
+
+def _hard_split(piece: str, limit: int) -> list[str]:
+    """Split escaped ``piece`` into parts of at most ``limit``, never inside an entity."""
+    parts: list[str] = []
+    while len(piece) > limit:
+        cut = limit
+        amp = piece.rfind("&", max(cut - 4, 0), cut)
+        if amp > 0 and piece.find(";", amp) >= cut:
+            cut = amp
+        parts.append(piece[:cut])
+        piece = piece[cut:]
+    if piece:
+        parts.append(piece)
+    return parts
+
+
+def _pack(pieces: Iterable[str], limit: int, sep: str) -> list[str]:
+    """Join escaped ``pieces`` with ``sep`` into chunks of at most ``limit`` characters."""
+    chunks: list[str] = []
+    current = ""
+    for whole in pieces:
+        for piece in _hard_split(whole, limit):
+            if current and len(current) + len(sep) + len(piece) <= limit:
+                current += sep + piece
+            else:
+                if current:
+                    chunks.append(current)
+                current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _abstract_sections(abstract: str) -> list[BlockDict]:
+    """The whole abstract as sections of at most 3,000 characters, split at words."""
+    words = [escape(word) for word in clean(abstract).split(" ") if word]
+    return [_section(chunk) for chunk in _pack(words, MAX_SECTION, " ")]
+
+
+def _fit(
+    head: list[BlockDict], groups: Sequence[list[BlockDict]], tail: list[BlockDict]
+) -> list[BlockDict]:
+    """``head``, as many whole ``groups`` as fit in 50 blocks, a note of the rest, ``tail``."""
+    room = MAX_BLOCKS - len(head) - len(tail)
+    body: list[BlockDict] = []
+    for shown, group in enumerate(groups):
+        rest = len(groups) - shown
+        reserve = 1 if rest > 1 else 0  # the "… and N more" note, unless this is the last
+        if len(body) + len(group) + reserve > room:
+            body.append(_context(f"… and {rest:,} more not shown"))
+            break
+        body.extend(group)
+    return (head + body + tail)[:MAX_BLOCKS]
+
+
+def _fallback(text: str) -> str:
+    """Notification text: plain, cut, escaped (well under 3,000 characters)."""
+    return _safe(text, MAX_FALLBACK)
+
+
+def _title_link(paper: Paper, limit: int) -> str:
+    return _link(paper.abs_url, _safe(paper.title, limit) or escape(paper.versioned_id))
+
+
+def _buttons(post: PaperPost) -> BlockDict:
+    paper = post.paper
+    elements = [
+        _button("Abstract", "arxiv_open_abs", url=paper.abs_url),
+        _button("PDF", "arxiv_open_pdf", url=paper.pdf_url),
+    ]
+    codes = [link for link in post.code_links if len(link) <= MAX_BUTTON_URL]
+    for number, link in enumerate(codes[:CODE_BUTTONS_MAX], start=1):
+        label = "Code" if number == 1 else f"Code {number}"
+        elements.append(_button(label, f"arxiv_open_code_{number}", url=link))
+    return {"type": "actions", "elements": elements}
+
+
+def _revision_block(post: PaperPost) -> BlockDict:
+    paper = post.paper
+    return _context(
+        f":repeat: Revised {_title_link(paper, LIST_TITLE_CHARS)} "
+        f"`{escape(paper.versioned_id)}` · updated {format_date(paper.updated)}"
+    )
+
+
+def _card_blocks(post: PaperPost, *, full_abstract: bool) -> list[BlockDict]:
+    """A paper card's blocks; the abstract is a snippet unless ``full_abstract``."""
+    if post.revised:
+        return [_revision_block(post)]
+    paper = post.paper
+    blocks = [_section(f"*{_title_link(paper, TITLE_CHARS)}*")]
+    details = [
+        f"`{escape(paper.versioned_id)}` · {_safe(category_line(paper), FIELD_CHARS)}",
+        _safe(date_line(paper), FIELD_CHARS),
+    ]
+    if paper.authors:
+        details.insert(0, _safe(author_line(paper.authors), FIELD_CHARS))
+    if paper.comment:
+        details.append(f"Comment: {_safe(paper.comment, FIELD_CHARS)}")
+    if paper.journal_ref:
+        details.append(f"Journal: {_safe(paper.journal_ref, FIELD_CHARS)}")
+    blocks.append(_context(*details))
+    abstract = clean(paper.abstract)
+    if full_abstract:
+        blocks.extend(_abstract_sections(abstract))
+    elif abstract:
+        blocks.append(_section(_safe(abstract, SNIPPET_CHARS)))
+    if post.matched:
+        blocks.append(_context(f"Matched {_safe(matched_line(post), FIELD_CHARS)}"))
+    blocks.append(_buttons(post))
+    return blocks
+
+
+def paper_card(post: PaperPost) -> SlackMessage:
+    """A paper card; a long abstract goes whole into a thread reply.
+
+    A revision of a paper the channel already received is a one-line note instead.
+    """
+    paper = post.paper
+    if post.revised:
+        text = f"Revised: {clean(paper.title)} ({paper.versioned_id})"
+        return SlackMessage(_fallback(text), (_revision_block(post),))
+    blocks = _card_blocks(post, full_abstract=False)
+    thread: tuple[SlackMessage, ...] = ()
+    if len(clean(paper.abstract)) > SNIPPET_CHARS:
+        sections = _abstract_sections(paper.abstract)
+        if len(sections) > MAX_BLOCKS - 1:
+            sections = [*sections[: MAX_BLOCKS - 2], _context("… (abstract cut)")]
+        full = SlackMessage(
+            _fallback(f"Abstract of {paper.versioned_id}: {clean(paper.title)}"),
+            (_context(f"Abstract of {_title_link(paper, TITLE_CHARS)}"), *sections),
+        )
+        thread = (full,)
+    fallback = _fallback(f"{clean(paper.title)} ({paper.versioned_id})")
+    return SlackMessage(fallback, tuple(blocks), thread)
+
+
+def _list_line(number: int, paper: Paper, extra: str = "") -> str:
+    return f"{number}. {_title_link(paper, LIST_TITLE_CHARS)} `{escape(paper.versioned_id)}`{extra}"
+
+
+def _list_sections(lines: Iterable[str]) -> list[list[BlockDict]]:
+    """Numbered list lines packed into sections of at most 3,000 characters."""
+    return [[_section(chunk)] for chunk in _pack(lines, MAX_SECTION, "\n")]
+
+
+def _digest_line(number: int, post: PaperPost) -> str:
+    extra = ""
+    if post.revised:
+        extra += " (revised)"
+    if post.matched:
+        extra += " · matched " + ", ".join(f"#{sub.id}" for sub in post.matched)
+    return _list_line(number, post.paper, extra)
+
+
+def digest_message(digest: Digest) -> SlackMessage:
+    """One message listing the papers; the full cards go in its thread."""
+    title = digest_title(digest)
+    posts = digest.posts
+    listed = posts[:DIGEST_LIST_MAX]
+    lines = [_digest_line(n, post) for n, post in enumerate(listed, start=1)]
+    tail: list[BlockDict] = []
+    if len(posts) > len(listed):
+        tail.append(_context(f"… and {len(posts) - len(listed):,} more"))
+    if posts:
+        tail.append(_context("Full cards are in the thread."))
+    blocks = _fit([_header(title)], _list_sections(lines), tail)
+    thread = tuple(paper_card(post) for post in posts)
+    return SlackMessage(_fallback(title), tuple(blocks), thread)
+
+
+def share_ids(papers: Iterable[Paper]) -> str:
+    """The arXiv ids joined by commas, as many whole ids as fit a button's value."""
+    value = ""
+    for paper in papers:
+        joined = f"{value},{paper.arxiv_id}" if value else paper.arxiv_id
+        if len(joined) > MAX_BUTTON_VALUE:
+            break
+        value = joined
+    return value
+
+
+def _paper_line(number: int, paper: Paper) -> str:
+    details = (
+        f" — {_safe(author_line(paper.authors, 3), FIELD_CHARS)}"
+        f" · {escape(paper.primary_category)} · {format_date(paper.submitted)}"
+    )
+    return _list_line(number, paper, details)
+
+
+def reply_message(reply: Reply) -> SlackMessage:
+    """A command's reply: title, lines, code, a result list and full cards.
+
+    Results shown only to the caller carry a "Share in channel" button whose value is
+    the papers' arXiv ids joined by commas (:data:`SHARE_ACTION`).
+    """
+    head = [_section(f"{_TONE_EMOJI[reply.tone]}*{_safe(reply.title, TITLE_CHARS)}*")]
+    groups: list[list[BlockDict]] = []
+    if reply.lines:
+        lines = [escape(clean(line)) for line in reply.lines]
+        groups.extend([_section(chunk)] for chunk in _pack(lines, MAX_SECTION, "\n"))
+    if reply.code:
+        code = [escape(line.rstrip()) for line in reply.code]
+        for chunk in _pack(code, MAX_SECTION - 8, "\n"):
+            groups.append([_section(f"```\n{chunk}\n```")])
+    numbered = (_paper_line(n, paper) for n, paper in enumerate(reply.papers, start=1))
+    groups.extend(_list_sections(numbered))
+    for post in reply.posts:
+        groups.append([{"type": "divider"}, *_card_blocks(post, full_abstract=True)])
+    tail: list[BlockDict] = []
+    if reply.papers and reply.visibility is Visibility.PRIVATE:
+        share = _button("Share in channel", SHARE_ACTION, value=share_ids(reply.papers))
+        tail.append({"type": "actions", "elements": [share]})
+    if reply.footer:
+        tail.append(_context(_safe(reply.footer, FIELD_CHARS)))
+    text = _TONE_EMOJI[reply.tone] + _fallback(reply.title)
+    return SlackMessage(text, tuple(_fit(head, groups, tail)))

@@ -1,0 +1,368 @@
+"""Slack Block Kit rendering: valid blocks, within limits, untrusted text escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+from adapters.slack.render import (
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT_ELEMENTS,
+    MAX_HEADER,
+    MAX_SECTION,
+    SHARE_ACTION,
+    SlackMessage,
+    digest_message,
+    escape,
+    paper_card,
+    reply_message,
+)
+from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone, Visibility
+from bot.render import make_post
+from tests.fakes.corpus import make_paper, paper_by_id, sample_papers
+
+EVIL = "<!channel> <!here> <@U123> <https://evil.example|arxiv.org> Tom & Jerry"
+_OWN_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[^|<>\s]+\|[^<>]*>")
+
+
+def _messages(message: SlackMessage) -> Iterator[SlackMessage]:
+    yield message
+    for reply in message.thread:
+        yield from _messages(reply)
+
+
+def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every (key, string) pair in a JSON-like value."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _strings(item, name)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item, key)
+
+
+def _text_objects(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if value.get("type") in ("mrkdwn", "plain_text"):
+            yield value
+        for item in value.values():
+            yield from _text_objects(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _text_objects(item)
+
+
+def check(message: SlackMessage) -> None:
+    """Slack's own validation plus explicit limit checks, for the message and its thread."""
+    for part in _messages(message):
+        payload = part.to_payload()
+        assert payload["unfurl_links"] is False
+        assert payload["unfurl_media"] is False
+        assert payload["text"]
+        assert len(payload["text"]) < 3000
+        blocks = payload["blocks"]
+        assert 0 < len(blocks) <= MAX_BLOCKS
+        json.dumps(payload)  # serialisable
+        for block in Block.parse_all(blocks):
+            block.validate_json()
+        for block in blocks:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= MAX_SECTION
+            elif block["type"] == "header":
+                assert len(block["text"]["text"]) <= MAX_HEADER
+            elif block["type"] == "context":
+                assert 0 < len(block["elements"]) <= MAX_CONTEXT_ELEMENTS
+                assert all(len(e["text"]) <= MAX_SECTION for e in block["elements"])
+            elif block["type"] == "actions":
+                for button in block["elements"]:
+                    assert len(button["text"]["text"]) <= MAX_BUTTON_TEXT
+                    assert len(button.get("value", "")) <= MAX_BUTTON_VALUE
+        for text in _text_objects(blocks):
+            if text["type"] == "mrkdwn":
+                assert text["verbatim"] is True
+
+
+def assert_escaped(message: SlackMessage) -> None:
+    """No mention, disguised link or bare ``&`` anywhere but in the bot's own links."""
+    for part in _messages(message):
+        for key, value in _strings(part.to_payload()):
+            if key in ("url", "action_id", "type"):
+                continue
+            rest = _OWN_LINK.sub("", value)
+            assert "<" not in rest, value
+            assert ">" not in rest, value
+            assert "<!" not in value and "<@" not in value
+            assert "|arxiv.org>" not in value
+            assert re.search(r"&(?!amp;|lt;|gt;)", value) is None, value
+
+
+def _all_blocks(message: SlackMessage) -> list[dict[str, Any]]:
+    return [block for part in _messages(message) for block in part.blocks]
+
+
+def _buttons(message: SlackMessage) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def _text(message: SlackMessage) -> str:
+    return json.dumps([part.to_payload() for part in _messages(message)], ensure_ascii=False)
+
+
+def test_slack_sdk_validation_enforces_lengths() -> None:
+    """The validation the other tests rely on really rejects over-long text."""
+    too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    with pytest.raises(SlackObjectFormationError):
+        Block.parse_all(too_long)[0].validate_json()
+    header = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]
+    with pytest.raises(SlackObjectFormationError):
+        Block.parse_all(header)[0].validate_json()
+
+
+def test_escape_order_and_neutralisation() -> None:
+    assert escape("a & b") == "a &amp; b"
+    assert escape("<!channel>") == "&lt;!channel&gt;"
+    assert escape("&lt;") == "&amp;lt;"
+    assert escape(EVIL).count("<") == 0
+
+
+def test_every_sample_paper_renders_valid_and_escaped() -> None:
+    for paper in sample_papers():
+        card = paper_card(make_post(paper))
+        check(card)
+        assert_escaped(card)
+
+
+def test_card_shows_title_link_authors_categories_dates_comment() -> None:
+    paper = paper_by_id("2506.11674")
+    card = paper_card(make_post(paper))
+    first = card.blocks[0]["text"]["text"]
+    assert first == f"*<{paper.abs_url}|{paper.title}>*"
+    text = _text(card)
+    assert "Lena Müller" in text
+    assert "eess.IV" in text and "cross-listed in cs.CV" in text
+    assert "Submitted 2025-06-13" in text
+    assert "accepted at MICCAI 2025" in text
+    assert card.text.startswith(paper.title)
+
+
+def test_hostile_text_is_escaped_everywhere() -> None:
+    paper = make_paper(
+        title=EVIL,
+        authors=(EVIL, "Eve & Trudy"),
+        abstract=(EVIL + " ") * 40,
+        comment=EVIL,
+        journal_ref=EVIL,
+        categories=("cs.LG", "stat.ML"),
+    )
+    sub = Subscription(7, 1, EVIL, datetime(2025, 6, 1, tzinfo=UTC))
+    post = PaperPost(paper, matched=(sub,))
+    card = paper_card(post)
+    check(card)
+    assert_escaped(card)
+    assert card.thread  # the long abstract went to the thread, escaped too
+    assert "&lt;!channel&gt;" in card.blocks[0]["text"]["text"]
+    corpus = paper_by_id("2506.05555")
+    for message in (
+        digest_message(Digest((post, make_post(corpus)))),
+        reply_message(Reply(title=EVIL, lines=(EVIL,), code=(EVIL,), papers=(paper, corpus))),
+        reply_message(Reply(title=EVIL, posts=(post, make_post(corpus)), footer=EVIL)),
+        paper_card(replace(post, revised=True)),
+    ):
+        check(message)
+        assert_escaped(message)
+
+
+def test_long_abstract_goes_whole_into_the_thread() -> None:
+    words = [f"word{n}" for n in range(600)]
+    abstract = " ".join(words)
+    assert len(abstract) > 3000
+    card = paper_card(make_post(make_paper(abstract=abstract)))
+    check(card)
+    snippet = card.blocks[2]["text"]["text"]
+    assert snippet.endswith("…") and len(snippet) < 600
+    assert len(card.thread) == 1
+    sections = [b["text"]["text"] for b in card.thread[0].blocks if b["type"] == "section"]
+    assert len(sections) >= 2
+    assert " ".join(sections).split() == words  # split at words, nothing lost
+
+
+def test_abstract_of_ampersands_splits_without_breaking_entities() -> None:
+    abstract = "&" * 2000 + " " + "& " * 1000
+    card = paper_card(make_post(make_paper(abstract=abstract)))
+    check(card)
+    assert_escaped(card)
+
+
+def test_short_abstract_has_no_thread() -> None:
+    card = paper_card(make_post(paper_by_id("2506.11674")))
+    assert card.thread == ()
+
+
+def test_many_authors_and_long_title_stay_within_limits() -> None:
+    authors = tuple(f"Author Number {n}" for n in range(300))
+    paper = make_paper(title="Long title word " * 20, authors=authors, abstract="x " * 1500)
+    assert len(paper.title) >= 300
+    card = paper_card(make_post(paper))
+    check(card)
+    text = _text(card)
+    assert "Author Number 7 et al. (300 authors)" in text
+    assert "Author Number 8," not in text
+    assert len(card.blocks[0]["text"]["text"]) < 400
+
+
+def test_code_button_only_with_a_code_link() -> None:
+    with_code = paper_card(make_post(paper_by_id("2506.11674")))
+    labels = [button["text"]["text"] for button in _buttons(with_code)]
+    assert labels == ["Abstract", "PDF", "Code"]
+    assert _buttons(with_code)[2]["url"] == "https://github.com/lmueller/bad-seg"
+    without = paper_card(make_post(make_paper()))
+    assert [button["text"]["text"] for button in _buttons(without)] == ["Abstract", "PDF"]
+    paper = make_paper()
+    assert _buttons(without)[0]["url"] == paper.abs_url
+    assert _buttons(without)[1]["url"] == paper.pdf_url
+
+
+def test_matched_subscriptions_are_shown() -> None:
+    sub = Subscription(3, 1, "cat:eess.IV AND segmentation", datetime(2025, 6, 1, tzinfo=UTC))
+    card = paper_card(PaperPost(paper_by_id("2506.11674"), matched=(sub,)))
+    assert "Matched #3 cat:eess.IV AND segmentation" in _text(card)
+
+
+def test_revised_post_is_a_compact_note() -> None:
+    paper = replace(paper_by_id("2506.10231"), abstract="word " * 1000)
+    note = paper_card(PaperPost(paper, revised=True))
+    check(note)
+    assert len(note.blocks) == 1
+    assert note.thread == ()
+    assert "Revised" in _text(note) and "2506.10231v2" in _text(note)
+    assert paper.abs_url in _text(note)
+
+
+def _posts(count: int) -> tuple[PaperPost, ...]:
+    return tuple(
+        make_post(make_paper(f"2507.{n:05d}", title=f"Paper number {n} & friends"))
+        for n in range(1, count + 1)
+    )
+
+
+def test_digest_lists_papers_and_threads_all_cards() -> None:
+    posts = tuple(make_post(paper) for paper in sample_papers())
+    digest = digest_message(Digest(posts))
+    check(digest)
+    assert_escaped(digest)
+    assert digest.blocks[0]["type"] == "header"
+    text = _text(digest)
+    for number, post in enumerate(posts, start=1):
+        assert f"{number}. <{post.paper.abs_url}|" in text
+    assert len(digest.thread) == len(posts)
+    assert [card.blocks for card in digest.thread] == [paper_card(p).blocks for p in posts]
+
+
+def test_digest_of_200_papers_stays_within_limits() -> None:
+    posts = _posts(200)
+    digest = digest_message(Digest(posts, folded=True))
+    check(digest)
+    assert_escaped(digest)
+    assert len(digest.thread) == 200
+    assert "… and 150 more" in _text(replace(digest, thread=()))
+    assert "folded" in digest.text
+
+
+def test_digest_of_long_hostile_titles_stays_within_limits() -> None:
+    posts = tuple(make_post(make_paper(f"2507.{n:05d}", title="&" * 300)) for n in range(1, 201))
+    digest = digest_message(Digest(posts))
+    check(digest)
+    assert_escaped(digest)
+
+
+def test_reply_with_papers_has_the_share_button() -> None:
+    papers = tuple(sample_papers()[:5])
+    message = reply_message(Reply(title="5 results for graph", papers=papers))
+    check(message)
+    buttons = [b for b in _buttons(message) if b["action_id"] == SHARE_ACTION]
+    assert len(buttons) == 1
+    assert buttons[0]["text"]["text"] == "Share in channel"
+    assert buttons[0]["value"] == ",".join(p.arxiv_id for p in papers)
+    for number, paper in enumerate(papers, start=1):
+        assert f"{number}. <{paper.abs_url}|" in _text(message)
+
+
+def test_share_value_fits_for_many_results() -> None:
+    papers = tuple(make_paper(f"2507.{n:05d}") for n in range(1, 301))
+    message = reply_message(Reply(title="Many", papers=papers))
+    check(message)
+    (button,) = [b for b in _buttons(message) if b["action_id"] == SHARE_ACTION]
+    ids = button["value"].split(",")
+    assert ids == [p.arxiv_id for p in papers[: len(ids)]]
+
+
+def test_reply_without_papers_or_in_channel_has_no_share_button() -> None:
+    assert _buttons(reply_message(Reply(title="Subscribed", tone=Tone.SUCCESS))) == []
+    shared = Reply(title="r", papers=(make_paper(),), visibility=Visibility.CHANNEL)
+    assert not [b for b in _buttons(reply_message(shared)) if b["action_id"] == SHARE_ACTION]
+
+
+def test_reply_lines_code_footer_and_error_tone() -> None:
+    reply = Reply(
+        title="Unknown command",
+        lines=("Try one of these:",),
+        code=("/arxiv search graph neural networks", "/arxiv help"),
+        tone=Tone.ERROR,
+        footer="arxiv-bot",
+    )
+    message = reply_message(reply)
+    check(message)
+    assert message.blocks[0]["text"]["text"].startswith(":warning: ")
+    assert message.text.startswith(":warning: ")
+    code = [b["text"]["text"] for b in message.blocks if "```" in b.get("text", {}).get("text", "")]
+    assert code == ["```\n/arxiv search graph neural networks\n/arxiv help\n```"]
+    assert "arxiv-bot" in _text(message)
+    ok = reply_message(Reply(title="Done", tone=Tone.SUCCESS))
+    assert ":warning:" not in _text(ok)
+
+
+def test_reply_with_huge_content_stays_within_limits() -> None:
+    lines = tuple(f"line {n} " + "& " * 200 for n in range(200))
+    code = tuple(f"code {n}" * 50 for n in range(300))
+    papers = tuple(make_paper(f"2507.{n:05d}", title="T " * 200) for n in range(1, 201))
+    posts = _posts(30)
+    reply = Reply(
+        title="x" * 500, lines=lines, code=code, papers=papers, posts=posts, footer="f" * 5000
+    )
+    message = reply_message(reply)
+    check(message)
+    assert_escaped(message)
+    assert "more not shown" in _text(message)
+    assert message.blocks[-1]["type"] == "context"  # the footer survives
+
+
+def test_reply_posts_show_full_cards_inline() -> None:
+    paper = make_paper(abstract=" ".join(f"w{n}" for n in range(1200)))
+    message = reply_message(Reply(title="Paper", posts=(make_post(paper),)))
+    check(message)
+    assert message.thread == ()
+    assert "w1199" in _text(message)
+
+
+def test_blocks_are_plain_data() -> None:
+    paper: Paper = paper_by_id("hep-th/9901001")
+    payload = paper_card(make_post(paper)).to_payload()
+    assert json.loads(json.dumps(payload)) == payload
+    assert f"<{paper.abs_url}|" in payload["blocks"][0]["text"]["text"]
