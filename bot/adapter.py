@@ -15,8 +15,9 @@ from typing import Protocol
 from bot.commands.grammar import Command
 from bot.commands.handlers import CommandContext
 from bot.config import Settings
+from bot.delivery import Sender
 from bot.errors import ConfigError
-from bot.models import ChannelRef, Digest, PaperPost, Reply
+from bot.models import Reply
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Core(Protocol):
     async def handle(self, command: Command, context: CommandContext) -> Reply: ...
 
 
-class Adapter(Protocol):
+class Adapter(Sender, Protocol):
     """A running connection to one chat platform."""
 
     name: str
@@ -46,17 +47,6 @@ class Adapter(Protocol):
 
     async def stop(self) -> None:
         """Finish pending work and disconnect."""
-
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        """Deliver one paper to a channel.
-
-        Raise :class:`~bot.errors.ChannelUnavailableError` when the channel is gone or
-        closed to the bot, and :class:`~bot.errors.DeliveryError` (or anything else) for
-        a failure worth retrying.
-        """
-
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        """Deliver several papers as one message (with full cards threaded, if possible)."""
 
 
 class AdapterFactory(Protocol):

@@ -89,9 +89,16 @@ ERROR_TEXT_LIMIT = 500
 class Sender(Protocol):
     """What the dispatcher needs of an adapter (:class:`bot.adapter.Adapter` has it)."""
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None: ...
+    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
+        """Deliver one paper to a channel.
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None: ...
+        Raise :class:`~bot.errors.ChannelUnavailableError` when the channel is gone or
+        closed to the bot, and :class:`~bot.errors.DeliveryError` (or anything else) for
+        a failure worth retrying.
+        """
+
+    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        """Deliver several papers as one message (with full cards threaded, if possible)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,8 +218,8 @@ class CommandHandler:
         )
 
     async def _mode(self, mode: DeliveryMode | None, context: CommandContext) -> Reply:
-        channel_id = await self._store.ensure_channel(context.channel)
         if mode is None:
+            channel_id = await self._store.ensure_channel(context.channel)
             channel = await self._store.get_channel(channel_id)
             return Reply(
                 title=f"This channel's mode is {channel.mode}.",

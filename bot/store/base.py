@@ -17,7 +17,7 @@ import aiosqlite
 from bot.clock import utc_now
 from bot.store import database
 from bot.store.migrations import MIGRATIONS, Migration
-from bot.store.values import _to_text
+from bot.store.values import to_text
 
 logger = logging.getLogger(__name__)
 
@@ -125,4 +125,4 @@ class StoreBase:
             return cursor.rowcount
 
     def now_text(self) -> str:
-        return _to_text(self._clock())
+        return to_text(self._clock())

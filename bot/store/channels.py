@@ -12,7 +12,7 @@ from typing import Any
 from bot.errors import LimitError, NotFoundError, UserError
 from bot.models import ChannelRef, DeliveryMode, Subscription
 from bot.store.base import StoreBase
-from bot.store.values import _from_text
+from bot.store.values import from_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ChannelStore(StoreBase):
         row = await self.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
         if row is None:
             raise NotFoundError(f"No channel #{channel_id}.")
-        return _channel(row)
+        return channel_from_row(row)
 
     async def set_channel_mode(self, channel_id: int, mode: DeliveryMode) -> None:
         await self._update_channel(channel_id, "mode = ?", (DeliveryMode(mode).value,))
@@ -182,7 +182,7 @@ class ChannelStore(StoreBase):
         return [_subscription(row) for row in rows]
 
 
-def _channel(row: sqlite3.Row) -> Channel:
+def channel_from_row(row: sqlite3.Row) -> Channel:
     return Channel(
         id=int(row["id"]),
         ref=ChannelRef(
@@ -193,8 +193,8 @@ def _channel(row: sqlite3.Row) -> Channel:
         ),
         mode=DeliveryMode(row["mode"]),
         paused_reason=row["paused_reason"],
-        created_at=_from_text(row["created_at"]),
-        paused_at=_from_text(row["paused_at"]) if row["paused_at"] else None,
+        created_at=from_text(row["created_at"]),
+        paused_at=from_text(row["paused_at"]) if row["paused_at"] else None,
     )
 
 
@@ -203,7 +203,7 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         id=int(row["id"]),
         channel_id=int(row["channel_id"]),
         query=row["query"],
-        created_at=_from_text(row["created_at"]),
+        created_at=from_text(row["created_at"]),
     )
 
 

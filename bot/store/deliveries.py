@@ -28,10 +28,10 @@ from typing import Any, Literal
 import aiosqlite
 
 from bot.models import Paper
-from bot.store.channels import Channel, _channel
-from bot.store.papers import _paper
+from bot.store.channels import Channel, channel_from_row
+from bot.store.papers import paper_from_row
 from bot.store.store import Store
-from bot.store.values import _from_text, _to_text
+from bot.store.values import from_text, to_text
 
 __all__ = [
     "ClaimedDelivery",
@@ -140,7 +140,7 @@ class DeliveryQueue:
         return [
             PendingPaper(
                 row_id=int(row["id"]),
-                paper=_paper(row),
+                paper=paper_from_row(row),
                 announced=date.fromisoformat(row["announced"]) if row["announced"] else None,
                 categories_text=row["categories"],
             )
@@ -160,7 +160,7 @@ class DeliveryQueue:
         """
         if not matches:
             return EnqueueCounts()
-        stamp = _to_text(now)
+        stamp = to_text(now)
         queued = revisions = marked = 0
         async with self._store.transaction() as conn:
             existing = await _rows_for(conn, [m.pending.paper.arxiv_id for m in matches])
@@ -235,9 +235,9 @@ class DeliveryQueue:
             "SELECT * FROM channels WHERE id IN ("
             f" SELECT DISTINCT channel_id FROM deliveries WHERE {_DUE.replace(':now', '?')}"
             ") ORDER BY id",
-            (_to_text(now), _to_text(now)),
+            (to_text(now), to_text(now)),
         )
-        return [_channel(row) for row in rows]
+        return [channel_from_row(row) for row in rows]
 
     async def claim(
         self, channel_id: int, *, token: str, now: datetime, lease_until: datetime
@@ -250,8 +250,8 @@ class DeliveryQueue:
         params = {
             "channel": channel_id,
             "token": token,
-            "now": _to_text(now),
-            "lease": _to_text(lease_until),
+            "now": to_text(now),
+            "lease": to_text(lease_until),
         }
         async with self._store.transaction() as conn:
             await conn.execute(
@@ -275,7 +275,7 @@ class DeliveryQueue:
                 channel_id=channel_id,
                 arxiv_id=row["d_arxiv_id"],
                 kind=row["d_kind"],
-                paper=_paper(row) if row["id"] is not None else None,
+                paper=paper_from_row(row) if row["id"] is not None else None,
                 subscription_ids=tuple(json.loads(row["d_subscription_ids"])),
                 attempts=int(row["d_attempts"]),
             )
@@ -297,7 +297,7 @@ class DeliveryQueue:
         Returns how many rows were marked; fewer than ``len(sent)`` means this run's claim
         had lapsed and another run took the rows (they may be sent twice).
         """
-        stamp = _to_text(now)
+        stamp = to_text(now)
         params = [
             (stamp, version, version, channel_id, arxiv_id, token) for arxiv_id, version in sent
         ]
@@ -333,7 +333,7 @@ class DeliveryQueue:
         ``retry_at(attempts)`` gives the next attempt's time after ``attempts`` failed
         attempts, or None when no attempt is left (the row becomes ``failed``).
         """
-        stamp = _to_text(now)
+        stamp = to_text(now)
         params: list[tuple[Any, ...]] = []
         gave_up = 0
         for row in rows:
@@ -344,7 +344,7 @@ class DeliveryQueue:
                 (
                     "failed" if when is None else "queued",
                     attempts,
-                    _to_text(when) if when is not None else None,
+                    to_text(when) if when is not None else None,
                     error,
                     stamp,
                     channel_id,
@@ -380,7 +380,7 @@ class DeliveryQueue:
                 await conn.executemany(
                     "UPDATE deliveries SET last_error = ?, last_attempt_at = ?"
                     " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
-                    [(error, _to_text(now), channel_id, a, token) for a in noted],
+                    [(error, to_text(now), channel_id, a, token) for a in noted],
                 )
             await conn.execute(
                 "UPDATE deliveries SET status = 'queued', claim = NULL, next_attempt_at = NULL"
@@ -431,12 +431,12 @@ class DeliveryQueue:
         )
         return [
             FailedDelivery(
-                channel=_channel(row),
+                channel=channel_from_row(row),
                 arxiv_id=row["d_arxiv_id"],
                 status=row["d_status"],
                 attempts=int(row["d_attempts"]),
                 error=row["d_last_error"],
-                at=_from_text(row["d_last_attempt_at"]) if row["d_last_attempt_at"] else None,
+                at=from_text(row["d_last_attempt_at"]) if row["d_last_attempt_at"] else None,
             )
             for row in rows
         ]
@@ -487,5 +487,5 @@ async def _extend(
     await conn.execute(
         "UPDATE deliveries SET next_attempt_at = ?"
         " WHERE channel_id = ? AND claim = ? AND status = 'sending'",
-        (_to_text(lease_until), channel_id, token),
+        (to_text(lease_until), channel_id, token),
     )

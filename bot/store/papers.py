@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.models import Paper
 from bot.store.base import StoreBase
-from bot.store.values import _check_versionless, _from_text, _json_list, _to_text
+from bot.store.values import check_versionless, from_text, json_list, to_text
 
 if TYPE_CHECKING:
     from bot.sources.oai import HarvestedRecord
@@ -133,11 +133,11 @@ class PaperStore(StoreBase):
             " ORDER BY announced DESC, submitted DESC, arxiv_id DESC LIMIT ?",
             (since.isoformat(), -1 if limit is None else max(limit, 0)),
         )
-        return [_paper(row) for row in rows]
+        return [paper_from_row(row) for row in rows]
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         row = await self.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
-        return _paper(row) if row is not None else None
+        return paper_from_row(row) if row is not None else None
 
     async def search_papers(self, text: str, *, limit: int = 10) -> list[Paper]:
         """Full-text search of the local store, best match first.
@@ -158,7 +158,7 @@ class PaperStore(StoreBase):
             """,
             (match, limit),
         )
-        return [_paper(row) for row in rows]
+        return [paper_from_row(row) for row in rows]
 
 
 _PAPER_COLUMNS = (
@@ -225,7 +225,7 @@ def _harvested_row(
 ) -> tuple[str, dict[str, Any] | None]:
     """``(kind, row to write or None)`` for one record against the stored row ``old``."""
     paper = record.paper
-    _check_versionless(paper.arxiv_id)
+    check_versionless(paper.arxiv_id)
     fresh = dict(zip(_PAPER_COLUMNS, _paper_params(paper, now), strict=True))
     if old is None:
         return "new", {**fresh, "announced": record.datestamp.isoformat(), "matched_at": None}
@@ -233,7 +233,7 @@ def _harvested_row(
     newly_announced = row.get("announced") is None
     if newly_announced:
         row["announced"] = record.datestamp.isoformat()
-    revised = paper.updated > _from_text(row["updated"])
+    revised = paper.updated > from_text(row["updated"])
     if revised:
         row.update({c: fresh[c] for c in (*_HARVEST_METADATA, "primary_category", "updated")})
         row["version"] = int(row["version"]) + 1
@@ -269,17 +269,17 @@ def _has_token(word: str) -> bool:
 
 
 def _paper_params(paper: Paper, first_seen_at: str) -> tuple[Any, ...]:
-    _check_versionless(paper.arxiv_id)
+    check_versionless(paper.arxiv_id)
     return (
         paper.arxiv_id,
         paper.version,
         paper.title,
-        _json_list(paper.authors),
+        json_list(paper.authors),
         paper.abstract,
-        _json_list(paper.categories),
+        json_list(paper.categories),
         paper.primary_category,
-        _to_text(paper.submitted),
-        _to_text(paper.updated),
+        to_text(paper.submitted),
+        to_text(paper.updated),
         paper.comment,
         paper.journal_ref,
         paper.doi,
@@ -287,7 +287,7 @@ def _paper_params(paper: Paper, first_seen_at: str) -> tuple[Any, ...]:
     )
 
 
-def _paper(row: sqlite3.Row) -> Paper:
+def paper_from_row(row: sqlite3.Row) -> Paper:
     return Paper(
         arxiv_id=row["arxiv_id"],
         version=int(row["version"]),
@@ -295,8 +295,8 @@ def _paper(row: sqlite3.Row) -> Paper:
         authors=tuple(json.loads(row["authors"])),
         abstract=row["abstract"],
         categories=tuple(json.loads(row["categories"])),
-        submitted=_from_text(row["submitted"]),
-        updated=_from_text(row["updated"]),
+        submitted=from_text(row["submitted"]),
+        updated=from_text(row["updated"]),
         comment=row["comment"],
         journal_ref=row["journal_ref"],
         doi=row["doi"],

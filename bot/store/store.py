@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.models import Paper
 from bot.store.channels import ChannelStore
 from bot.store.papers import PaperStore
-from bot.store.values import _check_versionless
+from bot.store.values import check_versionless
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Store(ChannelStore, PaperStore):
         Returns False, changing nothing, when the channel already has this paper under
         any version: the key is the version-less id.
         """
-        _check_versionless(paper.arxiv_id)
+        check_versionless(paper.arxiv_id)
         now = self.now_text()
         async with self.transaction() as conn:
             cursor = await conn.execute(

@@ -10,23 +10,23 @@ from datetime import UTC, datetime
 _VERSIONED_ID = re.compile(r"v\d+$")
 
 
-def _check_versionless(arxiv_id: str) -> None:
+def check_versionless(arxiv_id: str) -> None:
     if _VERSIONED_ID.search(arxiv_id):
         raise ValueError(f"arXiv id {arxiv_id!r} carries a version; store the version-less id")
 
 
-def _to_text(moment: datetime) -> str:
+def to_text(moment: datetime) -> str:
     """ISO-8601 UTC with fixed precision, so that text order is time order."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware UTC")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _from_text(text: str) -> datetime:
+def from_text(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _json_list(values: Iterable[str]) -> str:
+def json_list(values: Iterable[str]) -> str:
     # ensure_ascii=False: the FTS index must see "Müller", not "M\u00fcller".
     return json.dumps(list(values), ensure_ascii=False)
