@@ -1,7 +1,9 @@
+import re
 from pathlib import Path
 
 import pytest
 
+from adapters.slack.settings import load_slack_settings
 from bot.config import load_settings
 from bot.errors import ConfigError
 
@@ -62,18 +64,43 @@ def test_short_interval_is_allowed_for_a_mirror(
     assert load_settings().arxiv_request_interval == 0
 
 
-def test_env_example_and_readme_document_every_setting() -> None:
-    import re
+def _documented_names() -> set[str]:
+    """Every setting of the core and of each adapter with settings, as its variable name."""
+    from pydantic_settings import BaseSettings
 
+    from adapters.slack.settings import SlackSettings
     from bot.config import Settings
 
+    settings_classes: list[type[BaseSettings]] = [Settings, SlackSettings]
+    names: set[str] = set()
+    for settings_class in settings_classes:
+        prefix = settings_class.model_config.get("env_prefix", "") or ""
+        names |= {f"{prefix}{field}".upper() for field in settings_class.model_fields}
+    return names
+
+
+def test_env_example_and_readme_document_every_setting() -> None:
     root = Path(__file__).resolve().parents[1]
     example = (root / ".env.example").read_text()
     readme = (root / "README.md").read_text()
-    names = {name.upper() for name in Settings.model_fields}
+    names = _documented_names()
+    assert "SLACK_BOT_TOKEN" in names and "DATABASE_URL" in names
     assert set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE)) == names
     for name in names:
         assert f"| `{name}` |" in readme, name
         # Each setting in .env.example has a comment line right above it.
         before = example.split(f"\n{name}=")[0].rstrip().splitlines()[-1]
         assert before.startswith("#"), name
+
+
+def test_env_example_as_env_loads_and_leaves_slack_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Copying .env.example to .env unchanged gives the defaults, with Slack not configured."""
+    monkeypatch.chdir(tmp_path)
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / ".env").write_text((root / ".env.example").read_text())
+    assert load_settings() == load_settings(_env_file=None)
+    slack = load_slack_settings()
+    assert slack == load_slack_settings(_env_file=None)
+    assert not slack.is_configured

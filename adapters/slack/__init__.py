@@ -1,1 +1,8 @@
-"""The Slack adapter: slash commands and paper posts through a Slack app (slack-bolt)."""
+"""The Slack adapter: ``/arxiv`` in any channel, Block Kit paper cards, Socket Mode or
+HTTP mode (see :mod:`adapters.slack.settings`)."""
+
+from adapters.slack.adapter import SlackAdapter, SlackFactory
+
+factory = SlackFactory()
+
+__all__ = ["SlackAdapter", "SlackFactory", "factory"]

@@ -67,7 +67,7 @@ _JOIN_IMPOSSIBLE = frozenset({"method_not_supported_for_channel_type", "channel_
 
 
 def make_web_client(
-    token: str,
+    token: str | None,
     *,
     base_url: str | None = None,
     timeout: int = 30,

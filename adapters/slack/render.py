@@ -42,7 +42,6 @@ __all__ = [
     "escape",
     "paper_card",
     "reply_message",
-    "share_ids",
 ]
 
 BlockDict = dict[str, Any]
@@ -312,17 +311,6 @@ def digest_message(digest: Digest) -> SlackMessage:
     return SlackMessage(_fallback(title), tuple(blocks), thread)
 
 
-def share_ids(papers: Iterable[Paper]) -> str:
-    """The arXiv ids joined by commas, as many whole ids as fit a button's value."""
-    value = ""
-    for paper in papers:
-        joined = f"{value},{paper.arxiv_id}" if value else paper.arxiv_id
-        if len(joined) > MAX_BUTTON_VALUE:
-            break
-        value = joined
-    return value
-
-
 def _paper_line(number: int, paper: Paper) -> str:
     details = (
         f" — {_safe(author_line(paper.authors, 3), FIELD_CHARS)}"
@@ -331,11 +319,16 @@ def _paper_line(number: int, paper: Paper) -> str:
     return _list_line(number, paper, details)
 
 
-def reply_message(reply: Reply) -> SlackMessage:
+def _shareable(reply: Reply) -> bool:
+    return bool(reply.papers or reply.posts) and reply.visibility is Visibility.PRIVATE
+
+
+def reply_message(reply: Reply, *, share: str | None = None) -> SlackMessage:
     """A command's reply: title, lines, code, a result list and full cards.
 
-    Results shown only to the caller carry a "Share in channel" button whose value is
-    the papers' arXiv ids joined by commas (:data:`SHARE_ACTION`).
+    Results shown only to the caller (papers or cards) carry a "Share in channel"
+    button (:data:`SHARE_ACTION`) when ``share`` is given: the command text to run again
+    for the channel (searches are cached, so sharing costs no arXiv request).
     """
     head = [_section(f"{_TONE_EMOJI[reply.tone]}*{_safe(reply.title, TITLE_CHARS)}*")]
     groups: list[list[BlockDict]] = []
@@ -351,9 +344,9 @@ def reply_message(reply: Reply) -> SlackMessage:
     for post in reply.posts:
         groups.append([{"type": "divider"}, *_card_blocks(post, full_abstract=True)])
     tail: list[BlockDict] = []
-    if reply.papers and reply.visibility is Visibility.PRIVATE:
-        share = _button("Share in channel", SHARE_ACTION, value=share_ids(reply.papers))
-        tail.append({"type": "actions", "elements": [share]})
+    if share and _shareable(reply) and len(share) <= MAX_BUTTON_VALUE:
+        button = _button("Share in channel", SHARE_ACTION, value=share)
+        tail.append({"type": "actions", "elements": [button]})
     if reply.footer:
         tail.append(_context(_safe(reply.footer, FIELD_CHARS)))
     text = _TONE_EMOJI[reply.tone] + _fallback(reply.title)

@@ -31,25 +31,80 @@ in the order scripted: :meth:`FakeSlack.fail_next` (``ok: false`` with an error)
 ``{"ok": false, "error": "ratelimited"}``) and :meth:`FakeSlack.server_error_next`
 (HTTP 5xx with a plain-text body, as Slack's load balancers send). Every request is
 recorded (:class:`SlackCall`).
+
+Tokens. Bot tokens (``xoxb-``) are mapped to teams: :data:`BOT_TOKEN` belongs to
+:data:`TEAM_ID`; :meth:`FakeSlack.add_bot_token` adds others, and so does a successful
+``oauth.v2.access``. A bot method called with the app-level token, or
+``apps.connections.open`` called with a bot token, answers ``not_allowed_token_type``;
+an unknown token answers ``invalid_auth``, no token ``not_authed``.
+
+Socket Mode. ``apps.connections.open`` (app-level token :data:`APP_TOKEN`, ``xapp-``)
+answers ``{"ok": true, "url": "ws://127.0.0.1:PORT/socket?ticket=N"}``; the websocket
+there greets the client with Slack's ``hello`` message, then the test pushes envelopes
+and awaits the client's acknowledgement::
+
+    async with running_fake_slack() as fake:
+        client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
+        app = AsyncApp(client=client)
+        ...  # @app.command("/arxiv") etc.
+        handler = AsyncSocketModeHandler(app, fake.app_token)
+        await handler.connect_async()
+        ack = await fake.send_envelope("slash_commands", fake.slash_command_payload("help"))
+        assert ack["payload"] == {"text": "..."}
+        await handler.close_async()
+
+The handler's Socket Mode client asks for the websocket URL with
+``web_client.apps_connections_open(app_token=...)``, where ``web_client`` is the
+handler's ``web_client=`` argument or, by default, ``app.client``: so an app whose
+client has ``base_url=fake.api_url`` needs nothing more (the app token goes in as the
+``Authorization`` header of that one call; the client's own bot token is not used).
+The client reads ``HTTPS_PROXY``/``HTTP_PROXY`` from the environment for the websocket
+and honours no ``NO_PROXY``: unset them in tests. It reconnects by itself when the
+server closes the socket (:meth:`FakeSlack.close_sockets`) or sends a ``disconnect``
+message (:meth:`FakeSlack.request_disconnect`), fetching a fresh URL each time;
+:meth:`FakeSlack.wait_socket_connected` with ``connections=2`` waits for that.
+Tickets stay valid after use, because ``disconnect_async()`` then ``connect_async()``
+reuses the URL it has. Build the handler inside the running loop (its client makes an
+aiohttp session and a task in ``__init__``), and close it inside the
+:func:`running_fake_slack` block. A request no listener matches is not acknowledged
+at all (bolt's 404 becomes no ack): :meth:`FakeSlack.send_envelope` then times out.
+
+OAuth. ``oauth.v2.access`` takes the client credentials from HTTP Basic auth (as
+``AsyncWebClient.oauth_v2_access`` sends them) or from ``client_id``/``client_secret``
+parameters, checks them against :data:`CLIENT_ID`/:data:`CLIENT_SECRET`
+(``invalid_client_id``, ``bad_client_secret``), and exchanges a code registered with
+:meth:`FakeSlack.add_oauth_code` (once; otherwise ``invalid_code``) for a bot install
+of that team: token ``xoxb-installed-<team id>``, accepted from then on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 __all__ = [
+    "APP_ID",
+    "APP_TOKEN",
     "BOT_ID",
+    "BOT_SCOPES",
     "BOT_TOKEN",
     "BOT_USER_ID",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "INSTALLER_USER_ID",
     "TEAM_ID",
+    "TEAM_NAME",
     "EphemeralMessage",
     "FakeSlack",
     "PostedMessage",
@@ -58,9 +113,16 @@ __all__ = [
 ]
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 TEAM_ID = "T0TEST"
+TEAM_NAME = "arxiv-bot test"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
+APP_ID = "A0TEST"
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "test-client-secret"
+INSTALLER_USER_ID = "U0INSTALLER"
+BOT_SCOPES = "commands,chat:write,chat:write.public,channels:join"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +164,8 @@ class PostedMessage:
     thread_ts: str | None
     params: dict[str, Any]
     """Everything the call sent (``unfurl_links``, ``mrkdwn``, ...)."""
+    team_id: str = TEAM_ID
+    """The team of the bot token that posted it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +178,22 @@ class EphemeralMessage:
     text: str | None
     blocks: list[dict[str, Any]] | None
     params: dict[str, Any]
+    team_id: str = TEAM_ID
+    """The team of the bot token that posted it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Team:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    """An OAuth code waiting to be exchanged."""
+
+    team: _Team
+    redirect_uri: str | None
 
 
 @dataclass(slots=True)
@@ -133,11 +213,30 @@ class _Script:
     retry_after: int | None = None
 
 
+_Auth = Literal["bot", "app", "client"]
+"""Who may call a method: a bot token, the app-level token, or the OAuth client."""
+
+
 class FakeSlack:
     """The fake's state; serve it with :func:`running_fake_slack`."""
 
-    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+    ) -> None:
         self.token = token
+        """The bot token of the home team (:data:`TEAM_ID`)."""
+        self.app_token = app_token
+        """The app-level token ``apps.connections.open`` wants."""
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self._home = _Team(TEAM_ID, TEAM_NAME)
+        self._bot_tokens: dict[str, _Team] = {token: self._home}
+        self._grants: dict[str, _Grant] = {}
         self._calls: list[SlackCall] = []
         self._messages: list[PostedMessage] = []
         self._ephemerals: list[EphemeralMessage] = []
@@ -146,6 +245,14 @@ class FakeSlack:
         self._scripts: list[_Script] = []
         self._ts = itertools.count(1)
         self._base_url = ""
+        # Socket Mode
+        self._tickets: set[str] = set()
+        self._ticket_numbers = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_connections = 0
+        self._socket_changed = asyncio.Condition()
+        self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._acks: list[dict[str, Any]] = []
 
     # -- addresses
 
@@ -175,6 +282,36 @@ class FakeSlack:
 
     def is_member(self, channel: str) -> bool:
         return self._channels.get(channel, _Channel()).member
+
+    # -- tokens and installs
+
+    def add_bot_token(self, token: str, *, team_id: str = TEAM_ID, team_name: str = "") -> None:
+        """Accept ``token`` as a bot token of ``team_id`` (named ``team_name``)."""
+        name = team_name or (TEAM_NAME if team_id == TEAM_ID else team_id)
+        self._bot_tokens[token] = _Team(team_id, name)
+
+    @property
+    def bot_tokens(self) -> dict[str, str]:
+        """The accepted bot tokens, each with its team id."""
+        return {token: team.id for token, team in self._bot_tokens.items()}
+
+    def add_oauth_code(
+        self,
+        code: str,
+        *,
+        team_id: str = "T0OTHER",
+        team_name: str = "Other lab",
+        redirect_uri: str | None = None,
+    ) -> str:
+        """Let ``oauth.v2.access`` exchange ``code`` (once) for a bot install in ``team_id``.
+
+        With ``redirect_uri``, the exchange must send the same one (``bad_redirect_uri``
+        otherwise), as Slack checks it against the authorize request. Returns the bot
+        token the exchange will issue, ``xoxb-installed-<team_id>``; it is accepted
+        only once the exchange has happened.
+        """
+        self._grants[code] = _Grant(_Team(team_id, team_name), redirect_uri)
+        return _installed_token(team_id)
 
     # -- scripted trouble
 
@@ -232,11 +369,177 @@ class FakeSlack:
         return list(self._responses.get(token, []))
 
     def clear(self) -> None:
-        """Forget calls, messages and responses (not channels or scripts)."""
+        """Forget calls, messages, responses and acks (not channels, tokens or scripts)."""
         self._calls.clear()
         self._messages.clear()
         self._ephemerals.clear()
         self._responses.clear()
+        self._acks.clear()
+
+    # -- Socket Mode
+
+    @property
+    def socket_connections(self) -> int:
+        """How many websocket connections were accepted so far (reconnects included)."""
+        return self._socket_connections
+
+    @property
+    def open_sockets(self) -> int:
+        """How many websocket connections are open now."""
+        return len(self._sockets)
+
+    @property
+    def acks(self) -> list[dict[str, Any]]:
+        """Every message the Socket Mode clients sent carrying an ``envelope_id``."""
+        return list(self._acks)
+
+    async def wait_socket_connected(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline, by design
+        *,
+        connections: int = 1,
+    ) -> None:
+        """Wait until a websocket is open, greeted with ``hello``, and at least
+        ``connections`` were accepted in all (2 waits for a reconnect).
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds.
+        """
+        async with asyncio.timeout(timeout), self._socket_changed:
+            await self._socket_changed.wait_for(
+                lambda: bool(self._sockets) and self._socket_connections >= connections
+            )
+
+    async def send_envelope(
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline, by design
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> dict[str, Any]:
+        """Push an envelope to the newest open websocket and return the client's ack.
+
+        ``envelope_type`` is ``slash_commands``, ``interactive`` or ``events_api``; the ack is
+        the whole JSON message the client answered, ``{"envelope_id": ...}`` plus
+        ``"payload"`` when the listener acknowledged with content.
+        ``accepts_response_payload`` defaults to Slack's: false for ``events_api``,
+        true otherwise. Waits for a connection first; raises :class:`TimeoutError`
+        when none comes or the client does not acknowledge within ``timeout``.
+        """
+        if accepts_response_payload is None:
+            accepts_response_payload = envelope_type != "events_api"
+        envelope_id = str(uuid.uuid4())
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
+        }
+        acked: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope_id] = acked
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._socket_changed:
+                    await self._socket_changed.wait_for(lambda: bool(self._sockets))
+                    socket = self._sockets[-1]
+                await socket.send_json(envelope)
+                return await acked
+        finally:
+            self._pending_acks.pop(envelope_id, None)
+
+    async def close_sockets(self, code: int = 1001, message: str = "") -> None:
+        """Close every open websocket from the server's side (the client reconnects).
+
+        Slack closes with 1001 ("going away") when it rotates its servers.
+        """
+        sockets, self._sockets = self._sockets, []
+        for socket in sockets:
+            await socket.close(code=code, message=message.encode())
+        async with self._socket_changed:
+            self._socket_changed.notify_all()
+
+    async def request_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send Slack's ``disconnect`` message to every open websocket: the client
+        fetches a new URL, connects there and closes the old socket itself."""
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+        for socket in list(self._sockets):
+            await socket.send_json(message)
+
+    def slash_command_payload(
+        self,
+        text: str = "",
+        *,
+        command: str = "/arxiv",
+        user_id: str = "U0USER",
+        channel_id: str = "C0CHANNEL",
+        team_id: str = TEAM_ID,
+        response_token: str = "r1",
+    ) -> dict[str, Any]:
+        """A ``slash_commands`` envelope payload, as Slack sends it (all strings);
+        its ``response_url`` is :meth:`response_url` ``(response_token)``."""
+        return {
+            "token": "verification-token-unused",
+            "team_id": team_id,
+            "team_domain": "arxiv-bot-test",
+            "channel_id": channel_id,
+            "channel_name": "papers",
+            "user_id": user_id,
+            "user_name": "tester",
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": self.response_url(response_token),
+            "trigger_id": f"{next(self._ts)}.trigger",
+        }
+
+    def block_actions_payload(
+        self,
+        action_id: str,
+        value: str = "",
+        *,
+        block_id: str = "actions",
+        user_id: str = "U0USER",
+        channel_id: str = "C0CHANNEL",
+        team_id: str = TEAM_ID,
+        message_ts: str = "1700000000.000100",
+        response_token: str = "r1",
+    ) -> dict[str, Any]:
+        """An ``interactive`` envelope payload for a button click on a bot message."""
+        return {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
+            "api_app_id": APP_ID,
+            "token": "verification-token-unused",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"{next(self._ts)}.trigger",
+            "team": {"id": team_id, "domain": "arxiv-bot-test"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": "papers"},
+            "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "text": ""},
+            "state": {"values": {}},
+            "response_url": self.response_url(response_token),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                    "value": value,
+                    "action_ts": f"{int(time.time())}.000001",
+                }
+            ],
+        }
 
     # -- serving
 
@@ -244,6 +547,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_respond)
+        app.router.add_get("/socket", self._handle_socket)
         return app
 
     def _next_ts(self) -> str:
@@ -276,9 +580,13 @@ class FakeSlack:
     def _answer(
         self, method: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        auth_error = self._auth_error(params, headers)
-        if auth_error is not None:
-            return 200, {"ok": False, "error": auth_error}, {}
+        handler: _Method | None = None
+        auth: _Auth = "bot"  # an unknown method still wants a token first, as on Slack
+        if method in _METHODS:
+            handler, auth = _METHODS[method]
+        team = self._authenticate(auth, params, headers)
+        if isinstance(team, str):
+            return 200, {"ok": False, "error": team}, {}
         channel = params.get("channel")
         script = self._take_script(method, str(channel) if channel is not None else None)
         if script is not None:
@@ -288,19 +596,42 @@ class FakeSlack:
             if script.status >= 500:
                 return script.status, {"ok": False, "error": "server_error"}, {}
             return 200, {"ok": False, "error": script.error}, {}
-        handler = _METHODS.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        return 200, handler(self, params), {}
+        return 200, handler(self, params, team), {}
 
-    def _auth_error(self, params: dict[str, Any], headers: dict[str, str]) -> str | None:
-        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    def _authenticate(
+        self, auth: _Auth, params: dict[str, Any], headers: dict[str, str]
+    ) -> _Team | str:
+        """The calling token's team, or the error Slack answers."""
+        authorization = _header(headers, "Authorization")
+        if auth == "client":
+            return self._authenticate_client(authorization, params)
         token = authorization.removeprefix("Bearer ").strip() or str(params.get("token", ""))
         if not token:
             return "not_authed"
-        if token != self.token:
-            return "invalid_auth"
-        return None
+        team = self._bot_tokens.get(token)
+        if auth == "app":
+            if token == self.app_token:
+                return self._home
+            return "not_allowed_token_type" if team is not None else "invalid_auth"
+        if team is not None:
+            return team
+        return "not_allowed_token_type" if token == self.app_token else "invalid_auth"
+
+    def _authenticate_client(self, authorization: str, params: dict[str, Any]) -> _Team | str:
+        """OAuth client credentials: HTTP Basic auth first, then form parameters."""
+        client_id = str(params.get("client_id", ""))
+        client_secret = str(params.get("client_secret", ""))
+        if authorization.startswith("Basic "):
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                decoded = base64.b64decode(authorization.removeprefix("Basic ").strip()).decode()
+                client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.client_id:
+            return "invalid_client_id"
+        if client_secret != self.client_secret:
+            return "bad_client_secret"
+        return self._home
 
     def _channel_error(self, channel: Any) -> str | None:
         if not channel:
@@ -314,19 +645,19 @@ class FakeSlack:
 
     # -- methods
 
-    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _auth_test(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": "https://arxiv-bot-test.slack.com/",
-            "team": "arxiv-bot test",
+            "url": f"https://{_domain(team)}.slack.com/",
+            "team": team.name,
             "user": "arxiv-bot",
-            "team_id": TEAM_ID,
+            "team_id": team.id,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
 
-    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _post_message(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel = params.get("channel")
         error = self._channel_error(channel)
         if error is not None:
@@ -343,6 +674,7 @@ class FakeSlack:
             blocks=blocks,
             thread_ts=str(thread_ts) if thread_ts else None,
             params=params,
+            team_id=team.id,
         )
         self._messages.append(message)
         answer: dict[str, Any] = {"type": "message", "text": text or "", "ts": ts}
@@ -353,7 +685,7 @@ class FakeSlack:
             answer["thread_ts"] = message.thread_ts
         return {"ok": True, "channel": message.channel, "ts": ts, "message": answer}
 
-    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _post_ephemeral(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel, user = params.get("channel"), params.get("user")
         error = self._channel_error(channel)
         if error is not None:
@@ -369,11 +701,12 @@ class FakeSlack:
                 text=params.get("text"),
                 blocks=params.get("blocks"),
                 params=params,
+                team_id=team.id,
             )
         )
         return {"ok": True, "message_ts": ts}
 
-    def _join(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _join(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
@@ -392,6 +725,34 @@ class FakeSlack:
             answer["warning"] = "already_in_channel"
         return answer
 
+    def _connections_open(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        ticket = str(next(self._ticket_numbers))
+        self._tickets.add(ticket)
+        return {"ok": True, "url": f"{self.url.replace('http', 'ws', 1)}/socket?ticket={ticket}"}
+
+    def _oauth_v2_access(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        code = str(params.get("code", ""))
+        grant = self._grants.get(code)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        if grant.redirect_uri is not None and params.get("redirect_uri") != grant.redirect_uri:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        del self._grants[code]
+        token = _installed_token(grant.team.id)
+        self._bot_tokens[token] = grant.team
+        return {
+            "ok": True,
+            "app_id": APP_ID,
+            "authed_user": {"id": INSTALLER_USER_ID},
+            "scope": BOT_SCOPES,
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": grant.team.id, "name": grant.team.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
     async def _handle_respond(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()
         token = request.match_info["token"]
@@ -401,13 +762,78 @@ class FakeSlack:
         self._calls.append(SlackCall("respond", params, headers, is_json, 200, None, arrived))
         return web.Response(text="ok", content_type="text/plain")
 
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """The Socket Mode websocket: ``hello``, then acks until either side closes."""
+        if request.query.get("ticket", "") not in self._tickets:
+            return web.Response(status=401, text="invalid ticket\n", content_type="text/plain")
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets) + 1,
+                "debug_info": {
+                    "host": "applink-fake",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        async with self._socket_changed:
+            self._sockets.append(socket)
+            self._socket_connections += 1
+            self._socket_changed.notify_all()
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    self._receive_ack(message.data)
+        finally:
+            async with self._socket_changed:
+                if socket in self._sockets:
+                    self._sockets.remove(socket)
+                self._socket_changed.notify_all()
+        return socket
 
-_METHODS = {
-    "auth.test": FakeSlack._auth_test,
-    "chat.postMessage": FakeSlack._post_message,
-    "chat.postEphemeral": FakeSlack._post_ephemeral,
-    "conversations.join": FakeSlack._join,
+    def _receive_ack(self, data: str) -> None:
+        with contextlib.suppress(ValueError):
+            message = json.loads(data)
+            if isinstance(message, dict) and "envelope_id" in message:
+                self._acks.append(message)
+                acked = self._pending_acks.get(str(message["envelope_id"]))
+                if acked is not None and not acked.done():
+                    acked.set_result(message)
+
+    async def _shutdown(self) -> None:
+        """Close the websockets, so the server's cleanup does not wait on them."""
+        await self.close_sockets(code=1001)
+        for acked in self._pending_acks.values():
+            acked.cancel()
+
+
+_Method = Callable[[FakeSlack, dict[str, Any], _Team], dict[str, Any]]
+
+_METHODS: dict[str, tuple[_Method, _Auth]] = {
+    "auth.test": (FakeSlack._auth_test, "bot"),
+    "chat.postMessage": (FakeSlack._post_message, "bot"),
+    "chat.postEphemeral": (FakeSlack._post_ephemeral, "bot"),
+    "conversations.join": (FakeSlack._join, "bot"),
+    "apps.connections.open": (FakeSlack._connections_open, "app"),
+    "oauth.v2.access": (FakeSlack._oauth_v2_access, "client"),
 }
+
+
+def _domain(team: _Team) -> str:
+    return "arxiv-bot-test" if team.id == TEAM_ID else team.id.lower()
+
+
+def _installed_token(team_id: str) -> str:
+    return f"xoxb-installed-{team_id}"
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), "")
 
 
 async def _read_params(request: web.Request) -> tuple[dict[str, Any], bool]:
@@ -433,9 +859,21 @@ def _maybe_json(key: str, value: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_fake_slack(*, token: str = BOT_TOKEN) -> AsyncIterator[FakeSlack]:
-    """Serve a :class:`FakeSlack` on an ephemeral port for the block's duration."""
-    fake = FakeSlack(token=token)
+async def running_fake_slack(
+    *,
+    token: str = BOT_TOKEN,
+    app_token: str = APP_TOKEN,
+    client_id: str = CLIENT_ID,
+    client_secret: str = CLIENT_SECRET,
+) -> AsyncIterator[FakeSlack]:
+    """Serve a :class:`FakeSlack` on an ephemeral port for the block's duration.
+
+    Close Socket Mode handlers inside the block: the fake closes its websockets on the
+    way out, and a handler still running would reconnect to a server going away.
+    """
+    fake = FakeSlack(
+        token=token, app_token=app_token, client_id=client_id, client_secret=client_secret
+    )
     runner = web.AppRunner(fake.make_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -445,4 +883,5 @@ async def running_fake_slack(*, token: str = BOT_TOKEN) -> AsyncIterator[FakeSla
         fake._base_url = f"http://{host}:{port}"
         yield fake
     finally:
+        await fake._shutdown()
         await runner.cleanup()

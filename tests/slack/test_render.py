@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,12 +13,6 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from adapters.slack.render import (
-    MAX_BLOCKS,
-    MAX_BUTTON_TEXT,
-    MAX_BUTTON_VALUE,
-    MAX_CONTEXT_ELEMENTS,
-    MAX_HEADER,
-    MAX_SECTION,
     SHARE_ACTION,
     SlackMessage,
     digest_message,
@@ -30,9 +23,7 @@ from adapters.slack.render import (
 from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone, Visibility
 from bot.render import make_post
 from tests.fakes.corpus import make_paper, paper_by_id, sample_papers
-
-EVIL = "<!channel> <!here> <@U123> <https://evil.example|arxiv.org> Tom & Jerry"
-_OWN_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[^|<>\s]+\|[^<>]*>")
+from tests.slack.checks import EVIL, assert_payload_escaped, check_payload
 
 
 def _messages(message: SlackMessage) -> Iterator[SlackMessage]:
@@ -41,71 +32,16 @@ def _messages(message: SlackMessage) -> Iterator[SlackMessage]:
         yield from _messages(reply)
 
 
-def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """Every (key, string) pair in a JSON-like value."""
-    if isinstance(value, str):
-        yield key, value
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            yield from _strings(item, name)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item, key)
-
-
-def _text_objects(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        if value.get("type") in ("mrkdwn", "plain_text"):
-            yield value
-        for item in value.values():
-            yield from _text_objects(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _text_objects(item)
-
-
 def check(message: SlackMessage) -> None:
     """Slack's own validation plus explicit limit checks, for the message and its thread."""
     for part in _messages(message):
-        payload = part.to_payload()
-        assert payload["unfurl_links"] is False
-        assert payload["unfurl_media"] is False
-        assert payload["text"]
-        assert len(payload["text"]) < 3000
-        blocks = payload["blocks"]
-        assert 0 < len(blocks) <= MAX_BLOCKS
-        json.dumps(payload)  # serialisable
-        for block in Block.parse_all(blocks):
-            block.validate_json()
-        for block in blocks:
-            if block["type"] == "section":
-                assert len(block["text"]["text"]) <= MAX_SECTION
-            elif block["type"] == "header":
-                assert len(block["text"]["text"]) <= MAX_HEADER
-            elif block["type"] == "context":
-                assert 0 < len(block["elements"]) <= MAX_CONTEXT_ELEMENTS
-                assert all(len(e["text"]) <= MAX_SECTION for e in block["elements"])
-            elif block["type"] == "actions":
-                for button in block["elements"]:
-                    assert len(button["text"]["text"]) <= MAX_BUTTON_TEXT
-                    assert len(button.get("value", "")) <= MAX_BUTTON_VALUE
-        for text in _text_objects(blocks):
-            if text["type"] == "mrkdwn":
-                assert text["verbatim"] is True
+        check_payload(part.to_payload())
 
 
 def assert_escaped(message: SlackMessage) -> None:
     """No mention, disguised link or bare ``&`` anywhere but in the bot's own links."""
     for part in _messages(message):
-        for key, value in _strings(part.to_payload()):
-            if key in ("url", "action_id", "type"):
-                continue
-            rest = _OWN_LINK.sub("", value)
-            assert "<" not in rest, value
-            assert ">" not in rest, value
-            assert "<!" not in value and "<@" not in value
-            assert "|arxiv.org>" not in value
-            assert re.search(r"&(?!amp;|lt;|gt;)", value) is None, value
+        assert_payload_escaped(part.to_payload())
 
 
 def _all_blocks(message: SlackMessage) -> list[dict[str, Any]]:
@@ -294,29 +230,47 @@ def test_digest_of_long_hostile_titles_stays_within_limits() -> None:
 
 def test_reply_with_papers_has_the_share_button() -> None:
     papers = tuple(sample_papers()[:5])
-    message = reply_message(Reply(title="5 results for graph", papers=papers))
+    message = reply_message(Reply(title="5 results for graph", papers=papers), share="search graph")
     check(message)
     buttons = [b for b in _buttons(message) if b["action_id"] == SHARE_ACTION]
     assert len(buttons) == 1
     assert buttons[0]["text"]["text"] == "Share in channel"
-    assert buttons[0]["value"] == ",".join(p.arxiv_id for p in papers)
+    assert buttons[0]["value"] == "search graph"
     for number, paper in enumerate(papers, start=1):
         assert f"{number}. <{paper.abs_url}|" in _text(message)
 
 
-def test_share_value_fits_for_many_results() -> None:
+def test_many_results_stay_within_limits_and_keep_the_share_button() -> None:
     papers = tuple(make_paper(f"2507.{n:05d}") for n in range(1, 301))
-    message = reply_message(Reply(title="Many", papers=papers))
+    message = reply_message(Reply(title="Many", papers=papers), share="search x --limit 25")
     check(message)
     (button,) = [b for b in _buttons(message) if b["action_id"] == SHARE_ACTION]
-    ids = button["value"].split(",")
-    assert ids == [p.arxiv_id for p in papers[: len(ids)]]
+    assert button["value"] == "search x --limit 25"
+
+
+def test_paper_lookup_is_shareable_but_an_oversized_command_is_not() -> None:
+    lookup = Reply(title="arXiv:2507.00001v1", posts=(make_post(make_paper("2507.00001")),))
+    (button,) = [
+        b
+        for b in _buttons(reply_message(lookup, share="paper 2507.00001"))
+        if b["action_id"] == SHARE_ACTION
+    ]
+    assert button["value"] == "paper 2507.00001"
+    too_long = reply_message(lookup, share="paper " + "x" * 2000)
+    assert not [b for b in _buttons(too_long) if b["action_id"] == SHARE_ACTION]
 
 
 def test_reply_without_papers_or_in_channel_has_no_share_button() -> None:
-    assert _buttons(reply_message(Reply(title="Subscribed", tone=Tone.SUCCESS))) == []
+    subscribed = Reply(title="Subscribed", tone=Tone.SUCCESS)
+    assert _buttons(reply_message(subscribed, share="subscribe x")) == []
     shared = Reply(title="r", papers=(make_paper(),), visibility=Visibility.CHANNEL)
-    assert not [b for b in _buttons(reply_message(shared)) if b["action_id"] == SHARE_ACTION]
+    in_channel = reply_message(shared, share="search r")
+    assert not [b for b in _buttons(in_channel) if b["action_id"] == SHARE_ACTION]
+    assert not [
+        b
+        for b in _buttons(reply_message(Reply(title="r", papers=(make_paper(),))))
+        if b["action_id"] == SHARE_ACTION
+    ]
 
 
 def test_reply_lines_code_footer_and_error_tone() -> None:

@@ -1,0 +1,161 @@
+"""What the bot does when Slack calls it: ``/arxiv`` commands and button clicks.
+
+Every request is acknowledged first (Slack gives up after 3 seconds), then the core
+runs the command and the answer goes to the request's ``response_url`` through
+``respond()``: visible only to the caller, or to the channel when the core's reply
+says so (subscribe, unsubscribe, mode changes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.client import error_code
+from adapters.slack.render import SHARE_ACTION, escape, reply_message
+from bot.adapter import Core
+from bot.commands.grammar import (
+    PaperCommand,
+    PreviewCommand,
+    SearchCommand,
+    SubscribeCommand,
+    parse_command,
+)
+from bot.commands.handlers import CommandContext
+from bot.errors import UserError
+from bot.models import ChannelRef, Reply, Tone, Visibility
+
+__all__ = ["COMMAND", "PLATFORM", "register_listeners"]
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+COMMAND = "/arxiv"
+LINK_ACTIONS = re.compile(r"^arxiv_open_")
+"""The Abstract, PDF and Code buttons open a URL; Slack still sends the click, which
+must be acknowledged or the user sees a warning."""
+
+PRIVATE_HINT = (
+    "If arxiv-bot is not a member of this private channel yet, invite it with "
+    "`/invite @arxiv-bot` so it can post the papers here."
+)
+_SLOW = (SearchCommand, PaperCommand, SubscribeCommand, PreviewCommand)
+WORKING_CHARS = 200
+
+
+def register_listeners(app: AsyncApp, core: Core) -> None:
+    """Route ``/arxiv``, the share button and the link buttons to ``core``."""
+
+    @app.command(COMMAND)
+    async def on_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        if _is_slow(text):
+            shown = escape(text if len(text) <= WORKING_CHARS else text[:WORKING_CHARS] + "…")
+            await ack(response_type="ephemeral", text=f":hourglass: Working on `{shown}`…")
+        else:
+            await ack()
+        context = _context(
+            team=command.get("team_id"),
+            channel=command.get("channel_id"),
+            channel_name=command.get("channel_name"),
+            user=command.get("user_id"),
+        )
+        reply = await core.execute(text, context)
+        await _respond(respond, reply, share=text)
+        if reply.tone is Tone.SUCCESS and _is_subscribe(text):
+            await _make_sure_bot_can_post(client, context.channel, respond)
+
+    @app.action(SHARE_ACTION)
+    async def on_share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        text = str(action.get("value") or "")
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        context = _context(
+            team=(body.get("team") or {}).get("id") or user.get("team_id"),
+            channel=channel.get("id"),
+            channel_name=channel.get("name"),
+            user=user.get("id"),
+        )
+        reply = await core.execute(text, context)
+        if reply.tone is Tone.ERROR:
+            await _respond(respond, reply)
+            return
+        sharer = str(user.get("name") or user.get("username") or "someone")
+        shared = dataclasses.replace(
+            reply, visibility=Visibility.CHANNEL, footer=f"Shared by {sharer}"
+        )
+        await _respond(respond, shared)
+
+    @app.action(LINK_ACTIONS)
+    async def on_link(ack: AsyncAck) -> None:
+        await ack()
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error(
+            "Slack request failed (%s): %s",
+            body.get("type") or body.get("command") or "unknown",
+            error,
+            exc_info=error,
+        )
+
+
+def _is_slow(text: str) -> bool:
+    """True for commands that may ask arXiv (searches, lookups, subscribe previews)."""
+    try:
+        return isinstance(parse_command(text), _SLOW)
+    except UserError:
+        return False
+
+
+def _is_subscribe(text: str) -> bool:
+    try:
+        return isinstance(parse_command(text), SubscribeCommand)
+    except UserError:
+        return False
+
+
+async def _make_sure_bot_can_post(
+    client: AsyncWebClient, channel: ChannelRef, respond: AsyncRespond
+) -> None:
+    """After a subscribe: join a public channel now; in a private one, say how to invite
+    the bot (Slack lets a bot into a private channel only by invitation)."""
+    if channel.channel.startswith("D"):  # a direct message: nothing to join
+        return
+    try:
+        await client.conversations_join(channel=channel.channel)
+    except SlackApiError as error:
+        if error_code(error) in ("method_not_supported_for_channel_type", "channel_not_found"):
+            await respond(response_type="ephemeral", replace_original=False, text=PRIVATE_HINT)
+        else:
+            log.warning("Slack: could not join %s: %s", channel.label, error_code(error) or error)
+
+
+def _context(*, team: Any, channel: Any, channel_name: Any, user: Any) -> CommandContext:
+    ref = ChannelRef(
+        platform=PLATFORM,
+        workspace=str(team or ""),
+        channel=str(channel or ""),
+        name=str(channel_name or ""),
+    )
+    return CommandContext(channel=ref, user=str(user or ""))
+
+
+async def _respond(respond: AsyncRespond, reply: Reply, *, share: str | None = None) -> None:
+    message = reply_message(reply, share=share)
+    visibility = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
+    response = await respond(
+        response_type=visibility, replace_original=False, **message.to_payload()
+    )
+    if response.status_code != 200:
+        log.warning("Slack refused a reply (HTTP %s): %s", response.status_code, response.body)

@@ -1,0 +1,134 @@
+"""The Slack adapter's settings (``SLACK_*``), read from the environment and ``.env``.
+
+Three ways to run, chosen by which settings are present:
+
+* **Socket Mode** (``SLACK_BOT_TOKEN`` and ``SLACK_APP_TOKEN``): the bot opens a
+  websocket to Slack; no public URL is needed.
+* **HTTP mode** (``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``): Slack posts to
+  ``http://HOST:SLACK_PORT/slack/events``; every request's signature is checked.
+* **Many workspaces** (``SLACK_CLIENT_ID``, ``SLACK_CLIENT_SECRET`` and
+  ``SLACK_SIGNING_SECRET``, no bot token): HTTP mode with Slack's OAuth install flow at
+  ``/slack/install``; each workspace's token is kept in the bot's database.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import describe_validation_error
+from bot.errors import ConfigError
+
+__all__ = ["BOT_SCOPES", "SlackMode", "SlackSettings", "load_slack_settings"]
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "channels:join")
+"""What the bot asks for: the slash command, posting, posting to public channels it has
+not joined, and joining a public channel when Slack answers ``not_in_channel``. The
+manifest (``deploy/slack-manifest.yml``) and the OAuth install flow use the same list."""
+
+
+class SlackMode(enum.Enum):
+    SOCKET = "Socket Mode"
+    HTTP = "HTTP mode"
+    OAUTH = "HTTP mode with OAuth installs"
+
+
+class SlackSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SLACK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    bot_token: str = ""
+    app_token: str = ""
+    signing_secret: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    api_url: str = DEFAULT_API_URL
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 3000
+    """0 picks a free port (tests)."""
+    post_interval: Annotated[float, Field(ge=0, le=60)] = 1.0
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token(cls, value: str) -> str:
+        if value and not value.startswith("xoxb-"):
+            raise ValueError("a bot token starts with xoxb- (OAuth & Permissions page)")
+        return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token(cls, value: str) -> str:
+        if value and not value.startswith("xapp-"):
+            raise ValueError(
+                "an app-level token starts with xapp- (Basic Information → App-Level Tokens)"
+            )
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def is_configured(self) -> bool:
+        """True when any Slack credential is set (the adapter then starts)."""
+        return bool(self.bot_token or self.app_token or self.client_id)
+
+    @property
+    def mode(self) -> SlackMode:
+        """How the adapter connects; raises :class:`ConfigError` for an incomplete set."""
+        if self.client_id or self.client_secret:
+            if self.bot_token:
+                raise ConfigError(
+                    "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                    "SLACK_CLIENT_SECRET (OAuth installs into many workspaces), not both"
+                )
+            missing = [
+                name
+                for name, value in (
+                    ("SLACK_CLIENT_ID", self.client_id),
+                    ("SLACK_CLIENT_SECRET", self.client_secret),
+                    ("SLACK_SIGNING_SECRET", self.signing_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(
+                    f"OAuth installs need {', '.join(missing)} "
+                    "(Basic Information → App Credentials)"
+                )
+            return SlackMode.OAUTH
+        if not self.bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from "
+                "your app's OAuth & Permissions page into .env"
+            )
+        if self.app_token:
+            return SlackMode.SOCKET
+        if not self.signing_secret:
+            raise ConfigError(
+                "Slack needs SLACK_APP_TOKEN (xapp-..., for Socket Mode) or "
+                "SLACK_SIGNING_SECRET (for HTTP mode); see the README's Slack section"
+            )
+        return SlackMode.HTTP
+
+
+def load_slack_settings(**overrides: object) -> SlackSettings:
+    """Read ``SLACK_*`` settings; a bad value is a one-line :class:`ConfigError`."""
+    try:
+        return SlackSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        message = describe_validation_error(exc).replace("setting ", "setting SLACK_")
+        raise ConfigError(message) from None

@@ -1,0 +1,33 @@
+"""Fixtures for the Slack tests: the fake Slack, and an adapter in HTTP mode posting to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.slack.adapter import SlackAdapter
+from bot.app import BotApp
+from tests.fakes.slack_api import FakeSlack, running_fake_slack
+from tests.slack.payloads import slack_settings
+
+
+@pytest.fixture
+async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
+    # slack_sdk's websocket client honours HTTP(S)_PROXY but not NO_PROXY.
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with running_fake_slack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def slack(app: BotApp, fake_slack: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    """The adapter in HTTP mode, started, and registered as the bot's Slack sender."""
+    adapter = SlackAdapter(app, slack_settings(fake_slack))
+    await adapter.start()
+    app.senders[adapter.name] = adapter
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()

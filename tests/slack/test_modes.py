@@ -1,0 +1,129 @@
+"""Socket Mode and OAuth installs, against the fake Slack's websocket and OAuth endpoints."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+import pytest
+
+from adapters.slack.adapter import NOT_INSTALLED, SlackAdapter
+from adapters.slack.settings import SlackMode, load_slack_settings
+from bot.app import BotApp
+from bot.errors import ChannelUnavailableError, ConfigError
+from bot.models import ChannelRef
+from bot.render import make_post
+from tests.fakes.corpus import paper_by_id
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeSlack,
+)
+from tests.slack.checks import check_payload
+from tests.slack.payloads import command_body, dispatch, slack_settings, wait_for
+
+
+def test_modes_follow_the_credentials_set() -> None:
+    socket = load_slack_settings(bot_token="xoxb-1", app_token="xapp-1")
+    http = load_slack_settings(bot_token="xoxb-1", signing_secret="s")
+    oauth = load_slack_settings(client_id="1.2", client_secret="c", signing_secret="s")
+    assert (socket.mode, http.mode, oauth.mode) == (
+        SlackMode.SOCKET,
+        SlackMode.HTTP,
+        SlackMode.OAUTH,
+    )
+    assert not load_slack_settings().is_configured
+    with pytest.raises(ConfigError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
+        _ = load_slack_settings(bot_token="xoxb-1").mode
+    with pytest.raises(ConfigError, match="need SLACK_SIGNING_SECRET"):
+        _ = load_slack_settings(client_id="1.2", client_secret="c").mode
+    with pytest.raises(ConfigError, match="not both"):
+        _ = load_slack_settings(bot_token="xoxb-1", client_id="1.2").mode
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN: an app-level token starts with xapp-"):
+        load_slack_settings(app_token="xoxb-1")
+
+
+async def test_socket_mode_answers_commands_over_the_websocket(
+    app: BotApp, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(fake_slack, app_token=APP_TOKEN, signing_secret="")
+    adapter = SlackAdapter(app, settings)
+    assert adapter.mode is SlackMode.SOCKET
+    await adapter.start()
+    try:
+        await fake_slack.wait_socket_connected()
+        payload = fake_slack.slash_command_payload(
+            "search ti:segmentation --limit 2", response_token="socket"
+        )
+        ack = await fake_slack.send_envelope("slash_commands", payload)
+        assert "Working on" in ack["payload"]["text"]
+        await wait_for(lambda: bool(fake_slack.responses("socket")))
+        (answer,) = fake_slack.responses("socket")
+        assert answer["response_type"] == "ephemeral"
+        assert "Segmentation" in str(answer["blocks"])
+        check_payload(answer)
+
+        click = fake_slack.block_actions_payload("arxiv_open_pdf", response_token="click")
+        assert "envelope_id" in await fake_slack.send_envelope("interactive", click)
+    finally:
+        await adapter.stop()
+    assert fake_slack.open_sockets == 0
+
+
+async def test_socket_mode_with_a_refused_app_token_fails_to_start_clearly(
+    app: BotApp, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(fake_slack, app_token="xapp-wrong", signing_secret="")
+    adapter = SlackAdapter(app, settings)
+    with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
+        await adapter.start()
+    await adapter.stop()
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's
+async def test_oauth_install_then_commands_and_posts_use_that_workspace(
+    app: BotApp, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(
+        fake_slack, bot_token="", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    adapter = SlackAdapter(app, settings)
+    assert adapter.mode is SlackMode.OAUTH
+    await adapter.start()
+    app.senders[adapter.name] = adapter
+    try:
+        base = f"http://127.0.0.1:{adapter.http_port}"
+        token = fake_slack.add_oauth_code("code-1", team_id="T0OTHER", team_name="Other lab")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/slack/install") as page:
+                assert page.status == 200
+                html = await page.text()
+                # bolt ties the flow to the browser with a Secure cookie, which a client
+                # on plain http does not send back by itself.
+                cookie = "; ".join(f"{k}={v.value}" for k, v in page.cookies.items())
+            assert f"client_id={CLIENT_ID}" in html
+            assert "scope=commands,chat:write,chat:write.public,channels:join" in html
+            state = re.search(r"state=([\w-]+)", html)
+            assert state is not None
+            redirect = f"{base}/slack/oauth_redirect?code=code-1&state={state.group(1)}"
+            async with session.get(redirect, headers={"Cookie": cookie}) as done:
+                assert done.status == 200, await done.text()
+
+        body = command_body(fake_slack, "subscribe cat:cs.CV", token="o", team="T0OTHER")
+        assert (await dispatch(adapter, body)).status == 200
+        await wait_for(lambda: bool(fake_slack.responses("o")))
+        assert "Subscribed this channel" in str(fake_slack.responses("o")[0])
+
+        other = ChannelRef(platform="slack", workspace="T0OTHER", channel="C0LAB")
+        await adapter.send_post(other, make_post(paper_by_id("2506.11674")))
+        (posted,) = [m for m in fake_slack.messages("C0LAB") if m.thread_ts is None]
+        assert posted.team_id == "T0OTHER"
+        assert any(c.header("Authorization") == f"Bearer {token}" for c in fake_slack.calls())
+
+        stranger = ChannelRef(platform="slack", workspace="T0NEVER", channel="C0LAB")
+        with pytest.raises(ChannelUnavailableError, match="no longer installed"):
+            await adapter.send_post(stranger, make_post(paper_by_id("2506.11674")))
+        assert "reinstall" in NOT_INSTALLED
+    finally:
+        await adapter.stop()
