@@ -17,7 +17,7 @@ from bot.commands.handlers import CommandContext
 from bot.config import Settings
 from bot.delivery import Sender
 from bot.errors import ConfigError
-from bot.models import Reply
+from bot.models import ChannelRef, Reply, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ class Core(Protocol):
     async def execute(self, text: str, context: CommandContext) -> Reply: ...
 
     async def handle(self, command: Command, context: CommandContext) -> Reply: ...
+
+    async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
+        """The channel's subscriptions, oldest first (for autocomplete)."""
 
 
 class Adapter(Sender, Protocol):

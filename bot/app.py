@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
 from bot.harvest import Harvester
-from bot.models import Reply
+from bot.models import ChannelRef, Reply, Subscription
 from bot.schedule import HarvestSchedule
 from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
@@ -129,6 +129,10 @@ class BotApp:
 
     async def handle(self, command: Command, context: CommandContext) -> Reply:
         return await self._require_open().handler.handle(command, context)
+
+    async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
+        channel_id = await self.store.find_channel(channel)
+        return await self.store.list_subscriptions(channel_id) if channel_id is not None else []
 
     # -- what /arxiv status reports ----------------------------------------------------
 

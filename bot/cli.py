@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import entry_points
 from typing import TypeVar
 
 import click
@@ -162,6 +163,23 @@ def paper(reference: str) -> None:
             return await app.handle(PaperCommand(reference), CommandContext(CLI_CHANNEL))
 
     _print_reply(_run(main))
+
+
+CLI_ENTRY_POINT_GROUP = "arxiv_bot.cli"
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    """Commands adapters contribute (``arxiv-bot discord-sync``), by entry point."""
+    for entry in entry_points(group=CLI_ENTRY_POINT_GROUP):
+        try:
+            command = entry.load()
+        except Exception as error:  # a broken plug-in must not break the command line
+            logging.getLogger(__name__).warning("command %s not loaded: %s", entry.name, error)
+            continue
+        group.add_command(command, name=entry.name)
+
+
+_add_plugin_commands(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.discord.settings import load_discord_settings
 from adapters.slack.settings import load_slack_settings
 from bot.config import load_settings
 from bot.errors import ConfigError
@@ -54,6 +55,38 @@ def test_invalid_setting_is_one_line_naming_it(
     assert name in message
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DISCORD_SHARDS", "3", "use auto"),
+        ("DISCORD_GUILD_ID", "my-server", "valid integer"),
+        ("DISCORD_API_URL", "discord.com/api/v10", "must be an http(s) URL"),
+    ],
+)
+def test_invalid_discord_setting_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_discord_settings(_env_file=None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert expected in message
+    assert name in message
+
+
+def test_discord_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "token")
+    monkeypatch.setenv("DISCORD_GUILD_ID", "123456789012345678")
+    monkeypatch.setenv("DISCORD_SHARDS", " Auto ")
+    monkeypatch.setenv("DISCORD_API_URL", "http://127.0.0.1:8080/api/v10/")
+    discord = load_discord_settings(_env_file=None)
+    assert discord.is_configured
+    assert discord.guild_id == 123456789012345678
+    assert discord.sharded
+    assert discord.api_url == "http://127.0.0.1:8080/api/v10"
+
+
 def test_short_interval_is_allowed_for_a_mirror(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -68,10 +101,11 @@ def _documented_names() -> set[str]:
     """Every setting of the core and of each adapter with settings, as its variable name."""
     from pydantic_settings import BaseSettings
 
+    from adapters.discord.settings import DiscordSettings
     from adapters.slack.settings import SlackSettings
     from bot.config import Settings
 
-    settings_classes: list[type[BaseSettings]] = [Settings, SlackSettings]
+    settings_classes: list[type[BaseSettings]] = [Settings, SlackSettings, DiscordSettings]
     names: set[str] = set()
     for settings_class in settings_classes:
         prefix = settings_class.model_config.get("env_prefix", "") or ""
@@ -84,7 +118,7 @@ def test_env_example_and_readme_document_every_setting() -> None:
     example = (root / ".env.example").read_text()
     readme = (root / "README.md").read_text()
     names = _documented_names()
-    assert "SLACK_BOT_TOKEN" in names and "DATABASE_URL" in names
+    assert {"DATABASE_URL", "SLACK_BOT_TOKEN", "DISCORD_TOKEN", "DISCORD_GUILD_ID"} <= names
     assert set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE)) == names
     for name in names:
         assert f"| `{name}` |" in readme, name
@@ -93,10 +127,10 @@ def test_env_example_and_readme_document_every_setting() -> None:
         assert before.startswith("#"), name
 
 
-def test_env_example_as_env_loads_and_leaves_slack_off(
+def test_env_example_as_env_loads_and_leaves_the_chat_platforms_off(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Copying .env.example to .env unchanged gives the defaults, with Slack not configured."""
+    """Copying .env.example to .env unchanged gives the defaults, with no chat platform on."""
     monkeypatch.chdir(tmp_path)
     root = Path(__file__).resolve().parents[1]
     (tmp_path / ".env").write_text((root / ".env.example").read_text())
@@ -104,3 +138,8 @@ def test_env_example_as_env_loads_and_leaves_slack_off(
     slack = load_slack_settings()
     assert slack == load_slack_settings(_env_file=None)
     assert not slack.is_configured
+    discord = load_discord_settings()
+    assert discord == load_discord_settings(_env_file=None)
+    assert not discord.is_configured
+    assert discord.guild_id is None  # DISCORD_GUILD_ID= (empty) is no server, not an error
+    assert not discord.sharded

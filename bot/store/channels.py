@@ -75,6 +75,14 @@ class ChannelStore(StoreBase):
             )
         return int(rows[0]["id"])
 
+    async def find_channel(self, ref: ChannelRef) -> int | None:
+        """The id of the channel ``ref`` names, None when it was never seen."""
+        row = await self.fetchone(
+            "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+            (ref.platform, ref.workspace, ref.channel),
+        )
+        return int(row["id"]) if row is not None else None
+
     async def get_channel(self, channel_id: int) -> Channel:
         row = await self.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
         if row is None:

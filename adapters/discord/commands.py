@@ -1,0 +1,352 @@
+"""The ``/arxiv`` slash-command group: typed options in, the core's grammar out.
+
+Each subcommand turns its options into the core's command text (``search ti:x --limit
+5``), so Discord, Slack and the console share one grammar and one set of messages. The
+interaction is deferred at once (Discord allows 3 seconds) and the answer follows: only
+to the caller, or, for changes to the channel's subscriptions, to the whole channel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Literal, cast
+
+import discord
+from discord import app_commands
+
+from adapters.discord.render import reply_message
+from adapters.discord.settings import DiscordSettings
+from bot.adapter import Core
+from bot.categories import ALL_CATEGORIES, category_name
+from bot.commands.grammar import MAX_LIMIT
+from bot.commands.handlers import CommandContext
+from bot.models import ChannelRef, Reply, Tone, Visibility
+
+__all__ = ["PLATFORM", "ArxivGroup", "CommandRunner", "make_share_button"]
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+DM_WORKSPACE = "dm"
+MAX_CHOICES = 25
+"""Discord shows at most 25 autocomplete choices."""
+SHARE_PREFIX = "arxiv:share:"
+SHARES_KEPT = 2000
+DM_COMMANDS = ("search", "paper", "help")
+
+DONE_NOTE = "✅ Done; the answer is posted in the channel."
+DM_ONLY_NOTE = (
+    "In direct messages only /arxiv search, /arxiv paper and /arxiv help work; "
+    "use /arxiv {name} in a server channel."
+)
+SHARE_EXPIRED = "This result is too old to share; run the search again and share that."
+
+
+class CommandRunner:
+    """Runs the core's commands for interactions and answers them."""
+
+    def __init__(self, core: Core, settings: DiscordSettings) -> None:
+        self.core = core
+        self._manager_role = settings.manager_role.strip()
+        self._shares: OrderedDict[str, str] = OrderedDict()
+        self.share_button = make_share_button(self)
+        """The share button's class, registered once with the client."""
+
+    # -- running commands
+
+    async def run(
+        self, interaction: discord.Interaction, name: str, text: str, *, manages: bool = False
+    ) -> None:
+        """Run ``text`` (the core's grammar) for the subcommand ``name``."""
+        if interaction.guild_id is None and name not in DM_COMMANDS:
+            await interaction.response.send_message(DM_ONLY_NOTE.format(name=name), ephemeral=True)
+            return
+        allowed = self.can_manage(interaction)
+        if manages and not allowed:
+            await interaction.response.send_message(self.permission_note(), ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        context = CommandContext(
+            channel=channel_ref(interaction),
+            user=str(interaction.user.id),
+            can_manage_channel=allowed,
+        )
+        reply = await self.core.execute(text, context)
+        await self.answer(interaction, reply, share=text)
+
+    async def answer(
+        self, interaction: discord.Interaction, reply: Reply, *, share: str | None = None
+    ) -> None:
+        """Follow up a deferred interaction with ``reply``, privately or for the channel."""
+        message = reply_message(reply)
+        if reply.visibility is Visibility.CHANNEL:
+            await interaction.edit_original_response(content=DONE_NOTE)
+            await interaction.followup.send(**message.send_kwargs(), ephemeral=False)
+            return
+        extra: dict[str, Any] = {}
+        if share and (reply.papers or reply.posts) and reply.tone is not Tone.ERROR:
+            view = discord.ui.View(timeout=None)
+            button = cast(Callable[[str], discord.ui.Item[Any]], self.share_button)
+            view.add_item(button(self.remember_share(share)))
+            extra["view"] = view
+        await interaction.followup.send(**message.send_kwargs(), ephemeral=True, **extra)
+
+    # -- permissions
+
+    def can_manage(self, interaction: discord.Interaction) -> bool:
+        """Manage Channels in this channel, or the role named by DISCORD_MANAGER_ROLE."""
+        if interaction.guild_id is None:
+            return False
+        if interaction.permissions.manage_channels:
+            return True
+        member = interaction.user
+        if not self._manager_role or not isinstance(member, discord.Member):
+            return False
+        return any(
+            str(role.id) == self._manager_role or role.name == self._manager_role
+            for role in member.roles
+        )
+
+    def permission_note(self) -> str:
+        need = "the Manage Channels permission in this channel"
+        if self._manager_role:
+            need += f" or the {self._manager_role} role"
+        return (
+            f"Changing what this channel receives needs {need}. Ask someone who has it, "
+            "or use /arxiv search to look things up."
+        )
+
+    # -- sharing
+
+    def remember_share(self, text: str) -> str:
+        """A short key for ``text``, kept for the share button (custom ids hold 100)."""
+        key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        self._shares[key] = text
+        self._shares.move_to_end(key)
+        while len(self._shares) > SHARES_KEPT:
+            self._shares.popitem(last=False)
+        return key
+
+    async def share(self, interaction: discord.Interaction, key: str) -> None:
+        text = self._shares.get(key)
+        if text is None:
+            await interaction.response.send_message(SHARE_EXPIRED, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)  # the answer is for everyone
+        context = CommandContext(channel=channel_ref(interaction), user=str(interaction.user.id))
+        reply = await self.core.execute(text, context)
+        if reply.tone is Tone.ERROR:
+            await interaction.followup.send(**reply_message(reply).send_kwargs(), ephemeral=True)
+            return
+        shared = dataclasses.replace(
+            reply, visibility=Visibility.CHANNEL, footer=f"Shared by {interaction.user.name}"
+        )
+        await interaction.followup.send(**reply_message(shared).send_kwargs())
+
+    # -- autocomplete
+
+    async def subscription_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        if interaction.guild_id is None:
+            return []
+        subscriptions = await self.core.channel_subscriptions(channel_ref(interaction))
+        wanted = current.strip().lstrip("#").lower()
+        choices = [
+            app_commands.Choice(name=_choice_name(f"#{s.id} {s.query}"), value=s.id)
+            for s in subscriptions
+            if wanted in f"{s.id} {s.query}".lower()
+        ]
+        return choices[:MAX_CHOICES]
+
+
+def category_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Category codes starting with what was typed, then those whose name contains it."""
+    wanted = current.strip().lower()
+    by_code = [code for code in ALL_CATEGORIES if code.lower().startswith(wanted)]
+    by_name = [
+        code
+        for code in ALL_CATEGORIES
+        if code not in by_code and wanted in (category_name(code) or "").lower()
+    ]
+    codes = (by_code + by_name)[:MAX_CHOICES]
+    return [
+        app_commands.Choice(name=_choice_name(f"{c} — {category_name(c) or c}"), value=c)
+        for c in codes
+    ]
+
+
+def _choice_name(text: str) -> str:
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def channel_ref(interaction: discord.Interaction) -> ChannelRef:
+    """Where the interaction happened: the server and the channel, thread or forum post."""
+    channel = interaction.channel
+    name = getattr(channel, "name", None) or ""
+    return ChannelRef(
+        platform=PLATFORM,
+        workspace=str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE,
+        channel=str(interaction.channel_id or ""),
+        name=str(name),
+    )
+
+
+def with_category(query: str, category: str | None) -> str:
+    """``query`` narrowed to ``category`` (either may be empty)."""
+    query = query.strip()
+    if not category:
+        return query
+    scope = f"cat:{category.strip()}"
+    return f"({query}) AND {scope}" if query else scope
+
+
+ShareItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+
+
+def make_share_button(runner: CommandRunner) -> type[ShareItem]:
+    """The "Share in channel" button class, bound to ``runner``.
+
+    A dynamic item survives restarts of the view: discord.py matches the custom id
+    against the template on every click. The id holds a key for the command's text.
+    """
+
+    class ShareButton(
+        discord.ui.DynamicItem[discord.ui.Button[Any]],
+        template=re.escape(SHARE_PREFIX) + r"(?P<key>[0-9a-f]+)",
+    ):
+        def __init__(self, key: str) -> None:
+            super().__init__(
+                discord.ui.Button(
+                    label="Share in channel",
+                    style=discord.ButtonStyle.secondary,
+                    custom_id=SHARE_PREFIX + key,
+                )
+            )
+            self.key = key
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+        ) -> ShareButton:
+            return cls(match["key"])
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            await runner.share(interaction, self.key)
+
+    return ShareButton
+
+
+_QUERY = 'arXiv query, e.g. ti:"diffusion model" AND cat:cs.CV, or words to find anywhere'
+_CATEGORY = "Only papers in this arXiv category (type to search, e.g. cs.CL)"
+
+
+class ArxivGroup(app_commands.Group):
+    """``/arxiv``: search arXiv and subscribe channels to new papers."""
+
+    def __init__(self, runner: CommandRunner) -> None:
+        super().__init__(
+            name="arxiv",
+            description="Search arXiv and get new papers in this channel",
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
+        )
+        self.runner = runner
+
+    @app_commands.command(description="Search arXiv (only you see the results)")
+    @app_commands.describe(
+        query=_QUERY,
+        sort="Most relevant first, or newest first",
+        limit=f"How many results (1 to {MAX_LIMIT})",
+        category=_CATEGORY,
+    )
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: str,
+        sort: Literal["relevance", "date"] = "relevance",
+        limit: app_commands.Range[int, 1, MAX_LIMIT] = 10,
+        category: str | None = None,
+    ) -> None:
+        text = f"search {with_category(query, category)} --sort {sort} --limit {limit}"
+        await self.runner.run(interaction, "search", text)
+
+    @app_commands.command(description="Show one paper by its arXiv id or link")
+    @app_commands.describe(id="An arXiv id such as 2506.11674 or 2506.11674v2, or its URL")
+    async def paper(self, interaction: discord.Interaction, id: str) -> None:
+        await self.runner.run(interaction, "paper", f"paper {id}")
+
+    @app_commands.command(description="Post new papers matching a query in this channel")
+    @app_commands.describe(
+        query=_QUERY,
+        category=_CATEGORY,
+        mode="Each paper as its own post, or one digest per announcement (the channel's mode)",
+    )
+    async def subscribe(
+        self,
+        interaction: discord.Interaction,
+        query: str = "",
+        category: str | None = None,
+        mode: Literal["each", "digest"] | None = None,
+    ) -> None:
+        text = f"subscribe {with_category(query, category)}".rstrip()
+        if mode:
+            text += f" --mode {mode}"
+        await self.runner.run(interaction, "subscribe", text, manages=True)
+
+    @app_commands.command(description="Stop one of this channel's subscriptions")
+    @app_commands.describe(id="The subscription (type to pick from this channel's list)")
+    async def unsubscribe(self, interaction: discord.Interaction, id: int) -> None:
+        await self.runner.run(interaction, "unsubscribe", f"unsubscribe {id}", manages=True)
+
+    @app_commands.command(name="list", description="This channel's subscriptions")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        await self.runner.run(interaction, "list", "list")
+
+    @app_commands.command(description="What a query would have posted in the last 7 days")
+    @app_commands.describe(query=_QUERY, category=_CATEGORY)
+    async def preview(
+        self, interaction: discord.Interaction, query: str = "", category: str | None = None
+    ) -> None:
+        await self.runner.run(interaction, "preview", f"preview {with_category(query, category)}")
+
+    @app_commands.command(description="Show or set how this channel gets papers")
+    @app_commands.describe(mode="each: a post per paper; digest: one message per announcement")
+    async def mode(
+        self, interaction: discord.Interaction, mode: Literal["each", "digest"] | None = None
+    ) -> None:
+        if mode is None:
+            await self.runner.run(interaction, "mode", "mode")
+        else:
+            await self.runner.run(interaction, "mode", f"mode {mode}", manages=True)
+
+    @app_commands.command(description="Harvests, deliveries and this channel's state")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await self.runner.run(interaction, "status", "status")
+
+    @app_commands.command(description="How to use /arxiv")
+    @app_commands.describe(command="A command to explain, e.g. subscribe")
+    async def help(self, interaction: discord.Interaction, command: str | None = None) -> None:
+        await self.runner.run(interaction, "help", f"help {command or ''}".strip())
+
+    @unsubscribe.autocomplete("id")
+    async def _subscription_ids(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await self.runner.subscription_choices(interaction, current)
+
+    @search.autocomplete("category")
+    @subscribe.autocomplete("category")
+    @preview.autocomplete("category")
+    async def _categories(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return category_choices(current)

@@ -1,0 +1,631 @@
+"""Discord messages (embeds, link buttons) from the core's neutral models (pure functions, no I/O).
+
+Every piece of untrusted text (titles, authors, abstracts, comments, queries) is cleaned,
+cut to fit, then passed through :func:`escape`, which neutralises Discord markdown
+(``**``, ``__``, ``~~``, ``||``, backticks, masked ``[text](url)`` links, quotes, headings
+and lists at the start of a line) and mentions (``@everyone``, ``@here``, ``<@id>``,
+``<@&id>``, ``<#id>``, ``</cmd:id>``, ``<t:…>``). Escaping is belt and braces: the adapter
+also sends every message with ``AllowedMentions.none()`` (:meth:`DiscordMessage.send_kwargs`).
+Footers and thread names are plain text in Discord (no markdown, no mentions), so they
+are only cleaned and cut.
+
+Every message stays within Discord's limits, which discord.py does not check (it only
+counts embeds): title 256, description 4,096, 25 fields (name 256, value 1,024), footer
+2,048, author 256, 6,000 characters over all embeds of a message (as ``len(embed)``
+counts them), 10 embeds, content 2,000. :func:`fit_message` is the last guard.
+
+Digests (:func:`digest_messages`) are one message of up to 10 embeds when they all fit;
+otherwise a message listing the papers, and the full cards for a thread started from it
+(see :class:`DigestPlan`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.models import Digest, Paper, PaperPost, Reply, Tone
+from bot.render import (
+    MAX_AUTHORS,
+    author_line,
+    category_line,
+    clean,
+    cut_at_word,
+    date_line,
+    digest_title,
+    format_date,
+    matched_line,
+)
+
+__all__ = [
+    "ARXIV_RED",
+    "MAX_AUTHOR",
+    "MAX_BUTTON_LABEL",
+    "MAX_BUTTON_URL",
+    "MAX_CONTENT",
+    "MAX_DESCRIPTION",
+    "MAX_EMBEDS",
+    "MAX_FIELDS",
+    "MAX_FIELD_NAME",
+    "MAX_FIELD_VALUE",
+    "MAX_FOOTER",
+    "MAX_THREAD_NAME",
+    "MAX_TITLE",
+    "MAX_TOTAL",
+    "DigestPlan",
+    "DiscordMessage",
+    "clamp_embed",
+    "digest_messages",
+    "escape",
+    "escape_code",
+    "fit_message",
+    "pack_embeds",
+    "paper_buttons",
+    "paper_embed",
+    "reply_message",
+]
+
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELDS = 25
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_AUTHOR = 256
+MAX_EMBEDS = 10
+MAX_TOTAL = 6000
+"""Characters over all embeds of one message, counted as ``len(embed)`` counts them."""
+MAX_CONTENT = 2000
+MAX_BUTTON_LABEL = 80
+MAX_BUTTON_URL = 512
+MAX_THREAD_NAME = 100
+MAX_BUTTONS = 25
+
+ARXIV_RED = discord.Colour(0xB31B1B)
+REVISED_GREY = discord.Colour(0x99AAB5)
+_TONE_COLOUR = {
+    Tone.INFO: discord.Colour.blurple(),
+    Tone.SUCCESS: discord.Colour.green(),
+    Tone.ERROR: discord.Colour.red(),
+}
+_TONE_MARK = {Tone.INFO: "", Tone.SUCCESS: "✅ ", Tone.ERROR: "⚠️ "}
+
+LIST_TITLE_CHARS = 150
+AUTHORS_CHARS = MAX_FIELD_VALUE
+CATEGORY_CHARS = 512
+COMMENT_CHARS = 512
+JOURNAL_CHARS = 256
+MATCHED_CHARS = 512
+COMPACT_CHARS = 256
+FOOTER_CHARS = 300
+CODE_LINKS_MAX = 3
+SNIPPET_MIN = 200
+"""A card keeps all its fields only if at least this much of the abstract still fits."""
+MIN_DESCRIPTION = 100
+""":func:`fit_message` cuts a description no shorter than this; it drops it instead."""
+NOTE_RESERVE = 40
+
+ZWSP = "\u200b"
+
+# A URL is left as it is (escaping would break it), but it may not contain characters
+# that could open markdown or a masked link, so those end the URL and get escaped.
+_URL = re.compile(r"https?://[^\s<>\[\]()*|`\\\"']*[^\s<>\[\]()*|`\\\"'.,:;!?]")
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
+_LINE_START = re.compile(r"^([ \t]*)(>+|#{1,3}|-#?|\d+\.)(?=\s)", re.MULTILINE)
+_ANGLE = re.compile(r"<(?=[@#:/]|a:|t:|id:)")
+_OWN_URL = re.compile(r"https://[^\s<>()\[\]]+")
+
+
+def _escape_plain(text: str) -> str:
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = discord.utils.escape_mentions(text)
+    return _ANGLE.sub("<" + ZWSP, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    """Quotes, headings, lists and subtext at a line's start get a backslash before their
+    marker, ``1.`` one before its dot (a backslash before a digit would show)."""
+    indent, marker = match.group(1), match.group(2)
+    if marker[0].isdigit():
+        return f"{indent}{marker[:-1]}\\."
+    return f"{indent}\\{marker}"  # the first character is enough: ``\>>>``, ``\##``
+
+
+def escape(text: str) -> str:
+    r"""Neutralise Discord markdown and mentions in untrusted text; URLs stay clickable.
+
+    Markdown characters get a backslash (Discord shows ``\*`` as ``*``), so do both
+    brackets, which kills every masked link (``discord.utils.escape_markdown`` escapes
+    only the first of several); ``@everyone``, ``@here`` and raw ids get a zero-width
+    space after the ``@`` (as ``discord.utils.escape_mentions`` does), and ``<`` before
+    ``@``, ``#``, ``:``, ``/``, ``a:``, ``t:`` gets one after it (channel, user, role,
+    command mentions, emoji and timestamps).
+    """
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(text):
+        parts.append(_escape_plain(text[position : match.start()]))
+        parts.append(match.group())
+        position = match.end()
+    parts.append(_escape_plain(text[position:]))
+    return _LINE_START.sub(_escape_line_start, "".join(parts))
+
+
+def escape_code(line: str) -> str:
+    """A line for a code block: markdown does not render there, but backticks could close
+    it; mentions get the same zero-width space as elsewhere, to be safe."""
+    line = discord.utils.escape_mentions(line.rstrip().replace("`", "`" + ZWSP))
+    return _ANGLE.sub("<" + ZWSP, line)
+
+
+def _cut(text: str, limit: int) -> str:
+    """Already-escaped or plain text cut at a word to ``limit`` characters."""
+    if limit <= 0:
+        return ""
+    return cut_at_word(text, limit)
+
+
+def _safe(text: str, limit: int) -> str:
+    """Untrusted text as one escaped line of at most ``limit`` characters (after escaping).
+
+    The raw text is cut first and escaped after, so no escape is ever split; escaping
+    can lengthen it, so the cut shrinks until the escaped text fits.
+    """
+    if limit <= 0:
+        return ""
+    raw = clean(text)
+    room = limit
+    while True:
+        escaped = escape(cut_at_word(raw, room))
+        if len(escaped) <= limit:
+            return escaped
+        room = min(room - 1, room * limit // len(escaped))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DiscordMessage:
+    """One Discord message: ``content`` (at most 2,000) and ``embeds`` (within the limits)."""
+
+    content: str = ""
+    embeds: tuple[discord.Embed, ...] = ()
+
+    @property
+    def embed_chars(self) -> int:
+        """Characters over all embeds, as Discord counts them for its 6,000 limit."""
+        return sum(len(embed) for embed in self.embeds)
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``Messageable.send``, ``followup.send`` and
+        ``discord.http.handle_message_parameters``: never pings anyone."""
+        return {
+            "content": self.content or None,
+            "embeds": list(self.embeds),
+            "allowed_mentions": discord.AllowedMentions.none(),
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DigestPlan:
+    """How to deliver a digest.
+
+    When ``thread`` is empty, ``head`` is the whole digest: up to 10 cards sharing the
+    6,000 characters of one message (abstracts shortened, cards compact if need be).
+    When not, ``head`` lists the papers (numbered links) and the caller starts a thread
+    named ``thread_name`` from it (``start_thread_with_message``) and posts ``thread``
+    there in order: the full cards, packed up to 10 and 6,000 characters a message. Where
+    no thread can be started (the channel is itself a thread or a forum post, or the bot
+    lacks Create Public Threads), post :attr:`messages` one after another instead.
+    """
+
+    head: DiscordMessage
+    thread: tuple[DiscordMessage, ...] = ()
+    thread_name: str = ""
+
+    @property
+    def needs_thread(self) -> bool:
+        return bool(self.thread)
+
+    @property
+    def messages(self) -> tuple[DiscordMessage, ...]:
+        return (self.head, *self.thread)
+
+
+# -- limits
+
+
+def clamp_embed(embed: discord.Embed) -> discord.Embed:
+    """A copy of ``embed`` with every part within its own limit (25 fields, 256, ...)."""
+    data = embed.to_dict()
+    if "title" in data:
+        data["title"] = _cut(data["title"], MAX_TITLE)
+    if "description" in data:
+        data["description"] = _cut(data["description"], MAX_DESCRIPTION)
+    if "footer" in data and "text" in data["footer"]:
+        data["footer"]["text"] = _cut(data["footer"]["text"], MAX_FOOTER)
+    if "author" in data and "name" in data["author"]:
+        data["author"]["name"] = _cut(data["author"]["name"], MAX_AUTHOR)
+    if "fields" in data:
+        data["fields"] = [
+            {
+                **field,
+                "name": _cut(field["name"], MAX_FIELD_NAME),
+                "value": _cut(field["value"], MAX_FIELD_VALUE),
+            }
+            for field in data["fields"][:MAX_FIELDS]
+        ]
+    return discord.Embed.from_dict(data)
+
+
+def _shrink(embed: discord.Embed, room: int) -> discord.Embed | None:
+    """``embed`` cut to at most ``room`` characters, or None if too little would be left.
+
+    The description is cut first (at a word); below :data:`MIN_DESCRIPTION` it is dropped,
+    then fields from the end.
+    """
+    excess = len(embed) - room
+    if excess <= 0:
+        return embed
+    data = embed.to_dict()
+    description = data.get("description", "")
+    if len(description) - excess >= MIN_DESCRIPTION:
+        data["description"] = _cut(description, len(description) - excess)
+        return discord.Embed.from_dict(data)
+    data.pop("description", None)
+    excess -= len(description)
+    fields = data.get("fields", [])
+    while excess > 0 and fields:
+        dropped = fields.pop()
+        excess -= len(dropped["name"]) + len(dropped["value"])
+    if excess > 0 or not (data.get("title") or fields):
+        return None
+    return discord.Embed.from_dict(data)
+
+
+def _more_note(count: int) -> str:
+    return f"… and {count:,} more not shown"
+
+
+def fit_message(content: str = "", embeds: Iterable[discord.Embed] = ()) -> DiscordMessage:
+    """A message within every Discord limit, from content and embeds that may not be.
+
+    Content is cut to 2,000 characters; each embed is clamped (:func:`clamp_embed`);
+    embeds are kept in order while there are at most 10 and at most 6,000 characters over
+    them; the first that does not fit is cut (:func:`_shrink`) or dropped with all after
+    it, and the content then says how many were left out. Content and embeds should be
+    escaped already; cutting happens only at words, so no escape is split.
+    """
+    wanted = [clamp_embed(embed) for embed in embeds]
+    kept: list[discord.Embed] = []
+    used = 0
+    for embed in wanted:
+        if len(kept) == MAX_EMBEDS:
+            break
+        fitted = _shrink(embed, MAX_TOTAL - used)
+        if fitted is None:
+            break
+        kept.append(fitted)
+        used += len(fitted)
+    dropped = len(wanted) - len(kept)
+    if dropped:
+        note = _more_note(dropped)
+        head = _cut(content, MAX_CONTENT - len(note) - 1)
+        content = f"{head}\n{note}" if head else note
+    content = _cut(content, MAX_CONTENT)
+    if not content and not kept:
+        content = "…"
+    return DiscordMessage(content, tuple(kept))
+
+
+def pack_embeds(embeds: Iterable[discord.Embed]) -> list[tuple[discord.Embed, ...]]:
+    """Embeds grouped, in order, into messages of at most 10 and 6,000 characters."""
+    groups: list[tuple[discord.Embed, ...]] = []
+    current: list[discord.Embed] = []
+    used = 0
+    for embed in embeds:
+        fitted = _shrink(clamp_embed(embed), MAX_TOTAL)
+        if fitted is None:  # pragma: no cover - a clamped embed with a title always fits
+            continue
+        size = len(fitted)
+        if current and (len(current) == MAX_EMBEDS or used + size > MAX_TOTAL):
+            groups.append(tuple(current))
+            current, used = [], 0
+        current.append(fitted)
+        used += size
+    if current:
+        groups.append(tuple(current))
+    return groups
+
+
+# -- paper cards
+
+
+def _add_field(
+    embed: discord.Embed, name: str, text: str, limit: int, *, inline: bool = False
+) -> None:
+    """A field of untrusted ``text`` (escaped, cut); skipped when empty."""
+    value = _safe(text, min(limit, MAX_FIELD_VALUE))
+    if value:
+        embed.add_field(name=name, value=value, inline=inline)
+
+
+def _code_links(post: PaperPost) -> list[str]:
+    """Code URLs safe to put in a masked link or a button (``https``, no brackets)."""
+    return [
+        link for link in post.code_links if len(link) <= MAX_BUTTON_URL and _OWN_URL.fullmatch(link)
+    ][:CODE_LINKS_MAX]
+
+
+def _links(post: PaperPost) -> str:
+    """Masked links the bot builds itself: abstract, PDF, HTML, code."""
+    paper = post.paper
+    links = [("Abstract", paper.abs_url), ("PDF", paper.pdf_url), ("HTML", paper.html_url)]
+    for number, url in enumerate(_code_links(post), start=1):
+        links.append(("Code" if number == 1 else f"Code {number}", url))
+    value = ""
+    for label, url in links:
+        joined = f"{value} · [{label}]({url})" if value else f"[{label}]({url})"
+        if len(joined) > MAX_FIELD_VALUE:
+            break
+        value = joined
+    return value
+
+
+def _footer(paper: Paper) -> str:
+    return _cut(clean(f"arXiv:{paper.versioned_id} · {date_line(paper)}"), FOOTER_CHARS)
+
+
+def _title(paper: Paper, limit: int = MAX_TITLE) -> str:
+    return _safe(paper.title, limit) or escape(paper.versioned_id)
+
+
+def _card(post: PaperPost, *, compact: bool, timestamp: bool) -> discord.Embed:
+    """A card without its description; ``compact`` keeps only the essential fields, short."""
+    paper = post.paper
+    embed = discord.Embed(
+        title=_title(paper),
+        url=paper.abs_url,
+        colour=ARXIV_RED,
+        timestamp=paper.updated if timestamp else None,
+    )
+    if compact:
+        _add_field(embed, "Authors", author_line(paper.authors, 3), COMPACT_CHARS)
+        _add_field(embed, "Categories", category_line(paper), COMPACT_CHARS // 2, inline=True)
+    else:
+        _add_field(embed, "Authors", author_line(paper.authors, MAX_AUTHORS), AUTHORS_CHARS)
+        _add_field(embed, "Categories", category_line(paper), CATEGORY_CHARS, inline=True)
+        if paper.comment:
+            _add_field(embed, "Comment", paper.comment, COMMENT_CHARS, inline=True)
+        if paper.journal_ref:
+            _add_field(embed, "Journal", paper.journal_ref, JOURNAL_CHARS, inline=True)
+    embed.add_field(name="Links", value=_links(post), inline=False)
+    if post.matched:
+        limit = COMPACT_CHARS if compact else MATCHED_CHARS
+        _add_field(embed, "Matched", matched_line(post), limit)
+    embed.set_footer(text=_footer(paper))
+    return embed
+
+
+def _revision_embed(post: PaperPost, *, timestamp: bool) -> discord.Embed:
+    """The compact note for a revision of a paper the channel already received."""
+    paper = post.paper
+    embed = discord.Embed(
+        title=_safe(f"Revised: {paper.title}", MAX_TITLE),
+        url=paper.abs_url,
+        colour=REVISED_GREY,
+        description=f"{escape(paper.versioned_id)} · updated {format_date(paper.updated)}",
+        timestamp=paper.updated if timestamp else None,
+    )
+    if post.matched:
+        _add_field(embed, "Matched", matched_line(post), COMPACT_CHARS)
+    return embed
+
+
+def paper_embed(
+    post: PaperPost, *, budget: int = MAX_TOTAL, timestamp: bool = False
+) -> discord.Embed:
+    """A paper card: linked title, abstract, authors, categories, comment, links, footer.
+
+    The abstract fills what ``budget`` (characters, as ``len(embed)`` counts them) leaves,
+    cut at a word within 4,096. When not even :data:`SNIPPET_MIN` characters of it would
+    fit, the card turns compact (three authors, no comment or journal) before the
+    abstract is cut. A full card without its abstract is under 4,500 characters, so with
+    the default budget every card fits a message alone; with a small budget a compact card
+    can still exceed it (the caller checks ``len``). ``timestamp`` sets the embed's
+    timestamp to the paper's last update. A revision (``post.revised``) is a compact
+    "Revised: …" note.
+    """
+    if post.revised:
+        return _revision_embed(post, timestamp=timestamp)
+    budget = min(budget, MAX_TOTAL)
+    abstract = clean(post.paper.abstract)
+    wanted = min(len(abstract), SNIPPET_MIN)
+    embed = _card(post, compact=False, timestamp=timestamp)
+    room = min(MAX_DESCRIPTION, budget - len(embed))
+    if room < wanted:
+        embed = _card(post, compact=True, timestamp=timestamp)
+        room = min(MAX_DESCRIPTION, budget - len(embed))
+    description = _safe(abstract, room)
+    if description:
+        embed.description = description
+    return embed
+
+
+def paper_buttons(post: PaperPost) -> discord.ui.View:
+    """Link buttons: Abstract, PDF, and Code (up to three) when the paper has code.
+
+    Link buttons need no callback and the view no timeout. discord.py 2.7 builds a
+    ``View`` outside a running event loop too (its "stopped" future is created lazily).
+    """
+    paper = post.paper
+    view = discord.ui.View(timeout=None)
+    links = [("Abstract", paper.abs_url), ("PDF", paper.pdf_url)]
+    for number, url in enumerate(_code_links(post), start=1):
+        links.append(("Code" if number == 1 else f"Code {number}", url))
+    for label, url in links[:MAX_BUTTONS]:
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            style=discord.ButtonStyle.link, label=label[:MAX_BUTTON_LABEL], url=url
+        )
+        view.add_item(button)
+    return view
+
+
+# -- digests
+
+
+def _list_line(number: int, paper: Paper, extra: str = "") -> str:
+    title = _title(paper, LIST_TITLE_CHARS)
+    return f"{number}. [{title}]({paper.abs_url}) · {escape(paper.versioned_id)}{extra}"
+
+
+def _digest_line(number: int, post: PaperPost) -> str:
+    extra = ""
+    if post.revised:
+        extra += " (revised)"
+    if post.matched:
+        extra += " · matched " + ", ".join(f"#{sub.id}" for sub in post.matched)
+    return _list_line(number, post.paper, extra)
+
+
+class _Lines:
+    """Lines joined by newlines within ``limit`` characters, keeping room for a note."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit - NOTE_RESERVE
+        self.lines: list[str] = []
+        self.size = 0
+        self.full = False
+
+    def add(self, line: str) -> bool:
+        """Add ``line`` if it fits (and nothing was refused before); report whether it did."""
+        size = self.size + len(line) + (1 if self.lines else 0)
+        if self.full or size > self.limit:
+            self.full = True
+            return False
+        self.lines.append(line)
+        self.size = size
+        return True
+
+    def text(self, note: str = "") -> str:
+        return "\n".join([*self.lines, note] if note else self.lines)
+
+
+def _digest_single(title: str, posts: Sequence[PaperPost]) -> DiscordMessage | None:
+    """All cards in one message, the budget shared greedily, or None if they do not fit."""
+    embeds: list[discord.Embed] = []
+    used = 0
+    for index, post in enumerate(posts):
+        share = (MAX_TOTAL - used) // (len(posts) - index)
+        embed = paper_embed(post, budget=share)
+        used += len(embed)
+        if used > MAX_TOTAL:
+            return None
+        embeds.append(embed)
+    return fit_message(escape(title), embeds)
+
+
+def digest_messages(digest: Digest) -> DigestPlan:
+    """A digest: one message of up to 10 cards if they all fit, else a list and a thread.
+
+    Up to 10 posts share the 6,000 characters of one message (:func:`paper_embed` with a
+    budget each, shorter abstracts first, then compact cards). More posts, or posts too
+    big to share a message, give a head message listing every paper that fits (numbered
+    links) and the full cards packed into thread messages (:func:`pack_embeds`).
+    """
+    title = digest_title(digest)
+    posts = digest.posts
+    if len(posts) <= MAX_EMBEDS:
+        single = _digest_single(title, posts)
+        if single is not None:
+            return DigestPlan(single)
+    lines = _Lines(MAX_DESCRIPTION)
+    shown = 0
+    for number, post in enumerate(posts, start=1):
+        if not lines.add(_digest_line(number, post)):
+            break
+        shown += 1
+    rest = len(posts) - shown
+    listing = discord.Embed(
+        title=_cut(title, MAX_TITLE),
+        colour=ARXIV_RED,
+        description=lines.text(f"… and {rest:,} more in the thread" if rest else ""),
+    )
+    listing.set_footer(text="Full cards are in the thread.")
+    head = fit_message(escape(title), [listing])
+    thread = tuple(DiscordMessage("", group) for group in pack_embeds(map(paper_embed, posts)))
+    return DigestPlan(head, thread, _cut(title, MAX_THREAD_NAME))
+
+
+# -- command replies
+
+
+def _paper_line(number: int, paper: Paper) -> str:
+    details = (
+        f" — {_safe(author_line(paper.authors, 3), COMPACT_CHARS)}"
+        f" · {escape(paper.primary_category)} · {format_date(paper.submitted)}"
+    )
+    return _list_line(number, paper, details)
+
+
+def _code_block(code: Sequence[str], room: int) -> tuple[str, int]:
+    """A code block of the lines that fit in ``room`` characters, and how many did."""
+    lines = _Lines(room - 8 + NOTE_RESERVE)  # the fences and newlines take 8
+    count = 0
+    for line in code:
+        if not lines.add(_cut(escape_code(line), room - 8)):
+            break
+        count += 1
+    if not count:
+        return "", 0
+    return f"```\n{lines.text()}\n```", count
+
+
+def reply_message(reply: Reply) -> DiscordMessage:
+    """A command's reply: one embed with the title (marked and coloured by tone), the
+    lines, a code block and a numbered paper list, then a full card per post.
+
+    Whatever does not fit the description (4,096) is counted in a closing "… and N more
+    not shown"; cards share what the first embed leaves of the 6,000 characters.
+    """
+    mark = _TONE_MARK[reply.tone]
+    title = mark + (_safe(reply.title, MAX_TITLE - len(mark)) or "arxiv-bot")
+    lines = _Lines(MAX_DESCRIPTION)
+    wanted = len(reply.lines) + len(reply.code) + len(reply.papers)
+    shown = 0
+    for line in reply.lines:
+        shown += lines.add(_safe(line, MAX_DESCRIPTION - NOTE_RESERVE))
+    if reply.code and not lines.full:
+        room = lines.limit - lines.size - (1 if lines.lines else 0)
+        block, count = _code_block(reply.code, room)
+        if block and lines.add(block):
+            shown += count
+        if count < len(reply.code):
+            lines.full = True
+    for number, paper in enumerate(reply.papers, start=1):
+        shown += lines.add(_paper_line(number, paper))
+    rest = wanted - shown
+    head = discord.Embed(
+        title=title,
+        colour=_TONE_COLOUR[reply.tone],
+        description=lines.text(_more_note(rest) if rest else "") or None,
+    )
+    if reply.footer:
+        head.set_footer(text=_cut(clean(reply.footer), MAX_FOOTER))
+    cards: list[discord.Embed] = []
+    used = len(head)
+    posts = reply.posts[: MAX_EMBEDS - 1]
+    for index, post in enumerate(posts):
+        share = (MAX_TOTAL - used) // (len(posts) - index)
+        card = paper_embed(post, budget=share)
+        cards.append(card)
+        used += len(card)
+    message = fit_message("", [head, *cards])
+    hidden = len(reply.posts) - len(posts)
+    if hidden:
+        kept = len(message.embeds) - 1
+        note = _more_note(len(reply.posts) - kept)
+        return DiscordMessage(note, message.embeds)
+    return message

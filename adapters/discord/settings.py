@@ -1,0 +1,66 @@
+"""The Discord adapter's settings (``DISCORD_*``), read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import describe_validation_error
+from bot.errors import ConfigError
+
+__all__ = ["DEFAULT_API_URL", "DiscordSettings", "load_discord_settings"]
+
+DEFAULT_API_URL = "https://discord.com/api/v10"
+
+
+class DiscordSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DISCORD_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    token: str = ""
+    guild_id: int | None = None
+    shards: str = ""
+    manager_role: str = ""
+    api_url: str = DEFAULT_API_URL
+
+    @field_validator("guild_id", mode="before")
+    @classmethod
+    def _blank_guild(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("", "auto"):
+            raise ValueError("use auto (sharded, for about 1,000 servers or more) or leave empty")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://discord.com/api/v10")
+        return value.rstrip("/")
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def sharded(self) -> bool:
+        return self.shards == "auto"
+
+
+def load_discord_settings(**overrides: object) -> DiscordSettings:
+    """Read ``DISCORD_*`` settings; a bad value is a one-line :class:`ConfigError`."""
+    try:
+        return DiscordSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        message = describe_validation_error(exc).replace("setting ", "setting DISCORD_")
+        raise ConfigError(message) from None

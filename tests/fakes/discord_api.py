@@ -1,0 +1,908 @@
+"""A fake Discord REST API: a real aiohttp server on 127.0.0.1, in the test's event loop.
+
+Point discord.py's real HTTP client at it by patching the route base::
+
+    async with running_fake_discord() as fake:
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_url)
+        http = discord.http.HTTPClient(asyncio.get_running_loop())
+        await http.static_login(fake.token)
+        params = discord.http.handle_message_parameters(content="hi", embeds=[embed])
+        await http.send_message(CHANNEL_ID, params=params)
+        assert fake.messages(CHANNEL_ID)[0].embeds == [embed.to_dict()]
+
+It answers the way Discord does, as far as discord.py looks: ``Content-Type:
+application/json`` exactly (discord.py decodes nothing else), a ``Via`` header (without
+it a 429 is taken for a Cloudflare ban), ``X-RateLimit-*`` headers, errors as
+``{"code": ..., "message": ...}``, JSON or multipart bodies (``payload_json`` plus files).
+Routes under ``/api/v10`` (``Authorization: Bot <token>`` needed, except on the webhook
+and interaction routes, whose token is in the path):
+
+* ``GET /users/@me``, ``GET /oauth2/applications/@me``, ``GET /gateway/bot`` (login);
+* ``GET /channels/{id}``; ``POST /channels/{id}/messages`` (recorded, see
+  :meth:`FakeDiscord.messages`), ``PATCH``/``GET`` ``/channels/{id}/messages/{id}``;
+* ``POST /channels/{id}/messages/{id}/threads`` and ``POST /channels/{id}/threads``
+  (threads from a message, without one, and forum posts with their first message);
+* ``POST /interactions/{id}/{token}/callback`` (``?with_response=1`` answers the callback
+  object), followups ``POST /webhooks/{app_id}/{token}`` and ``GET``/``PATCH``/``DELETE``
+  ``/webhooks/{app_id}/{token}/messages/{id or @original}``;
+* ``GET``/``PUT /applications/{app_id}/commands`` and
+  ``/applications/{app_id}/guilds/{guild_id}/commands`` (bulk overwrite).
+
+Channels the fake was not told about are guild text channels the bot can post to.
+:meth:`FakeDiscord.set_channel` describes others: deleted (404, code 10003), not visible
+(403, 50001) or without Send Messages (403, 50013).
+
+Scripted trouble per route, consumed one request at a time in the order scripted:
+:meth:`FakeDiscord.fail_next` and :meth:`FakeDiscord.rate_limit_next`. A route is named
+``"METHOD /template"`` (``"POST /channels/{channel_id}/messages"``, every channel) or
+``"METHOD /concrete/path"`` (``"POST /channels/42/messages"``). Every request is recorded
+(:class:`DiscordCall`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+__all__ = [
+    "API_PREFIX",
+    "APPLICATION_ID",
+    "BOT_TOKEN",
+    "BOT_USER_ID",
+    "GUILD_ID",
+    "DiscordCall",
+    "FakeDiscord",
+    "InteractionResponse",
+    "PostedMessage",
+    "running_fake_discord",
+]
+
+BOT_TOKEN = "fake-bot-token"
+APPLICATION_ID = "1100000000000000001"
+BOT_USER_ID = APPLICATION_ID
+GUILD_ID = "1100000000000000002"
+OWNER_ID = "1100000000000000003"
+API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+ERRORS = {
+    10003: "Unknown Channel",
+    10008: "Unknown Message",
+    10015: "Unknown Webhook",
+    10062: "Unknown interaction",
+    50001: "Missing Access",
+    50013: "Missing Permissions",
+    50035: "Invalid Form Body",
+    40060: "Interaction has already been acknowledged.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordCall:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    """The path after ``/api/v10`` (``/channels/42/messages``)."""
+    route: str
+    """``METHOD /template`` (``POST /channels/{channel_id}/messages``); ``?`` if unknown."""
+    query: dict[str, str]
+    json: Any
+    """The JSON body, or the decoded ``payload_json`` of a multipart body; None if empty."""
+    files: tuple[str, ...]
+    """File names of multipart file parts."""
+    headers: dict[str, str]
+    status: int
+    time: float
+    """``time.monotonic()`` when the request arrived."""
+
+    def header(self, name: str) -> str | None:
+        """A request header, by case-insensitive name."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+    @property
+    def multipart(self) -> bool:
+        return (self.header("Content-Type") or "").startswith("multipart/")
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """A message the fake accepted: to a channel, or as an interaction response or followup."""
+
+    id: str
+    channel_id: str
+    content: str | None
+    embeds: list[dict[str, Any]]
+    allowed_mentions: dict[str, Any] | None
+    components: list[dict[str, Any]]
+    flags: int
+    payload: dict[str, Any]
+    """Everything that was sent."""
+    webhook: tuple[str, str] | None = None
+    """``(application_id, token)`` for interaction responses and followups."""
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.flags & 64)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionResponse:
+    """A callback to ``/interactions/{id}/{token}/callback``."""
+
+    interaction_id: str
+    token: str
+    type: int
+    """4 message, 5 deferred message, 6 deferred update, 7 update, 8 autocomplete, ..."""
+    data: dict[str, Any]
+    with_response: bool
+
+
+@dataclass(slots=True)
+class _Channel:
+    id: str
+    type: int = 0
+    guild_id: str | None = GUILD_ID
+    name: str = "papers"
+    parent_id: str | None = None
+    deleted: bool = False
+    visible: bool = True
+    can_send: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Script:
+    route: str
+    times: int
+    status: int
+    code: int = 0
+    message: str = ""
+    retry_after: float = 0.0
+    is_global: bool = False
+
+
+Handler = Any  # an async method taking (request, body) and returning (status, JSON)
+
+
+class FakeDiscord:
+    """The fake's state; serve it with :func:`running_fake_discord`."""
+
+    def __init__(
+        self,
+        *,
+        token: str = BOT_TOKEN,
+        application_id: str = APPLICATION_ID,
+        guild_id: str = GUILD_ID,
+    ) -> None:
+        self.token = token
+        self.application_id = application_id
+        self.guild_id = guild_id
+        self._calls: list[DiscordCall] = []
+        self._messages: list[PostedMessage] = []
+        self._interactions: list[InteractionResponse] = []
+        self._interaction_channels: dict[str, str] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._commands: dict[str | None, list[dict[str, Any]]] = {}
+        self._scripts: list[_Script] = []
+        self._ids = itertools.count(1)
+        self._base_url = ""
+
+    # -- addresses
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``; the REST API is at :attr:`api_url`."""
+        if not self._base_url:
+            raise RuntimeError("the fake Discord is not running; use running_fake_discord()")
+        return self._base_url
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:PORT/api/v10``, for ``discord.http.Route.BASE``."""
+        return self.url + API_PREFIX
+
+    def new_id(self) -> str:
+        """A fresh snowflake (its timestamp is now, as discord.py expects)."""
+        millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return str((millis << 22) | (next(self._ids) & 0x3FFFFF))
+
+    # -- the server
+
+    def set_channel(
+        self,
+        channel_id: str | int,
+        *,
+        type: int = 0,
+        guild_id: str | None = GUILD_ID,
+        name: str = "papers",
+        parent_id: str | int | None = None,
+        deleted: bool = False,
+        visible: bool = True,
+        can_send: bool = True,
+    ) -> None:
+        """Describe a channel (type 0 text, 5 news, 11 public thread, 15 forum, 1 DM).
+
+        A ``deleted`` channel answers 404 (10003), one not ``visible`` 403 (50001), one
+        the bot cannot ``send`` in answers 403 (50013) to posts but can still be read.
+        """
+        self._channels[str(channel_id)] = _Channel(
+            id=str(channel_id),
+            type=type,
+            guild_id=guild_id,
+            name=name,
+            parent_id=str(parent_id) if parent_id is not None else None,
+            deleted=deleted,
+            visible=visible,
+            can_send=can_send,
+        )
+
+    def channel_object(self, channel_id: str | int) -> dict[str, Any]:
+        """The channel as Discord's API returns it."""
+        channel = self._channel(str(channel_id))
+        data: dict[str, Any] = {
+            "id": channel.id,
+            "type": channel.type,
+            "name": channel.name,
+            "flags": 0,
+            "last_message_id": None,
+        }
+        if channel.type == 1:
+            data.pop("name")
+            data["recipients"] = []
+            return data
+        data.update(
+            guild_id=channel.guild_id,
+            position=0,
+            permission_overwrites=[],
+            nsfw=False,
+            parent_id=channel.parent_id,
+            rate_limit_per_user=0,
+            topic=None,
+        )
+        if channel.type in (10, 11, 12):
+            data.update(
+                owner_id=BOT_USER_ID,
+                message_count=0,
+                member_count=1,
+                total_message_sent=0,
+                thread_metadata={
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": _now(),
+                    "locked": False,
+                },
+            )
+        data.update(channel.extra)
+        return data
+
+    def _channel(self, channel_id: str) -> _Channel:
+        return self._channels.setdefault(channel_id, _Channel(id=channel_id))
+
+    def expect_interaction(self, token: str, channel_id: str | int) -> None:
+        """Say which channel the interaction with ``token`` came from, so its responses
+        and followups are recorded under that channel (``"0"`` otherwise)."""
+        self._interaction_channels[token] = str(channel_id)
+
+    # -- scripted trouble
+
+    def fail_next(
+        self,
+        route: str,
+        *,
+        status: int = 403,
+        code: int = 50013,
+        message: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` requests to ``route`` answer ``status`` with Discord's error
+        shape ``{"code": code, "message": message}`` (403/50013 Missing Permissions by
+        default; 404/10003 is Unknown Channel). A 5xx answers plain text, as Cloudflare
+        does; note discord.py retries 500, 502, 504 and 524 after sleeping 1, 3, 5... s."""
+        text = message if message is not None else ERRORS.get(code, "Error")
+        self._scripts.append(_Script(_route_key(route), times, status, code, text))
+
+    def rate_limit_next(
+        self, route: str, retry_after: float = 0.05, *, times: int = 1, is_global: bool = False
+    ) -> None:
+        """The next ``times`` requests to ``route`` answer 429 with ``retry_after`` seconds
+        in the JSON body (which discord.py waits out before retrying)."""
+        self._scripts.append(
+            _Script(
+                _route_key(route),
+                times,
+                429,
+                message="You are being rate limited.",
+                retry_after=retry_after,
+                is_global=is_global,
+            )
+        )
+
+    def clear_scripts(self) -> None:
+        self._scripts.clear()
+
+    def _take_script(self, template: str, concrete: str) -> _Script | None:
+        for script in self._scripts:
+            if script.route in (template, concrete):
+                script.times -= 1
+                if script.times <= 0:
+                    self._scripts.remove(script)
+                return script
+        return None
+
+    # -- what happened
+
+    @property
+    def all_calls(self) -> list[DiscordCall]:
+        """Every request received so far, in order of arrival."""
+        return list(self._calls)
+
+    def calls(self, route: str | None = None) -> list[DiscordCall]:
+        """Requests to ``route`` (template or concrete, as for :meth:`fail_next`)."""
+        if route is None:
+            return list(self._calls)
+        key = _route_key(route)
+        return [c for c in self._calls if key in (c.route, f"{c.method} {c.path}")]
+
+    def messages(self, channel_id: str | int | None = None) -> list[PostedMessage]:
+        """Messages accepted (in ``channel_id``, if given), in order; interaction
+        responses and followups included, with ``webhook`` set."""
+        wanted = str(channel_id) if channel_id is not None else None
+        return [m for m in self._messages if wanted is None or m.channel_id == wanted]
+
+    def channel_messages(self, channel_id: str | int | None = None) -> list[PostedMessage]:
+        """Messages posted through ``POST /channels/{id}/messages`` only."""
+        return [m for m in self.messages(channel_id) if m.webhook is None]
+
+    def webhook_messages(self, token: str | None = None) -> list[PostedMessage]:
+        """Interaction responses and followups (for ``token``, if given), in order."""
+        return [
+            m
+            for m in self._messages
+            if m.webhook is not None and (token is None or m.webhook[1] == token)
+        ]
+
+    def interaction_responses(self, token: str | None = None) -> list[InteractionResponse]:
+        return [r for r in self._interactions if token is None or r.token == token]
+
+    def threads(self, parent_id: str | int | None = None) -> list[dict[str, Any]]:
+        """Threads created (under ``parent_id``, if given), as channel objects."""
+        wanted = str(parent_id) if parent_id is not None else None
+        return [
+            self.channel_object(c.id)
+            for c in self._channels.values()
+            if c.type in (10, 11, 12) and (wanted is None or c.parent_id == wanted)
+        ]
+
+    def commands(self, guild_id: str | int | None = None) -> list[dict[str, Any]]:
+        """The application commands last overwritten (global, or for ``guild_id``)."""
+        return list(self._commands.get(str(guild_id) if guild_id is not None else None, []))
+
+    def clear(self) -> None:
+        """Forget calls, messages and responses (not channels, commands or scripts)."""
+        self._calls.clear()
+        self._messages.clear()
+        self._interactions.clear()
+
+    # -- serving
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        for method, template, handler in self._routes():
+            serve = self._wrap(method, template, handler)
+            app.router.add_route(method, API_PREFIX + template, serve)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        return app
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", "/users/@me", self._get_me),
+            ("GET", "/oauth2/applications/@me", self._application_info),
+            ("GET", "/gateway/bot", self._gateway_bot),
+            ("GET", "/gateway", self._gateway),
+            ("GET", "/channels/{channel_id}", self._get_channel),
+            ("POST", "/channels/{channel_id}/messages", self._post_message),
+            ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message),
+            ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message),
+            (
+                "POST",
+                "/channels/{channel_id}/messages/{message_id}/threads",
+                self._thread_from_message,
+            ),
+            ("POST", "/channels/{channel_id}/threads", self._thread_without_message),
+            ("POST", "/interactions/{interaction_id}/{token}/callback", self._callback),
+            ("POST", "/webhooks/{webhook_id}/{token}", self._followup),
+            ("GET", "/webhooks/{webhook_id}/{token}/messages/{message_id}", self._get_webhook),
+            ("PATCH", "/webhooks/{webhook_id}/{token}/messages/{message_id}", self._edit_webhook),
+            (
+                "DELETE",
+                "/webhooks/{webhook_id}/{token}/messages/{message_id}",
+                self._delete_webhook,
+            ),
+            ("GET", "/applications/{application_id}/commands", self._get_commands),
+            ("PUT", "/applications/{application_id}/commands", self._put_commands),
+            (
+                "GET",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                self._get_commands,
+            ),
+            (
+                "PUT",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                self._put_commands,
+            ),
+        ]
+
+    def _wrap(self, method: str, template: str, handler: Handler) -> Any:
+        route = f"{method} {template}"
+        needs_auth = not template.startswith(("/webhooks/", "/interactions/"))
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            arrived = time.monotonic()
+            body, files = await _read_body(request)
+            path = request.path.removeprefix(API_PREFIX)
+            status, answer, headers = self._answer(
+                request, route, f"{method} {path}", body, handler, needs_auth
+            )
+            if status == 0:
+                status, answer = await handler(request, body)
+            self._calls.append(
+                DiscordCall(
+                    method=method,
+                    path=path,
+                    route=route,
+                    query=dict(request.query.items()),
+                    json=body,
+                    files=files,
+                    headers=dict(request.headers.items()),
+                    status=status,
+                    time=arrived,
+                )
+            )
+            return _response(status, answer, {**_ratelimit_headers(route), **headers})
+
+        return serve
+
+    def _answer(
+        self,
+        request: web.Request,
+        route: str,
+        concrete: str,
+        body: Any,
+        handler: Handler,
+        needs_auth: bool,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Auth and scripted answers; status 0 means "let the handler answer"."""
+        if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            return 401, {"message": "401: Unauthorized", "code": 0}, {}
+        script = self._take_script(route, concrete)
+        if script is None:
+            return 0, None, {}
+        if script.status == 429:
+            retry = script.retry_after
+            headers = {
+                "Retry-After": str(max(1, round(retry))),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + retry:.3f}",
+                "X-RateLimit-Reset-After": f"{retry:.3f}",
+                "X-RateLimit-Scope": "global" if script.is_global else "user",
+            }
+            if script.is_global:
+                headers["X-RateLimit-Global"] = "true"
+            answer = {"message": script.message, "retry_after": retry, "global": script.is_global}
+            return 429, answer, headers
+        if script.status >= 500:
+            return script.status, f"{script.status} Server Error", {}
+        return script.status, {"message": script.message, "code": script.code}, {}
+
+    async def _not_found(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
+        body, files = await _read_body(request)
+        path = request.path.removeprefix(API_PREFIX)
+        self._calls.append(
+            DiscordCall(
+                request.method,
+                path,
+                "?",
+                dict(request.query.items()),
+                body,
+                files,
+                dict(request.headers.items()),
+                404,
+                arrived,
+            )
+        )
+        return _response(404, {"message": "404: Not Found", "code": 0}, {})
+
+    # -- objects
+
+    def _user(self) -> dict[str, Any]:
+        return {
+            "id": BOT_USER_ID,
+            "username": "arxiv-bot",
+            "global_name": None,
+            "discriminator": "0000",
+            "avatar": None,
+            "bot": True,
+            "flags": 0,
+            "public_flags": 0,
+        }
+
+    def message_object(self, message: PostedMessage) -> dict[str, Any]:
+        """The message as Discord describes it (in a component interaction, say)."""
+        return self._message_object(
+            message.channel_id, message.id, message.payload, message.webhook is not None
+        )
+
+    def _message_object(
+        self, channel_id: str, message_id: str, payload: dict[str, Any], webhook: bool
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": message_id,
+            "channel_id": channel_id,
+            "type": 0,
+            "content": payload.get("content") or "",
+            "author": self._user(),
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": bool(payload.get("tts", False)),
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": payload.get("embeds") or [],
+            "components": payload.get("components") or [],
+            "pinned": False,
+            "flags": int(payload.get("flags") or 0),
+        }
+        guild_id = self._channel(channel_id).guild_id
+        if guild_id:
+            data["guild_id"] = guild_id
+        if webhook:
+            data["webhook_id"] = self.application_id
+            data["application_id"] = self.application_id
+        return data
+
+    def _record(
+        self,
+        channel_id: str,
+        payload: dict[str, Any],
+        webhook: tuple[str, str] | None = None,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
+        message_id = message_id or self.new_id()
+        self._messages.append(
+            PostedMessage(
+                id=message_id,
+                channel_id=channel_id,
+                content=payload.get("content"),
+                embeds=list(payload.get("embeds") or []),
+                allowed_mentions=payload.get("allowed_mentions"),
+                components=list(payload.get("components") or []),
+                flags=int(payload.get("flags") or 0),
+                payload=payload,
+                webhook=webhook,
+            )
+        )
+        return self._message_object(channel_id, message_id, payload, webhook is not None)
+
+    def _channel_error(self, channel_id: str, *, sending: bool) -> tuple[int, Any] | None:
+        channel = self._channel(channel_id)
+        if channel.deleted:
+            return _error(404, 10003)
+        if not channel.visible:
+            return _error(403, 50001)
+        if sending and not channel.can_send:
+            return _error(403, 50013)
+        return None
+
+    # -- handlers: (request, body) -> (status, JSON)
+
+    async def _get_me(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, {**self._user(), "verified": True, "mfa_enabled": False}
+
+    async def _application_info(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        owner = {**self._user(), "id": OWNER_ID, "username": "owner", "bot": False}
+        return 200, {
+            "id": self.application_id,
+            "name": "arxiv-bot",
+            "description": "arXiv papers in your channels",
+            "icon": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": owner,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "summary": "",
+            "team": None,
+            "bot": self._user(),
+        }
+
+    async def _gateway_bot(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return 200, {"url": "wss://127.0.0.1.invalid", "shards": 1, "session_start_limit": limit}
+
+    async def _gateway(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, {"url": "wss://127.0.0.1.invalid"}
+
+    async def _get_channel(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        error = self._channel_error(channel_id, sending=False)
+        return error or (200, self.channel_object(channel_id))
+
+    async def _post_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        error = self._channel_error(channel_id, sending=True)
+        if error is not None:
+            return error
+        payload = body if isinstance(body, dict) else {}
+        if not (payload.get("content") or payload.get("embeds") or payload.get("components")):
+            return _error(400, 50006, "Cannot send an empty message")
+        return 200, self._record(channel_id, payload)
+
+    def _find(self, message_id: str) -> PostedMessage | None:
+        return next((m for m in reversed(self._messages) if m.id == message_id), None)
+
+    async def _get_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        message = self._find(request.match_info["message_id"])
+        if message is None or message.channel_id != channel_id:
+            return _error(404, 10008)
+        return 200, self._message_object(channel_id, message.id, message.payload, False)
+
+    async def _edit_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        message = self._find(request.match_info["message_id"])
+        if message is None or message.channel_id != channel_id:
+            return _error(404, 10008)
+        payload = {**message.payload, **(body if isinstance(body, dict) else {})}
+        return 200, self._record(channel_id, payload, message_id=message.id)
+
+    def _new_thread(self, parent_id: str, payload: dict[str, Any], type: int) -> _Channel:
+        thread_id = self.new_id()
+        parent = self._channel(parent_id)
+        self._channels[thread_id] = _Channel(
+            id=thread_id,
+            type=type,
+            guild_id=parent.guild_id,
+            name=str(payload.get("name") or "thread"),
+            parent_id=parent_id,
+        )
+        duration = payload.get("auto_archive_duration") or 1440
+        self._channels[thread_id].extra = {
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": duration,
+                "archive_timestamp": _now(),
+                "locked": False,
+            }
+        }
+        return self._channels[thread_id]
+
+    async def _thread_from_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        error = self._channel_error(channel_id, sending=True)
+        if error is not None:
+            return error
+        message = self._find(request.match_info["message_id"])
+        if message is None or message.channel_id != channel_id:
+            return _error(404, 10008)
+        payload = body if isinstance(body, dict) else {}
+        parent_type = self._channel(channel_id).type
+        thread = self._new_thread(channel_id, payload, 10 if parent_type == 5 else 11)
+        # Discord gives a thread started from a message the message's id.
+        self._channels.pop(thread.id)
+        thread.id = message.id
+        self._channels[thread.id] = thread
+        return 201, self.channel_object(thread.id)
+
+    async def _thread_without_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        error = self._channel_error(channel_id, sending=True)
+        if error is not None:
+            return error
+        payload = body if isinstance(body, dict) else {}
+        if self._channel(channel_id).type in (15, 16):  # forum or media: a post
+            first = payload.get("message") or {}
+            thread = self._new_thread(channel_id, payload, 11)
+            answer = self.channel_object(thread.id)
+            answer["message"] = self._record(thread.id, first, message_id=thread.id)
+            return 201, answer
+        thread = self._new_thread(channel_id, payload, int(payload.get("type") or 11))
+        return 201, self.channel_object(thread.id)
+
+    async def _callback(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        interaction_id = request.match_info["interaction_id"]
+        token = request.match_info["token"]
+        payload = body if isinstance(body, dict) else {}
+        if any(r.token == token for r in self._interactions):
+            return _error(400, 40060)
+        kind = int(payload.get("type") or 0)
+        data = payload.get("data") or {}
+        with_response = request.query.get("with_response") in ("1", "true", "True")
+        self._interactions.append(
+            InteractionResponse(interaction_id, token, kind, data, with_response)
+        )
+        channel_id = self._interaction_channels.get(token, "0")
+        message: dict[str, Any] | None = None
+        message_id: str | None = None
+        if kind in (4, 5):  # a message, now or after "thinking"
+            message_id = self.new_id()
+            message = self._record(
+                channel_id,
+                data if kind == 4 else {"flags": data.get("flags", 0)},
+                webhook=(self.application_id, token),
+                message_id=message_id,
+            )
+        if not with_response:
+            return 204, None
+        flags = int(data.get("flags") or 0)
+        interaction: dict[str, Any] = {
+            "id": interaction_id,
+            "type": 2,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool(flags & 64),
+        }
+        answer: dict[str, Any] = {"interaction": interaction}
+        if message_id is not None:
+            interaction["response_message_id"] = message_id
+            answer["resource"] = {"type": kind, "message": message}
+        return 200, answer
+
+    def _original(self, token: str, message_id: str) -> PostedMessage | None:
+        if message_id == "@original":
+            return next((m for m in self.webhook_messages(token)), None)
+        found = self._find(message_id)
+        return found if found is not None and found.webhook is not None else None
+
+    async def _followup(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        token = request.match_info["token"]
+        if request.match_info["webhook_id"] != self.application_id:
+            return _error(404, 10015)
+        if not any(r.token == token for r in self._interactions):
+            return _error(404, 10015)
+        payload = body if isinstance(body, dict) else {}
+        channel_id = self._interaction_channels.get(token, "0")
+        return 200, self._record(channel_id, payload, webhook=(self.application_id, token))
+
+    async def _get_webhook(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        token = request.match_info["token"]
+        found = self._original(token, request.match_info["message_id"])
+        if found is None:
+            return _error(404, 10008)
+        return 200, self._message_object(found.channel_id, found.id, found.payload, True)
+
+    async def _edit_webhook(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        token = request.match_info["token"]
+        found = self._original(token, request.match_info["message_id"])
+        if found is None:
+            return _error(404, 10008)
+        payload = {**found.payload, **(body if isinstance(body, dict) else {})}
+        return 200, self._record(
+            found.channel_id, payload, webhook=(self.application_id, token), message_id=found.id
+        )
+
+    async def _delete_webhook(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        token = request.match_info["token"]
+        found = self._original(token, request.match_info["message_id"])
+        if found is None:
+            return _error(404, 10008)
+        return 204, None
+
+    async def _get_commands(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, self.commands(request.match_info.get("guild_id"))
+
+    async def _put_commands(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        if request.match_info["application_id"] != self.application_id:
+            return _error(403, 50001)
+        guild_id = request.match_info.get("guild_id")
+        commands = []
+        for command in body if isinstance(body, list) else []:
+            stored = {
+                "id": self.new_id(),
+                "application_id": self.application_id,
+                "version": self.new_id(),
+                "type": 1,
+                "description": "",
+                "default_member_permissions": None,
+                "dm_permission": True,
+                "nsfw": False,
+                **command,
+            }
+            if guild_id is not None:
+                stored["guild_id"] = guild_id
+            commands.append(stored)
+        self._commands[guild_id] = commands
+        return 200, commands
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _route_key(route: str) -> str:
+    """``"post /channels/1/messages/"`` -> ``"POST /channels/1/messages"``."""
+    method, _, path = route.strip().partition(" ")
+    path = path.strip().removeprefix(API_PREFIX).rstrip("/")
+    return f"{method.upper()} {path}"
+
+
+def _error(status: int, code: int, message: str | None = None) -> tuple[int, Any]:
+    return status, {"message": message or ERRORS.get(code, "Error"), "code": code}
+
+
+def _ratelimit_headers(route: str) -> dict[str, str]:
+    """Headers Discord sends on every answer; a bucket never runs dry here."""
+    return {
+        "Via": "1.1 google",
+        "X-RateLimit-Bucket": f"{abs(hash(route)) & 0xFFFFFFFF:08x}",
+        "X-RateLimit-Limit": "50",
+        "X-RateLimit-Remaining": "49",
+        "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+        "X-RateLimit-Reset-After": "1.000",
+    }
+
+
+def _response(status: int, answer: Any, headers: dict[str, str]) -> web.Response:
+    """JSON with ``Content-Type: application/json`` exactly (no charset), as Discord."""
+    if status == 204 or answer is None:
+        return web.Response(status=204, headers=headers)
+    if isinstance(answer, str):
+        return web.Response(status=status, text=answer, content_type="text/plain", headers=headers)
+    response = web.Response(status=status, body=json.dumps(answer).encode(), headers=headers)
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:
+    """The JSON body, or a multipart body's ``payload_json`` and its file names."""
+    if not request.can_read_body:
+        return None, ()
+    if request.content_type.startswith("multipart/"):
+        payload: Any = None
+        files: list[str] = []
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            raw = await part.read()
+            if part.name == "payload_json":
+                payload = json.loads(raw.decode())
+            elif part.filename:
+                files.append(part.filename)
+        return payload, tuple(files)
+    text = await request.text()
+    if not text:
+        return None, ()
+    try:
+        return json.loads(text), ()
+    except ValueError:
+        return text, ()
+
+
+@contextlib.asynccontextmanager
+async def running_fake_discord(
+    *, token: str = BOT_TOKEN, application_id: str = APPLICATION_ID
+) -> AsyncIterator[FakeDiscord]:
+    """Serve a :class:`FakeDiscord` on an ephemeral port for the block's duration."""
+    fake = FakeDiscord(token=token, application_id=application_id)
+    runner = web.AppRunner(fake.make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        fake._base_url = f"http://{host}:{port}"
+        yield fake
+    finally:
+        await runner.cleanup()
