@@ -19,7 +19,9 @@ from typing import Literal
 
 import aiohttp
 import discord
+import yarl
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 
 from adapters.discord.commands import PLATFORM, ArxivGroup, CommandRunner
 from adapters.discord.render import DiscordMessage, digest_messages, paper_buttons, paper_embed
@@ -65,6 +67,25 @@ def classify_error(error: Exception) -> Exception:
             return ChannelUnavailableError(UNAVAILABLE_REASONS[50013])
         return DeliveryError(f"Discord answered HTTP {error.status} ({error.code}): {error.text}")
     return DeliveryError(f"Discord could not be reached: {error or type(error).__name__}")
+
+
+GATEWAY_REFUSALS: dict[int, str] = {
+    4004: (
+        "Discord refused DISCORD_TOKEN at the gateway; copy the bot token from the Developer "
+        "Portal (your application → Bot → Reset Token) into .env"
+    ),
+    4013: "Discord refused the bot's gateway intents (invalid intents)",
+    4014: "Discord refused the bot's gateway intents (disallowed intents)",
+}
+
+
+def _gateway_failure(error: BaseException | None) -> str:
+    """What to tell the user when the gateway connection ended before it was ready."""
+    if isinstance(error, discord.ConnectionClosed) and error.code in GATEWAY_REFUSALS:
+        return GATEWAY_REFUSALS[error.code]
+    if isinstance(error, discord.LoginFailure):
+        return GATEWAY_REFUSALS[4004]
+    return f"Discord's gateway did not get ready: {error or 'timed out'}"
 
 
 def build_client(settings: DiscordSettings) -> discord.Client:
@@ -129,6 +150,8 @@ class DiscordAdapter:
             await self._connect()
 
     async def _connect(self) -> None:
+        if self._settings.api_url != DEFAULT_API_URL:
+            await self._use_gateway_of_api()
         self._connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait(
@@ -137,8 +160,18 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             error = self._connection.exception() if self._connection in done else None
-            raise ConfigError(f"Discord's gateway did not get ready: {error or 'timed out'}")
+            await self.stop()
+            raise ConfigError(_gateway_failure(error))
         log.info("Discord: connected to %s servers", len(self.client.guilds))
+
+    async def _use_gateway_of_api(self) -> None:
+        """Connect to the gateway that DISCORD_API_URL names: ``discord.Client`` goes to
+        ``wss://gateway.discord.gg`` whatever the API (``AutoShardedClient`` asks the API)."""
+        try:
+            _, url, _ = await self.client.http.get_bot_gateway()
+        except discord.GatewayNotFound as error:
+            raise ConfigError(f"{self._settings.api_url} named no gateway: {error}") from None
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)  # one process, one Discord
 
     async def sync_commands(self, guild_id: int | None, *, clear: bool = False) -> int:
         """Register ``/arxiv`` with Discord (in one server, or globally); return how many

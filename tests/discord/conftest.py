@@ -19,6 +19,9 @@ async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDis
     async with running_fake_discord() as fake:
         # Restored after the test, even though the adapter sets it from DISCORD_API_URL.
         monkeypatch.setattr(discord.http.Route, "BASE", fake.api_url)
+        # Likewise the gateway a plain discord.Client connects to (the adapter sets it).
+        gateway = discord.gateway.DiscordWebSocket
+        monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
         yield fake
 
 

@@ -28,6 +28,17 @@ and interaction routes, whose token is in the path):
 * ``GET``/``PUT /applications/{app_id}/commands`` and
   ``/applications/{app_id}/guilds/{guild_id}/commands`` (bulk overwrite).
 
+The gateway: ``GET /gateway/bot`` names ``ws://127.0.0.1:PORT`` (with
+:attr:`FakeDiscord.gateway_shards` shards), where a websocket speaks Discord's gateway
+protocol to the real ``discord.Client`` / ``AutoShardedClient``: HELLO, IDENTIFY answered
+by READY then a GUILD_CREATE per guild of the shard, heartbeats ACKed, RESUME answered by
+RESUMED. Frames are zlib-stream compressed when the URL asks for it (as discord.py does),
+text otherwise. A wrong token in IDENTIFY closes the socket with 4004, as Discord does;
+:meth:`FakeDiscord.close_next_identify` scripts other closes. Tests drive it with
+:meth:`FakeDiscord.wait_gateway_ready`, :meth:`FakeDiscord.send_dispatch`,
+:meth:`FakeDiscord.send_interaction` and :meth:`FakeDiscord.close_gateway`, and read
+:attr:`FakeDiscord.identifies` and :attr:`FakeDiscord.gateway_sessions`.
+
 Channels the fake was not told about are guild text channels the bot can post to.
 :meth:`FakeDiscord.set_channel` describes others: deleted (404, code 10003), not visible
 (403, 50001) or without Send Messages (403, 50013).
@@ -41,16 +52,18 @@ Scripted trouble per route, consumed one request at a time in the order scripted
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 __all__ = [
     "API_PREFIX",
@@ -60,6 +73,7 @@ __all__ = [
     "GUILD_ID",
     "DiscordCall",
     "FakeDiscord",
+    "GatewaySession",
     "InteractionResponse",
     "PostedMessage",
     "running_fake_discord",
@@ -72,6 +86,17 @@ GUILD_ID = "1100000000000000002"
 OWNER_ID = "1100000000000000003"
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
+GUILD_NAME = "arXiv reading group"
+EVERYONE_PERMISSIONS = (
+    (1 << 6)  # Add Reactions
+    | (1 << 10)  # View Channel
+    | (1 << 11)  # Send Messages
+    | (1 << 14)  # Embed Links
+    | (1 << 15)  # Attach Files
+    | (1 << 16)  # Read Message History
+    | (1 << 31)  # Use Application Commands
+    | (1 << 38)  # Send Messages in Threads
+)
 
 ERRORS = {
     10003: "Unknown Channel",
@@ -80,6 +105,7 @@ ERRORS = {
     10062: "Unknown interaction",
     50001: "Missing Access",
     50013: "Missing Permissions",
+    50024: "Cannot execute action on this channel type",
     50035: "Invalid Form Body",
     40060: "Interaction has already been acknowledged.",
 }
@@ -171,6 +197,41 @@ class _Script:
     is_global: bool = False
 
 
+@dataclass(slots=True)
+class GatewaySession:
+    """One websocket connection to the fake gateway."""
+
+    query: dict[str, str]
+    """The URL's query: discord.py asks ``v=10&encoding=json&compress=zlib-stream``."""
+    session_id: str
+    identify: dict[str, Any] | None = None
+    """The IDENTIFY payload's ``d`` (token, intents, shard, properties...)."""
+    resume: dict[str, Any] | None = None
+    """The RESUME payload's ``d``, if the client resumed a session instead."""
+    shard: tuple[int, int] = (0, 1)
+    ready: bool = False
+    """READY (or RESUMED) was sent: dispatches reach the client now."""
+    closed: bool = False
+    close_code: int | None = None
+    """The code of the side that closed first: the fake's, or the client's."""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    """Every payload the client sent, in order (heartbeats included)."""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    """Every payload the fake sent, in order."""
+    sequence: int = 0
+    socket: web.WebSocketResponse | None = field(default=None, repr=False)
+    compressor: Any = field(default=None, repr=False)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def open(self) -> bool:
+        return not self.closed and self.socket is not None and not self.socket.closed
+
+    def ops(self) -> list[int]:
+        """The opcodes the client sent (1 heartbeat, 2 identify, 6 resume...)."""
+        return [int(p.get("op", -1)) for p in self.received]
+
+
 Handler = Any  # an async method taking (request, body) and returning (status, JSON)
 
 
@@ -196,6 +257,14 @@ class FakeDiscord:
         self._scripts: list[_Script] = []
         self._ids = itertools.count(1)
         self._base_url = ""
+        self.gateway_shards = 1
+        """The shard count ``GET /gateway/bot`` recommends (``AutoShardedClient`` uses it)."""
+        self.heartbeat_interval_ms = 45_000
+        self.guilds: dict[str, str] = {guild_id: GUILD_NAME}
+        """The servers the bot is in (id to name): READY and GUILD_CREATE describe them."""
+        self._sessions: list[GatewaySession] = []
+        self._identify_closes: list[tuple[int, str]] = []
+        self._gateway_changed = asyncio.Condition()
 
     # -- addresses
 
@@ -210,6 +279,11 @@ class FakeDiscord:
     def api_url(self) -> str:
         """``http://127.0.0.1:PORT/api/v10``, for ``discord.http.Route.BASE``."""
         return self.url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """``ws://127.0.0.1:PORT``, as ``GET /gateway/bot`` answers it."""
+        return "ws" + self.url.removeprefix("http")
 
     def new_id(self) -> str:
         """A fresh snowflake (its timestamp is now, as discord.py expects)."""
@@ -393,6 +467,305 @@ class FakeDiscord:
         self._messages.clear()
         self._interactions.clear()
 
+    # -- the gateway: what tests use
+
+    @property
+    def gateway_sessions(self) -> list[GatewaySession]:
+        """Every gateway connection so far, in order of arrival (closed ones included)."""
+        return list(self._sessions)
+
+    @property
+    def identifies(self) -> list[dict[str, Any]]:
+        """The IDENTIFY payloads (``d``) received, in order."""
+        return [s.identify for s in self._sessions if s.identify is not None]
+
+    def shard_of(self, guild_id: str | int, shard_count: int | None = None) -> int:
+        """The shard Discord sends a server's events to: ``(guild_id >> 22) % shards``."""
+        return (int(guild_id) >> 22) % (shard_count or self.gateway_shards)
+
+    def close_next_identify(
+        self, code: int = 4004, reason: str = "Authentication failed.", *, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` IDENTIFYs by closing the socket with ``code``
+        (4004 authentication failed, 4013/4014 invalid or disallowed intents...)."""
+        self._identify_closes.extend([(code, reason)] * times)
+
+    async def wait_gateway_ready(
+        self,
+        connections: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline, by design
+    ) -> list[GatewaySession]:
+        """Wait until ``connections`` open sockets got READY (or RESUMED); return them."""
+
+        def ready() -> bool:
+            return len(self._ready_sessions()) >= connections
+
+        await self._wait_gateway(ready, timeout, f"{connections} ready gateway connection(s)")
+        return self._ready_sessions()
+
+    async def wait_gateway_closed(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper's deadline, by design
+    ) -> None:
+        """Wait until every gateway socket is closed."""
+
+        def closed() -> bool:
+            return all(s.closed for s in self._sessions)
+
+        await self._wait_gateway(closed, timeout, "every gateway connection to close")
+
+    async def send_dispatch(
+        self, event: str, data: dict[str, Any], *, shard: int | None = None
+    ) -> int:
+        """Send dispatch ``event`` (``INTERACTION_CREATE``...) to every ready socket, or to
+        those of ``shard``; return how many sockets it went to."""
+        targets = [s for s in self._ready_sessions() if shard is None or s.shard[0] == shard]
+        for session in targets:
+            await self._dispatch(session, event, data)
+        return len(targets)
+
+    async def send_interaction(self, payload: dict[str, Any]) -> str:
+        """Send an INTERACTION_CREATE to the shard of its server (shard 0 for DMs), as
+        Discord does; return its token."""
+        guild_id = payload.get("guild_id")
+        shard = None
+        if guild_id is not None and self._ready_sessions():
+            shard = self.shard_of(guild_id, self._ready_sessions()[0].shard[1])
+        elif guild_id is None:
+            shard = 0
+        if not await self.send_dispatch("INTERACTION_CREATE", payload, shard=shard):
+            raise RuntimeError(f"no ready gateway connection for shard {shard}")
+        return str(payload["token"])
+
+    async def close_gateway(
+        self, code: int = 1000, reason: str = "", *, shard: int | None = None
+    ) -> None:
+        """Close every open socket (or those of ``shard``) with ``code``. discord.py
+        reconnects and RESUMEs after most codes (1000 and 4000 included), but gives up on
+        4004 and 4010-4014."""
+        for session in list(self._sessions):  # a resumed session may join meanwhile
+            if session.open and (shard is None or session.shard[0] == shard):
+                await self._close(session, code, reason)
+
+    def guild_object(self, guild_id: str | int | None = None) -> dict[str, Any]:
+        """The server as GUILD_CREATE describes it: the @everyone role, the channels and
+        threads the fake knows in it, and the bot as its only member."""
+        gid = str(guild_id) if guild_id is not None else self.guild_id
+        known = [
+            c for c in self._channels.values() if c.guild_id == gid and c.visible and not c.deleted
+        ]
+        everyone = {
+            "id": gid,
+            "name": "@everyone",
+            "color": 0,
+            "hoist": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "position": 0,
+            "permissions": str(EVERYONE_PERMISSIONS),
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        me = {
+            "user": self._user(),
+            "roles": [],
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
+        return {
+            "id": gid,
+            "name": self.guilds.get(gid, GUILD_NAME),
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "banner": None,
+            "description": None,
+            "owner_id": OWNER_ID,
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "premium_progress_bar_enabled": False,
+            "preferred_locale": "en-US",
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "vanity_url_code": None,
+            "application_id": None,
+            "features": [],
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "joined_at": _now(),
+            "large": False,
+            "unavailable": False,
+            "member_count": 2,
+            "members": [me],
+            "voice_states": [],
+            "presences": [],
+            "channels": [self.channel_object(c.id) for c in known if c.type not in (10, 11, 12)],
+            "threads": [self.channel_object(c.id) for c in known if c.type in (10, 11, 12)],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    # -- the gateway: the server side
+
+    def _ready_sessions(self) -> list[GatewaySession]:
+        return [s for s in self._sessions if s.ready and s.open]
+
+    async def _wait_gateway(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,  # noqa: ASYNC109 - a test helper's deadline, by design
+        what: str,
+    ) -> None:
+        try:
+            async with asyncio.timeout(timeout), self._gateway_changed:
+                await self._gateway_changed.wait_for(predicate)
+        except TimeoutError:
+            raise TimeoutError(
+                f"waited {timeout} s for {what}; sessions: {self._sessions!r}"
+            ) from None
+
+    async def _changed(self) -> None:
+        async with self._gateway_changed:
+            self._gateway_changed.notify_all()
+
+    async def _gateway_socket(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        session = GatewaySession(
+            query=dict(request.query.items()), session_id=self.new_id(), socket=socket
+        )
+        if session.query.get("compress") == "zlib-stream":
+            session.compressor = zlib.compressobj()
+        self._sessions.append(session)
+        await self._changed()
+        try:
+            await self._send(
+                session, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+            )
+            async for message in socket:
+                if message.type is not WSMsgType.TEXT:  # discord.py sends JSON text
+                    continue
+                payload = json.loads(message.data)
+                session.received.append(payload)
+                await self._gateway_op(session, payload)
+                if socket.closed:
+                    break
+        finally:
+            await self._finish(session)
+        return socket
+
+    async def _finish(self, session: GatewaySession) -> None:
+        if not session.closed:
+            session.closed = True
+            session.close_code = session.socket.close_code if session.socket else None
+            await self._changed()
+
+    async def _gateway_op(self, session: GatewaySession, payload: dict[str, Any]) -> None:
+        op = payload.get("op")
+        data = payload.get("d")
+        if op == 1:  # heartbeat
+            await self._send(session, {"op": 11})
+        elif op == 2 and isinstance(data, dict):
+            await self._identify(session, data)
+        elif op == 6 and isinstance(data, dict):
+            await self._resume(session, data)
+
+    async def _identify(self, session: GatewaySession, data: dict[str, Any]) -> None:
+        session.identify = data
+        shard_id, shard_count = data.get("shard") or (0, 1)
+        session.shard = (int(shard_id), int(shard_count))
+        await self._changed()
+        if self._identify_closes:
+            code, reason = self._identify_closes.pop(0)
+            await self._close(session, code, reason)
+        elif data.get("token") != self.token:
+            await self._close(session, 4004, "Authentication failed.")
+        elif not 0 <= session.shard[0] < session.shard[1]:
+            await self._close(session, 4010, "Invalid shard.")
+        else:
+            await self._ready(session)
+
+    async def _ready(self, session: GatewaySession) -> None:
+        shard_id, shard_count = session.shard
+        guilds = [g for g in self.guilds if self.shard_of(g, shard_count) == shard_id]
+        await self._dispatch(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": {**self._user(), "verified": True, "mfa_enabled": False},
+                "guilds": [{"id": g, "unavailable": True} for g in guilds],
+                "session_id": session.session_id,
+                "session_type": "normal",
+                "resume_gateway_url": self.gateway_url,
+                "shard": [shard_id, shard_count],
+                "application": {"id": self.application_id, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "presences": [],
+                "guild_join_requests": [],
+                "geo_ordered_rtc_regions": [],
+                "user_settings": {},
+                "_trace": ["fake-discord-gateway"],
+            },
+        )
+        for guild_id in guilds:
+            await self._dispatch(session, "GUILD_CREATE", self.guild_object(guild_id))
+        session.ready = True
+        await self._changed()
+
+    async def _resume(self, session: GatewaySession, data: dict[str, Any]) -> None:
+        session.resume = data
+        earlier = next((s for s in self._sessions if s.session_id == data.get("session_id")), None)
+        if earlier is None or data.get("token") != self.token:
+            await self._send(session, {"op": 9, "d": False})  # invalid session: identify
+            return
+        session.session_id = earlier.session_id
+        session.identify = None
+        session.shard = earlier.shard
+        session.sequence = max(earlier.sequence, int(data.get("seq") or 0))
+        await self._dispatch(session, "RESUMED", {"_trace": ["fake-discord-gateway"]})
+        session.ready = True
+        await self._changed()
+
+    async def _close(self, session: GatewaySession, code: int, reason: str) -> None:
+        assert session.socket is not None
+        session.closed = True  # the code is the fake's, whatever the client answers
+        session.close_code = code
+        await session.socket.close(code=code, message=reason.encode())
+        await self._changed()
+
+    async def _dispatch(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+        session.sequence += 1
+        await self._send(session, {"op": 0, "s": session.sequence, "t": event, "d": data})
+
+    async def _send(self, session: GatewaySession, payload: dict[str, Any]) -> None:
+        """One frame: text, or a zlib-stream chunk ending in Z_SYNC_FLUSH's 00 00 ff ff."""
+        assert session.socket is not None
+        session.sent.append(payload)
+        text = json.dumps(payload)
+        async with session.lock:  # compressed chunks must arrive in the stream's order
+            if session.compressor is None:
+                await session.socket.send_str(text)
+            else:
+                chunk = session.compressor.compress(text.encode())
+                chunk += session.compressor.flush(zlib.Z_SYNC_FLUSH)
+                await session.socket.send_bytes(chunk)
+
     # -- serving
 
     def make_app(self) -> web.Application:
@@ -400,6 +773,7 @@ class FakeDiscord:
         for method, template, handler in self._routes():
             serve = self._wrap(method, template, handler)
             app.router.add_route(method, API_PREFIX + template, serve)
+        app.router.add_route("GET", "/", self._gateway_socket)  # ws://127.0.0.1:PORT/?v=10...
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -629,11 +1003,15 @@ class FakeDiscord:
         }
 
     async def _gateway_bot(self, request: web.Request, body: Any) -> tuple[int, Any]:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return 200, {"url": "wss://127.0.0.1.invalid", "shards": 1, "session_start_limit": limit}
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        return 200, {
+            "url": self.gateway_url,
+            "shards": self.gateway_shards,
+            "session_start_limit": limit,
+        }
 
     async def _gateway(self, request: web.Request, body: Any) -> tuple[int, Any]:
-        return 200, {"url": "wss://127.0.0.1.invalid"}
+        return 200, {"url": self.gateway_url}
 
     async def _get_channel(self, request: web.Request, body: Any) -> tuple[int, Any]:
         channel_id = request.match_info["channel_id"]
@@ -699,6 +1077,8 @@ class FakeDiscord:
             return _error(404, 10008)
         payload = body if isinstance(body, dict) else {}
         parent_type = self._channel(channel_id).type
+        if parent_type in (10, 11, 12):  # no threads in a thread (or a forum post)
+            return _error(400, 50024)
         thread = self._new_thread(channel_id, payload, 10 if parent_type == 5 else 11)
         # Discord gives a thread started from a message the message's id.
         self._channels.pop(thread.id)
@@ -905,4 +1285,6 @@ async def running_fake_discord(
         fake._base_url = f"http://{host}:{port}"
         yield fake
     finally:
+        # An open websocket's handler would hold up the server's shutdown.
+        await fake.close_gateway(1001, "going away")
         await runner.cleanup()
