@@ -92,6 +92,8 @@ def build_client(settings: DiscordSettings) -> discord.Client:
     """A client that can never ping: mentions are off for every message it sends."""
     if settings.api_url != DEFAULT_API_URL:
         discord.http.Route.BASE = settings.api_url  # one process, one Discord
+    # The bot never joins voice channels: no warnings about voice libraries at start.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     options = {
         "intents": discord.Intents(guilds=True),
         "allowed_mentions": discord.AllowedMentions.none(),

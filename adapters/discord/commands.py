@@ -23,7 +23,7 @@ from adapters.discord.render import reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import Core
 from bot.categories import ALL_CATEGORIES, category_name
-from bot.commands.grammar import MAX_LIMIT
+from bot.commands.grammar import MAX_LIMIT, SPECS
 from bot.commands.handlers import CommandContext
 from bot.models import ChannelRef, Reply, Tone, Visibility
 
@@ -336,6 +336,17 @@ class ArxivGroup(app_commands.Group):
     @app_commands.describe(command="A command to explain, e.g. subscribe")
     async def help(self, interaction: discord.Interaction, command: str | None = None) -> None:
         await self.runner.run(interaction, "help", f"help {command or ''}".strip())
+
+    @help.autocomplete("command")
+    async def _command_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        wanted = current.strip().lower()
+        return [
+            app_commands.Choice(name=f"{name}: {spec.summary}"[:100], value=name)
+            for name, spec in SPECS.items()
+            if name.startswith(wanted)
+        ][:MAX_CHOICES]
 
     @unsubscribe.autocomplete("id")
     async def _subscription_ids(

@@ -231,3 +231,13 @@ async def test_unsubscribe_and_mode_are_announced(
         token = dispatch(discord_bot, payload)
         announced = (await announcement(fake_discord, token))[-1]
         assert not announced.ephemeral
+
+
+async def test_help_autocompletes_command_names(
+    discord_bot: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    typed = dispatch(discord_bot, autocomplete(fake_discord, "help", "command", "sub"))
+    await wait_for(lambda: bool(fake_discord.interaction_responses(typed)))
+    (choices,) = fake_discord.interaction_responses(typed)
+    assert [c["value"] for c in choices.data["choices"]] == ["subscribe"]
+    assert choices.data["choices"][0]["name"].startswith("subscribe: ")
