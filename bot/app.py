@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -178,12 +178,13 @@ class BotApp:
             adapter_options = {**(options or {}), "commands": "off" if once else "on"}
             for factory in factories:
                 adapter = factory.create(self, adapter_options)
-                await adapter.start()
                 adapters.append(adapter)
+                if not await _until_first(adapter.start(), stop.wait()):
+                    return  # a signal while connecting
                 self.senders[adapter.name] = adapter
                 log.info("adapter %s started", adapter.name)
             if once:
-                await self.run_cycle()
+                await _until_first(self.run_cycle(), stop.wait())
                 return
             self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
             await self._scheduler.start(catch_up=await self._harvest_overdue())
@@ -221,10 +222,16 @@ class BotApp:
                 log.exception("delivering queued posts failed")
 
 
-async def _until_first(*awaitables: Any) -> None:
-    """Wait until the first of ``awaitables`` finishes; cancel and reap the rest."""
-    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(a) for a in awaitables]
-    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+async def _until_first(work: Awaitable[Any], *others: Awaitable[Any]) -> bool:
+    """Wait until ``work`` or one of ``others`` (a stop signal) finishes; cancel and reap
+    the rest. True when ``work`` finished first; its exception, if any, is raised."""
+    first = asyncio.ensure_future(work)
+    waiters: list[asyncio.Future[Any]] = [first, *map(asyncio.ensure_future, others)]
+    done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
+    if first in done:
+        first.result()  # raises what the work raised
+        return True
+    return False

@@ -22,7 +22,8 @@ live claim.
   most one message in flight (one post, or one digest). If the process dies after the
   platform accepted that message but before the store recorded it, it is sent again
   after the restart; every other paper is sent exactly once. A clean shutdown
-  (cancellation) puts the unsent rows straight back in the queue.
+  (cancellation) lets each channel's message in flight finish and records it (for up to
+  ``in_flight_grace`` seconds), and puts the unsent rows straight back in the queue.
 * Exactly-once would need the platform to recognise a retried message (an idempotency
   key); Slack's ``chat.postMessage`` has none, so we do not claim it.
 
@@ -177,6 +178,16 @@ def new_paper_window(subscription: Subscription) -> tuple[date, date]:
     return day, day - timedelta(days=NEW_PAPER_GRACE_DAYS)
 
 
+async def _settled(sending: asyncio.Future[None], grace: float) -> bool:
+    """Wait up to ``grace`` seconds for ``sending``; True if it succeeded, else cancel it."""
+    done, _ = await asyncio.wait({sending}, timeout=grace)
+    if sending in done and not sending.cancelled() and sending.exception() is None:
+        return True
+    sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
+    return False
+
+
 def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECONDS) -> timedelta:
     """The wait after ``attempts`` failed attempts: ``base``, doubling, at most ``ceiling``."""
     return timedelta(seconds=min(base * 2 ** min(max(attempts - 1, 0), 40), ceiling))
@@ -215,11 +226,14 @@ class Dispatcher:
         backoff_base: float = 60.0,
         lease_seconds: float = 300.0,
         parallel_channels: int = 50,
+        in_flight_grace: float = 5.0,
         clock: Clock = utc_now,
     ) -> None:
         """``senders`` maps platform names to adapters; it is read at every round, so the
         caller may add and remove adapters as they start and stop. At most
-        ``parallel_channels`` channels are sent to at the same time."""
+        ``parallel_channels`` channels are sent to at the same time. When a round is
+        cancelled, each channel's message in flight gets ``in_flight_grace`` seconds to
+        finish (and be recorded) before it is abandoned."""
         self._store = store
         self._queue = DeliveryQueue(store)
         self._senders = senders
@@ -232,6 +246,7 @@ class Dispatcher:
         self._match_lock = asyncio.Lock()
         self._index: SubscriptionIndex | None = None
         self._parallel = asyncio.Semaphore(parallel_channels)
+        self._in_flight_grace = in_flight_grace
 
     @property
     def queue(self) -> DeliveryQueue:
@@ -351,8 +366,17 @@ class Dispatcher:
             report += await self._fail(channel, token, missing, "paper missing from the store")
         delivered = sent = 0
         for message in messages:
+            sending = asyncio.ensure_future(message.send(sender, channel.ref))
             try:
-                await message.send(sender, channel.ref)
+                await asyncio.shield(sending)
+            except asyncio.CancelledError:
+                # Shutdown: the platform may already have the message; let it finish and
+                # record it, so that a clean stop never causes a repeat.
+                if await _settled(sending, self._in_flight_grace):
+                    await self._queue.delivered(
+                        channel.id, token, message.sent(), now=self._clock(), lease_until=None
+                    )
+                raise
             except ChannelUnavailableError as error:
                 reason = _error_text(error.reason or "channel unavailable")
                 log.warning("Pausing channel %s (%s): %s", channel.id, channel.ref.label, reason)

@@ -641,8 +641,8 @@ async def test_a_lapsed_claim_is_sent_again_after_the_lease(bed: Bed) -> None:
 async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
     await bed.subscribe(IMAGING, "cat:eess.IV")
     await bed.harvest([paper(f"2506.8300{n}", "eess.IV") for n in range(1, 4)])
-    bed.sender.block(IMAGING)
-    dispatcher = bed.dispatcher()
+    bed.sender.block(IMAGING)  # the message in flight never finishes
+    dispatcher = bed.dispatcher(in_flight_grace=0.05)
     await dispatcher.match_pending()
 
     delivering = asyncio.create_task(dispatcher.deliver_due())
@@ -657,6 +657,36 @@ async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
     assert statuses == {"queued": 3}
     bed.sender.gates.clear()
     assert (await dispatcher.deliver_due()).delivered == 3
+
+
+async def test_cancelling_a_round_records_the_message_in_flight_when_it_lands(
+    bed: Bed,
+) -> None:
+    """A clean stop while a post is on its way: the platform accepts it a moment later,
+    so it is recorded as delivered and never posted again; the rest go back."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8310{n}", "eess.IV") for n in range(1, 4)])
+    gate = bed.sender.block(IMAGING)
+    dispatcher = bed.dispatcher(in_flight_grace=5)
+    await dispatcher.match_pending()
+
+    delivering = asyncio.create_task(dispatcher.deliver_due())
+    await bed.sender.wait_until(lambda: bed.sender.in_flight[IMAGING.channel] > 0)
+    delivering.cancel()
+    await asyncio.sleep(0)  # the round is now waiting for the message in flight
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await delivering
+
+    (landed,) = bed.sender.ids(IMAGING)
+    statuses = {
+        row["arxiv_id"]: row["status"]
+        for row in await bed.store.fetchall("SELECT arxiv_id, status FROM deliveries")
+    }
+    assert statuses.pop(landed) == "delivered"
+    assert set(statuses.values()) == {"queued"}
+    assert (await dispatcher.deliver_due()).delivered == 2
+    assert sorted(bed.sender.ids(IMAGING)) == [f"2506.8310{n}" for n in range(1, 4)]
 
 
 async def test_a_long_channel_keeps_its_claim_alive(bed: Bed) -> None:

@@ -23,11 +23,18 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters.background import BackgroundTasks
 from adapters.discord.commands import PLATFORM, ArxivGroup, CommandRunner
-from adapters.discord.render import DiscordMessage, digest_messages, paper_buttons, paper_embed
+from adapters.discord.render import (
+    DigestPlan,
+    DiscordMessage,
+    digest_messages,
+    paper_buttons,
+    paper_embed,
+)
 from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
 from bot.adapter import Core
-from bot.errors import ArxivBotError, ChannelUnavailableError, ConfigError, DeliveryError
+from bot.errors import ChannelUnavailableError, ConfigError, DeliveryError
 from bot.models import ChannelRef, Digest, PaperPost
 
 __all__ = ["DiscordAdapter", "DiscordFactory", "build_client", "classify_error"]
@@ -36,6 +43,8 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
+THREAD_GRACE_SECONDS = 10.0
+"""How long a stop waits for digest threads still being posted."""
 
 UNAVAILABLE_REASONS: dict[int, str] = {
     10003: (
@@ -61,6 +70,11 @@ def classify_error(error: Exception) -> Exception:
         reason = UNAVAILABLE_REASONS.get(error.code)
         if reason is not None:
             return ChannelUnavailableError(reason)
+        if error.status == 401:
+            return ChannelUnavailableError(
+                "Discord rejected the bot's token (401); put the current token in "
+                "DISCORD_TOKEN and restart the bot"
+            )
         if isinstance(error, discord.NotFound):
             return ChannelUnavailableError(UNAVAILABLE_REASONS[10003])
         if isinstance(error, discord.Forbidden):
@@ -134,6 +148,9 @@ class DiscordAdapter:
         self.tree = build_tree(self.client, self.runner)
         self._connection: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._failure: ConfigError | None = None
+        self._stopping = False
+        self._threads = BackgroundTasks("Discord digest thread")
 
     # -- starting and stopping ---------------------------------------------------------
 
@@ -145,6 +162,12 @@ class DiscordAdapter:
             raise ConfigError(
                 "Discord refused DISCORD_TOKEN; copy the bot token from the Developer "
                 "Portal (your application → Bot → Reset Token) into .env"
+            ) from None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            await self.client.close()
+            raise ConfigError(
+                f"cannot reach Discord at {self._settings.api_url} "
+                f"({error or type(error).__name__}); check the network or DISCORD_API_URL"
             ) from None
         user = self.client.user
         log.info("Discord: signed in as %s (%s)", user, user.id if user else "?")
@@ -165,6 +188,17 @@ class DiscordAdapter:
             await self.stop()
             raise ConfigError(_gateway_failure(error))
         log.info("Discord: connected to %s servers", len(self.client.guilds))
+        self._connection.add_done_callback(self._connection_ended)
+
+    def _connection_ended(self, connection: asyncio.Task[None]) -> None:
+        """The gateway gave up (a revoked token, say): end the adapter, so the bot exits
+        with the reason and its supervisor restarts it, rather than stay up deaf."""
+        if connection.cancelled() or self._stopping:
+            return
+        error = connection.exception()
+        self._failure = ConfigError(_gateway_failure(error) if error else "Discord disconnected")
+        log.error("Discord: the gateway connection ended: %s", self._failure)
+        self._closed.set()
 
     async def _use_gateway_of_api(self) -> None:
         """Connect to the gateway that DISCORD_API_URL names: ``discord.Client`` goes to
@@ -192,9 +226,13 @@ class DiscordAdapter:
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+        if self._failure is not None:
+            raise self._failure
 
     async def stop(self) -> None:
+        self._stopping = True
         try:
+            await self._threads.wait(grace=THREAD_GRACE_SECONDS)
             await self.client.close()
             if self._connection is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -210,16 +248,25 @@ class DiscordAdapter:
         await self._send(int(channel.channel), message, view=paper_buttons(post))
 
     async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+        """The digest's first message; a thread with its cards follows in the background,
+        so the digest counts as delivered the moment the first message is accepted."""
         plan = digest_messages(digest)
         channel_id = int(channel.channel)
         head = await self._send(channel_id, plan.head)
-        if not plan.needs_thread:
-            return
-        target = await self._thread_for(channel_id, head.id, plan.thread_name)
+        if plan.needs_thread:
+            self._threads.start(self._post_thread(channel, head.id, plan))
+
+    async def flush(self) -> None:
+        """Wait until every digest thread started so far is posted (tests, shutdown)."""
+        await self._threads.wait()
+
+    async def _post_thread(self, channel: ChannelRef, head_id: int, plan: DigestPlan) -> None:
+        channel_id = int(channel.channel)
+        target = await self._thread_for(channel_id, head_id, plan.thread_name)
         for number, message in enumerate(plan.thread, start=1):
             try:
                 await self._send(target, message)
-            except ArxivBotError as error:
+            except Exception as error:
                 log.warning(
                     "Discord: digest part %s of %s in %s not posted: %s",
                     number,
@@ -236,7 +283,7 @@ class DiscordAdapter:
             thread = await self.client.http.start_thread_with_message(
                 channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
             )
-        except discord.HTTPException as error:
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.info("Discord: no thread in %s (%s); posting the cards there", channel_id, error)
             return channel_id
         return int(thread["id"])

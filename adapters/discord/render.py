@@ -527,6 +527,10 @@ def _digest_single(title: str, posts: Sequence[PaperPost]) -> DiscordMessage | N
     return fit_message(escape(title), embeds)
 
 
+DIGEST_CARDS_MAX = 100
+"""Cards in a digest's thread at most (ten messages); a huge digest is not a flood."""
+
+
 def digest_messages(digest: Digest) -> DigestPlan:
     """A digest: one message of up to 10 cards if they all fit, else a list and a thread.
 
@@ -551,12 +555,16 @@ def digest_messages(digest: Digest) -> DigestPlan:
     listing = discord.Embed(
         title=_cut(title, MAX_TITLE),
         colour=ARXIV_RED,
-        description=lines.text(f"… and {rest:,} more in the thread" if rest else ""),
+        description=lines.text(f"… and {rest:,} more" if rest else ""),
     )
     listing.set_footer(text="Full cards are in the thread.")
     head = fit_message(escape(title), [listing])
-    thread = tuple(DiscordMessage("", group) for group in pack_embeds(map(paper_embed, posts)))
-    return DigestPlan(head, thread, _cut(title, MAX_THREAD_NAME))
+    carded = posts[:DIGEST_CARDS_MAX]
+    thread = [DiscordMessage("", group) for group in pack_embeds(map(paper_embed, carded))]
+    if len(posts) > len(carded):
+        more = len(posts) - len(carded)
+        thread.append(DiscordMessage(f"… and {more:,} more papers not shown here."))
+    return DigestPlan(head, tuple(thread), _cut(title, MAX_THREAD_NAME))
 
 
 # -- command replies

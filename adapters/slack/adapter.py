@@ -14,13 +14,16 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.background import BackgroundTasks
 from adapters.slack.client import error_code, make_web_client, post_with_join
 from adapters.slack.listeners import PLATFORM, register_listeners
 from adapters.slack.oauth import bot_token_for, installation_store, oauth_settings
@@ -28,7 +31,7 @@ from adapters.slack.pacing import ChannelPacer
 from adapters.slack.render import SlackMessage, digest_message, paper_card
 from adapters.slack.settings import SlackMode, SlackSettings, load_slack_settings
 from bot.adapter import Core
-from bot.errors import ArxivBotError, ChannelUnavailableError, ConfigError
+from bot.errors import ChannelUnavailableError, ConfigError
 from bot.models import ChannelRef, Digest, PaperPost
 
 __all__ = ["EVENTS_PATH", "SlackAdapter", "SlackFactory"]
@@ -36,6 +39,8 @@ __all__ = ["EVENTS_PATH", "SlackAdapter", "SlackFactory"]
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+THREAD_GRACE_SECONDS = 10.0
+"""How long a stop waits for threads still being posted."""
 NOT_INSTALLED = (
     "arxiv-bot is no longer installed in this Slack workspace; reinstall it from the "
     "bot's /slack/install page"
@@ -52,16 +57,19 @@ class SlackAdapter:
         *,
         commands: bool = True,
         pacer: ChannelPacer | None = None,
+        server_error_interval: RetryIntervalCalculator | None = None,
     ) -> None:
         self._core = core
         self._settings = settings
         self._commands = commands
         self._pacer = pacer or ChannelPacer(settings.post_interval)
+        self._server_error_interval = server_error_interval
         self._clients: dict[str, AsyncWebClient] = {}
         self._installations: SQLite3InstallationStore | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
+        self._threads = BackgroundTasks("Slack thread")
         self.app: AsyncApp | None = None
         """The bolt app answering commands (None when commands are off)."""
         self.http_port: int | None = None
@@ -109,6 +117,8 @@ class SlackAdapter:
     async def _check_token(self, client: AsyncWebClient) -> None:
         try:
             identity = await client.auth_test()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self._unreachable(error) from None
         except SlackApiError as error:
             raise ConfigError(
                 f"Slack refused SLACK_BOT_TOKEN ({error_code(error) or error}); copy the Bot "
@@ -121,11 +131,19 @@ class SlackAdapter:
             identity.get("team_id"),
         )
 
+    def _unreachable(self, error: BaseException) -> ConfigError:
+        return ConfigError(
+            f"cannot reach Slack at {self._settings.api_url} "
+            f"({error or type(error).__name__}); check the network or SLACK_API_URL"
+        )
+
     async def _connect_socket(self, app: AsyncApp) -> None:
         # The Socket Mode client retries a refused token forever; ask once first so a
         # wrong token stops the start with a message instead.
         try:
             await app.client.apps_connections_open(app_token=self._settings.app_token)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self._unreachable(error) from None
         except SlackApiError as error:
             raise ConfigError(
                 f"Slack refused SLACK_APP_TOKEN ({error_code(error) or error}); generate an "
@@ -164,6 +182,7 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         try:
+            await self._threads.wait(grace=THREAD_GRACE_SECONDS)
             if self._socket is not None:
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
             if self._runner is not None:
@@ -176,16 +195,22 @@ class SlackAdapter:
     # -- posting -----------------------------------------------------------------------
 
     async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        card = paper_card(post)
-        client = await self._client_for(channel)
-        ts = await self._post(client, channel, card)
-        await self._post_thread(client, channel, ts, card.thread)
+        await self._send(channel, paper_card(post))
 
     async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        message = digest_message(digest)
+        await self._send(channel, digest_message(digest))
+
+    async def _send(self, channel: ChannelRef, message: SlackMessage) -> None:
+        """Post ``message``; its thread follows in the background, so the paper counts as
+        delivered the moment the first message is accepted."""
         client = await self._client_for(channel)
         ts = await self._post(client, channel, message)
-        await self._post_thread(client, channel, ts, message.thread)
+        if message.thread:
+            self._threads.start(self._post_thread(client, channel, ts, message.thread))
+
+    async def flush(self) -> None:
+        """Wait until every thread started so far is posted (tests, shutdown)."""
+        await self._threads.wait()
 
     async def _post(
         self,
@@ -211,7 +236,7 @@ class SlackAdapter:
         for number, reply in enumerate(replies, start=1):
             try:
                 await self._post(client, channel, reply, thread_ts)
-            except ArxivBotError as error:
+            except Exception as error:
                 log.warning(
                     "Slack: thread reply %s of %s in %s not posted: %s",
                     number,
@@ -232,7 +257,11 @@ class SlackAdapter:
     def _client(self, token: str | None) -> AsyncWebClient:
         key = token or ""
         if key not in self._clients:
-            self._clients[key] = make_web_client(token, base_url=self._settings.api_url)
+            self._clients[key] = make_web_client(
+                token,
+                base_url=self._settings.api_url,
+                server_error_interval=self._server_error_interval,
+            )
         return self._clients[key]
 
 

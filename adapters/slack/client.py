@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -37,6 +38,7 @@ __all__ = [
     "error_code",
     "make_web_client",
     "post_with_join",
+    "unreachable",
 ]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -60,6 +62,10 @@ UNAVAILABLE_REASONS: dict[str, str] = {
     ),
     "token_revoked": "The bot's Slack token was revoked; reinstall the app",
     "restricted_action": "This workspace does not let the bot post in this channel",
+    "missing_scope": (
+        "The Slack app lacks a permission it needs (missing_scope); update it from "
+        "deploy/slack-manifest.yml and reinstall it"
+    ),
 }
 """Slack errors after which posting to a channel cannot work until someone acts."""
 
@@ -96,6 +102,11 @@ def make_web_client(
         timeout=timeout,
         retry_handlers=handlers,
     )
+
+
+def unreachable(error: BaseException) -> DeliveryError:
+    """A connection failure or timeout that outlasted slack_sdk's retries."""
+    return DeliveryError(f"Slack could not be reached: {error or type(error).__name__}")
 
 
 def error_code(error: SlackApiError) -> str | None:
@@ -146,6 +157,10 @@ async def post_with_join(client: AsyncWebClient, *, channel: str, **message: Any
             raise classify_error(error) from error
     try:
         await client.conversations_join(channel=channel)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise DeliveryError(
+            f"Slack could not be reached: {error or type(error).__name__}"
+        ) from error
     except SlackApiError as error:
         if error_code(error) in _JOIN_IMPOSSIBLE:
             raise ChannelUnavailableError(INVITE_HINT) from error
@@ -157,7 +172,12 @@ async def post_with_join(client: AsyncWebClient, *, channel: str, **message: Any
 
 
 async def _post(client: AsyncWebClient, channel: str, message: dict[str, Any]) -> str:
-    response = await client.chat_postMessage(channel=channel, **message)
+    try:
+        response = await client.chat_postMessage(channel=channel, **message)
+    except (aiohttp.ClientError, TimeoutError) as error:  # after slack_sdk's own retries
+        raise DeliveryError(
+            f"Slack could not be reached: {error or type(error).__name__}"
+        ) from error
     ts = response.get("ts")
     if not isinstance(ts, str):
         raise DeliveryError("Slack accepted the message but returned no ts")

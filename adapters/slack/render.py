@@ -62,6 +62,7 @@ LIST_TITLE_CHARS = 150
 FIELD_CHARS = 500
 SNIPPET_CHARS = 500
 DIGEST_LIST_MAX = 50
+DIGEST_CARDS_MAX = 100
 CODE_BUTTONS_MAX = 3
 
 _TONE_EMOJI = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.ERROR: ":warning: "}
@@ -307,8 +308,12 @@ def digest_message(digest: Digest) -> SlackMessage:
     if posts:
         tail.append(_context("Full cards are in the thread."))
     blocks = _fit([_header(title)], _list_sections(lines), tail)
-    thread = tuple(paper_card(post) for post in posts)
-    return SlackMessage(_fallback(title), tuple(blocks), thread)
+    carded = posts[:DIGEST_CARDS_MAX]  # a huge digest is not a flood
+    thread = [paper_card(post) for post in carded]
+    if len(posts) > len(carded):
+        note = f"… and {len(posts) - len(carded):,} more papers not shown here."
+        thread.append(SlackMessage(note, (_context(note),)))
+    return SlackMessage(_fallback(title), tuple(blocks), tuple(thread))
 
 
 def _paper_line(number: int, paper: Paper) -> str:

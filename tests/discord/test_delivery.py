@@ -104,6 +104,7 @@ async def test_whole_cycle_posts_embeds_within_limits_that_cannot_ping(
     announce(fake_oai, paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     posts = fake_discord.channel_messages(CHANNEL)
     assert sorted(footer_ids(posts)) == ["2506.11674", "2506.20001"]
@@ -120,6 +121,7 @@ async def test_whole_cycle_posts_embeds_within_limits_that_cannot_ping(
 
     fake_discord.clear()
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
     assert fake_discord.channel_messages() == []  # nothing new, nothing twice
 
 
@@ -130,6 +132,7 @@ async def test_a_small_digest_is_one_message_of_embeds(
     announce(fake_oai, paper_by_id("2506.11674"), paper_by_id("2506.10231"))
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     (digest,) = fake_discord.channel_messages(CHANNEL)
     check_message(digest)
@@ -145,6 +148,7 @@ async def test_a_large_digest_starts_a_thread_with_the_cards(
     announce(fake_oai, *papers)
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     (head,) = fake_discord.channel_messages(CHANNEL)
     check_message(head)
@@ -166,6 +170,7 @@ async def test_a_large_digest_inside_a_thread_posts_the_cards_in_order_there(
     announce(fake_oai, *papers)
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     posted = fake_discord.channel_messages(thread)
     assert len(posted) >= 2  # the list, then the cards after it
@@ -193,6 +198,7 @@ async def test_an_unavailable_channel_is_paused_with_the_reason_and_others_go_on
     announce(fake_oai, paper_by_id("2506.11674"))
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     assert footer_ids(fake_discord.channel_messages(OTHER)) == ["2506.11674"]
     assert fake_discord.channel_messages(CHANNEL) == []
@@ -214,6 +220,7 @@ async def test_rate_limits_are_waited_out_by_discord_py(
     announce(fake_oai, *papers)
 
     await app.run_cycle()
+    await discord_bot.flush()  # thread replies follow in the background
 
     limited = [c for c in fake_discord.calls() if c.status == 429]
     assert len(limited) == 3

@@ -211,6 +211,8 @@ class _Script:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    in_thread: bool | None = None
+    """Only replies in a thread (True), only top-level messages (False), or any (None)."""
 
 
 _Auth = Literal["bot", "app", "client"]
@@ -338,10 +340,17 @@ class FakeSlack:
         )
 
     def server_error_next(
-        self, method: str, status: int = 503, *, times: int = 1, channel: str | None = None
+        self,
+        method: str,
+        status: int = 503,
+        *,
+        times: int = 1,
+        channel: str | None = None,
+        in_thread: bool | None = None,
     ) -> None:
-        """The next ``times`` calls answer HTTP ``status`` with a plain-text body."""
-        self._scripts.append(_Script(method, channel, times, status=status))
+        """The next ``times`` calls answer HTTP ``status`` with a plain-text body
+        (``in_thread``: only calls with, or without, a ``thread_ts``)."""
+        self._scripts.append(_Script(method, channel, times, status=status, in_thread=in_thread))
 
     def clear_scripts(self) -> None:
         self._scripts.clear()
@@ -553,8 +562,12 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
-    def _take_script(self, method: str, channel: str | None) -> _Script | None:
+    def _take_script(
+        self, method: str, channel: str | None, in_thread: bool = False
+    ) -> _Script | None:
         for script in self._scripts:
+            if script.in_thread is not None and script.in_thread != in_thread:
+                continue
             if script.method == method and (script.channel is None or script.channel == channel):
                 script.times -= 1
                 if script.times <= 0:
@@ -588,7 +601,9 @@ class FakeSlack:
         if isinstance(team, str):
             return 200, {"ok": False, "error": team}, {}
         channel = params.get("channel")
-        script = self._take_script(method, str(channel) if channel is not None else None)
+        script = self._take_script(
+            method, str(channel) if channel is not None else None, bool(params.get("thread_ts"))
+        )
         if script is not None:
             if script.status == 429:
                 retry = {"Retry-After": str(script.retry_after or 0)}

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.client import INVITE_HINT, UNAVAILABLE_REASONS
@@ -87,6 +88,7 @@ async def test_whole_cycle_posts_valid_escaped_cards_once(
     announce(fake_oai, paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
 
     await app.run_cycle()
+    await slack.flush()  # thread replies follow in the background
 
     cards = top_level(fake_slack, "C0LAB")
     assert sorted(posted_ids(cards)) == ["2506.11674", "2506.20001"]  # cs.CL one matches no one
@@ -100,6 +102,7 @@ async def test_whole_cycle_posts_valid_escaped_cards_once(
 
     fake_slack.clear()
     await app.run_cycle()
+    await slack.flush()  # thread replies follow in the background
     assert fake_slack.messages() == []  # nothing new, nothing twice
 
 
@@ -110,6 +113,7 @@ async def test_digest_mode_is_one_message_with_the_cards_in_its_thread(
     announce(fake_oai, paper_by_id("2506.11674"), paper_by_id("2506.10231"))
 
     await app.run_cycle()
+    await slack.flush()  # thread replies follow in the background
 
     (digest,) = top_level(fake_slack, "C0DIGEST")
     assert "2 new papers" in (digest.text or "")
@@ -133,6 +137,7 @@ async def test_an_unavailable_channel_is_paused_with_the_reason_and_others_go_on
     announce(fake_oai, paper_by_id("2506.11674"))
 
     await app.run_cycle()
+    await slack.flush()  # thread replies follow in the background
 
     assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.11674"]
     assert fake_slack.messages("C0GONE") == []
@@ -157,6 +162,7 @@ async def test_not_in_channel_joins_a_public_channel_and_explains_a_private_one(
     announce(fake_oai, paper_by_id("2506.11674"))
 
     await app.run_cycle()
+    await slack.flush()  # thread replies follow in the background
 
     assert fake_slack.is_member("C0PUBLIC")
     assert posted_ids(top_level(fake_slack, "C0PUBLIC")) == ["2506.11674"]
@@ -191,6 +197,7 @@ async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
             fake_slack.rate_limit_next("chat.postMessage", 0, times=1)
 
             await app.run_cycle()
+            await slack.flush()  # thread replies follow in the background
             assert await app.dispatcher.pending_count() > 0  # the failed post waits
             now[0] += timedelta(hours=1)  # past its backoff
             await app.dispatcher.deliver_due()
@@ -219,6 +226,7 @@ async def test_posts_are_paced_per_channel_and_channels_go_in_parallel(
             await subscribe(adapter, fake_slack, channel, "cat:cs.LG")
         announce(fake_oai, *(make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in (1, 2, 3)))
         await app.run_cycle()
+        await adapter.flush()  # thread replies follow in the background
     finally:
         await adapter.stop()
 
@@ -253,3 +261,34 @@ async def test_pacer_spaces_one_channel_and_leaves_others_alone() -> None:
     async with pacer.turn("T/C1"):
         pass
     assert slept == [1.0]
+
+
+async def test_a_failed_thread_reply_never_reposts_the_card(
+    app: BotApp, fake_slack: FakeSlack, fake_oai: FakeOai
+) -> None:
+    slack = SlackAdapter(
+        app,
+        slack_settings(fake_slack),
+        server_error_interval=FixedValueRetryIntervalCalculator(0.01),
+    )
+    await slack.start()
+    app.senders[slack.name] = slack
+    try:
+        await subscribe(slack, fake_slack, "C0LAB", "cat:eess.IV")
+        long_abstract = make_paper(
+            "2506.20002", abstract="A long abstract. " * 100, categories=("eess.IV",)
+        )
+        announce(fake_oai, long_abstract)
+        # The card goes through; its thread reply (the full abstract) fails past every retry.
+        fake_slack.server_error_next("chat.postMessage", 503, times=10, in_thread=True)
+
+        await app.run_cycle()
+        await slack.flush()
+
+        assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.20002"]
+        assert [m for m in fake_slack.messages("C0LAB") if m.thread_ts] == []
+        assert await app.dispatcher.pending_count() == 0
+        await app.dispatcher.deliver_due()
+        assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.20002"]  # not again
+    finally:
+        await slack.stop()
