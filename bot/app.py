@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
 from bot.harvest import Harvester
-from bot.models import ChannelRef, Reply, Subscription
+from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.schedule import HarvestSchedule
 from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 DELIVERY_PUMP_SECONDS = 30.0
 """How often posts that failed earlier are retried between harvests."""
 
+STOPPING_TEXT = "arxiv-bot is restarting; try again in a minute."
 SHUTDOWN_GRACE_SECONDS = 10.0
 """How long stopping waits for a running cycle. Cutting a harvest short loses nothing:
 the watermark only moves after a complete harvest."""
@@ -125,12 +126,16 @@ class BotApp:
     # -- what adapters call ------------------------------------------------------------
 
     async def execute(self, text: str, context: CommandContext) -> Reply:
-        return await self._require_open().handler.execute(text, context)
+        if self._open is None:  # a command that arrived while the bot was stopping
+            return Reply(title=STOPPING_TEXT, tone=Tone.ERROR)
+        return await self._open.handler.execute(text, context)
 
     async def handle(self, command: Command, context: CommandContext) -> Reply:
         return await self._require_open().handler.handle(command, context)
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
+        if self._open is None:
+            return []
         channel_id = await self.store.find_channel(channel)
         return await self.store.list_subscriptions(channel_id) if channel_id is not None else []
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from adapters.console import ConsoleAdapter
-from bot.app import BotApp
+from bot.app import STOPPING_TEXT, BotApp
+from bot.commands.handlers import CommandContext
 from bot.config import Settings
 from bot.models import ChannelRef
 from tests.conftest import settings_env
@@ -130,3 +131,11 @@ async def test_paused_channel_shows_why_and_resumes_when_managed(app: BotApp) ->
     assert "resumes now" in out
     assert "Posting here is paused" not in out
     assert "mode digest" in out
+
+
+async def test_a_command_arriving_after_the_bot_stopped_gets_a_message(settings: Settings) -> None:
+    async with BotApp(settings) as app:
+        pass
+    reply = await app.execute("help", CommandContext(channel=ChannelRef("console", "local", "c")))
+    assert reply.title == STOPPING_TEXT
+    assert await app.channel_subscriptions(ChannelRef("console", "local", "c")) == []

@@ -25,6 +25,7 @@ from discord.gateway import DiscordWebSocket
 
 from adapters.background import BackgroundTasks
 from adapters.discord.commands import PLATFORM, ArxivGroup, CommandRunner
+from adapters.discord.permissions import missing_permissions, missing_text
 from adapters.discord.render import (
     DigestPlan,
     DiscordMessage,
@@ -124,6 +125,13 @@ def build_tree(client: discord.Client, runner: CommandRunner) -> Tree:
     """The command tree with ``/arxiv``, and the share button's handler, on ``client``."""
     tree: Tree = app_commands.CommandTree(client)
     tree.add_command(ArxivGroup(runner))
+
+    @tree.error
+    async def on_error(
+        interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await runner.failed(interaction, error)
+
     client.add_dynamic_items(runner.share_button)
     return tree
 
@@ -288,9 +296,24 @@ class DiscordAdapter:
             return channel_id
         return int(thread["id"])
 
+    def _missing_permissions(self, channel_id: int) -> list[str]:
+        """What the bot lacks to post in the channel, as far as the gateway's cache knows
+        (nothing is known without the gateway, as in ``run --once``)."""
+        channel = self.client.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return []
+        me = channel.guild.me
+        if me is None:
+            return []
+        in_thread = isinstance(channel, discord.Thread)
+        return missing_permissions(channel.permissions_for(me), in_thread=in_thread)
+
     async def _send(
         self, channel_id: int, message: DiscordMessage, *, view: discord.ui.View | None = None
     ) -> discord.Message:
+        missing = self._missing_permissions(channel_id)
+        if missing:
+            raise ChannelUnavailableError(missing_text(missing))
         target = self.client.get_partial_messageable(channel_id)
         try:
             if view is None:

@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 import discord
 from discord import app_commands
 
+from adapters.discord.permissions import missing_permissions, missing_text
 from adapters.discord.render import reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import Core
@@ -43,6 +44,10 @@ DONE_NOTE = "✅ Done; the answer is posted in the channel."
 DM_ONLY_NOTE = (
     "In direct messages only /arxiv search, /arxiv paper and /arxiv help work; "
     "use /arxiv {name} in a server channel."
+)
+FAILED_NOTE = (
+    "⚠️ Something went wrong on the bot's side. Try again; if it keeps failing, "
+    "tell the bot's admin."
 )
 SHARE_EXPIRED = "This result is too old to share; run the search again and share that."
 
@@ -78,6 +83,26 @@ class CommandRunner:
         )
         reply = await self.core.execute(text, context)
         await self.answer(interaction, reply, share=text)
+        if name == "subscribe" and reply.tone is Tone.SUCCESS:
+            await self._warn_if_unable_to_post(interaction)
+
+    async def _warn_if_unable_to_post(self, interaction: discord.Interaction) -> None:
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        missing = missing_permissions(interaction.app_permissions, in_thread=in_thread)
+        if missing:
+            warning = f"⚠️ {missing_text(missing)}, or no papers will arrive here."
+            await interaction.followup.send(warning, ephemeral=True)
+
+    async def failed(self, interaction: discord.Interaction, error: Exception) -> None:
+        """A command crashed: say so to the caller instead of "thinking" for 15 minutes."""
+        log.error("Discord: /arxiv failed: %s", error, exc_info=error)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(FAILED_NOTE, ephemeral=True)
+            else:
+                await interaction.response.send_message(FAILED_NOTE, ephemeral=True)
+        except discord.HTTPException as unsent:
+            log.warning("Discord: could not report the failure: %s", unsent)
 
     async def answer(
         self, interaction: discord.Interaction, reply: Reply, *, share: str | None = None
@@ -137,16 +162,14 @@ class CommandRunner:
         if text is None:
             await interaction.response.send_message(SHARE_EXPIRED, ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)  # the answer is for everyone
+        await interaction.response.defer(ephemeral=True, thinking=True)
         context = CommandContext(channel=channel_ref(interaction), user=str(interaction.user.id))
         reply = await self.core.execute(text, context)
-        if reply.tone is Tone.ERROR:
-            await interaction.followup.send(**reply_message(reply).send_kwargs(), ephemeral=True)
-            return
-        shared = dataclasses.replace(
-            reply, visibility=Visibility.CHANNEL, footer=f"Shared by {interaction.user.name}"
-        )
-        await interaction.followup.send(**reply_message(shared).send_kwargs())
+        if reply.tone is not Tone.ERROR:
+            reply = dataclasses.replace(
+                reply, visibility=Visibility.CHANNEL, footer=f"Shared by {interaction.user.name}"
+            )
+        await self.answer(interaction, reply)
 
     # -- autocomplete
 
@@ -212,8 +235,9 @@ ShareItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
 def make_share_button(runner: CommandRunner) -> type[ShareItem]:
     """The "Share in channel" button class, bound to ``runner``.
 
-    A dynamic item survives restarts of the view: discord.py matches the custom id
-    against the template on every click. The id holds a key for the command's text.
+    A dynamic item needs no view kept alive: discord.py matches the custom id against
+    the template on every click. The id holds a key for the command's text, which is
+    kept in memory, so after a restart the button says to run the search again.
     """
 
     class ShareButton(

@@ -57,13 +57,13 @@ class SlackAdapter:
         *,
         commands: bool = True,
         pacer: ChannelPacer | None = None,
-        server_error_interval: RetryIntervalCalculator | None = None,
+        retry_interval: RetryIntervalCalculator | None = None,
     ) -> None:
         self._core = core
         self._settings = settings
         self._commands = commands
         self._pacer = pacer or ChannelPacer(settings.post_interval)
-        self._server_error_interval = server_error_interval
+        self._retry_interval = retry_interval
         self._clients: dict[str, AsyncWebClient] = {}
         self._installations: SQLite3InstallationStore | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -260,7 +260,7 @@ class SlackAdapter:
             self._clients[key] = make_web_client(
                 token,
                 base_url=self._settings.api_url,
-                server_error_interval=self._server_error_interval,
+                retry_interval=self._retry_interval,
             )
         return self._clients[key]
 

@@ -78,23 +78,22 @@ def make_web_client(
     base_url: str | None = None,
     timeout: int = 30,
     max_retries: int = 3,
-    server_error_interval: RetryIntervalCalculator | None = None,
+    retry_interval: RetryIntervalCalculator | None = None,
 ) -> AsyncWebClient:
     """An ``AsyncWebClient`` for ``token`` with retries for connection errors, rate
     limits (waiting ``Retry-After``) and server errors (HTTP 500 and 503).
 
     ``base_url`` defaults to Slack's (``https://slack.com/api/``); tests point it at a
     fake. ``max_retries`` bounds the retries of one call, all kinds together (slack_sdk
-    counts attempts per call, shared between handlers). ``server_error_interval`` sets
-    the wait between server-error retries (default: exponential backoff from 0.5 s).
+    counts attempts per call, shared between handlers). ``retry_interval`` sets the
+    wait between retries after connection and server errors (default: exponential
+    backoff from 0.5 s); rate limits wait what Slack's ``Retry-After`` says.
     """
+    interval = retry_interval or BackoffRetryIntervalCalculator()
     handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
         AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
-        AsyncServerErrorRetryHandler(
-            max_retry_count=max_retries,
-            interval_calculator=server_error_interval or BackoffRetryIntervalCalculator(),
-        ),
+        AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
     return AsyncWebClient(
         token=token,

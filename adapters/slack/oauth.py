@@ -10,6 +10,8 @@ automatic posts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -44,6 +46,24 @@ def oauth_settings(
 
 
 async def bot_token_for(store: SQLite3InstallationStore, team_id: str) -> str | None:
-    """The bot token of the workspace ``team_id``, None when the app is not installed."""
-    bot = await store.async_find_bot(enterprise_id=None, team_id=team_id)
+    """The bot token of the workspace ``team_id``, None when the app is not installed.
+
+    slack_sdk's SQLite store is synchronous, so the lookup runs in a worker thread.
+    """
+    return await asyncio.to_thread(_find_bot_token, store, team_id)
+
+
+def _find_bot_token(store: SQLite3InstallationStore, team_id: str) -> str | None:
+    bot = store.find_bot(enterprise_id=None, team_id=team_id)
+    if bot is None:
+        # A workspace inside an Enterprise Grid org is saved under its org's id, which a
+        # channel (workspace id and channel id) does not carry: look it up by workspace.
+        with contextlib.closing(store.connect()) as conn:
+            row = conn.execute(
+                "SELECT enterprise_id FROM slack_bots WHERE client_id = ? AND team_id = ? "
+                "ORDER BY installed_at DESC LIMIT 1",
+                (store.client_id, team_id),
+            ).fetchone()
+        if row is not None and row[0]:
+            bot = store.find_bot(enterprise_id=row[0], team_id=team_id)
     return bot.bot_token if bot is not None else None

@@ -97,9 +97,11 @@ def slash(
     permissions: int = MANAGER,
     roles: tuple[str, ...] = (),
     channel_type: int = 0,
+    app_permissions: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """``/arxiv <subcommand> option:value ...`` as an APPLICATION_COMMAND interaction."""
+    """``/arxiv <subcommand> option:value ...`` as an APPLICATION_COMMAND interaction;
+    ``app_permissions`` are the bot's own in the channel (default: all)."""
     payload = _base(
         fake,
         2,
@@ -109,6 +111,8 @@ def slash(
         roles=roles,
         channel_type=channel_type,
     )
+    if app_permissions is not None:
+        payload["app_permissions"] = str(app_permissions)
     sub = {"type": 1, "name": subcommand, "options": [_option(k, v) for k, v in options.items()]}
     payload["data"] = {"id": _COMMAND_ID, "name": "arxiv", "type": 1, "options": [sub]}
     return payload

@@ -6,7 +6,7 @@ from __future__ import annotations
 import discord
 
 from adapters.discord.adapter import DiscordAdapter
-from adapters.discord.commands import DM_ONLY_NOTE, DONE_NOTE, SHARE_PREFIX
+from adapters.discord.commands import DM_ONLY_NOTE, DONE_NOTE, FAILED_NOTE, SHARE_PREFIX
 from bot.app import BotApp
 from bot.models import ChannelRef
 from tests.discord.conftest import discord_settings
@@ -75,7 +75,8 @@ async def test_share_button_posts_the_results_for_everyone(
     custom_id = private.components[0]["components"][0]["custom_id"]
 
     click = dispatch(discord_bot, button_click(fake_discord, private, custom_id))
-    (shared,) = await answers(fake_discord, click)
+    done, shared = await answers(fake_discord, click, 2)
+    assert done.content == DONE_NOTE  # the clicker's own note; then the public post
     assert not shared.ephemeral
     assert "Medical Image Segmentation" in text_of(shared)
     assert "Shared by ada" in text_of(shared)
@@ -241,3 +242,32 @@ async def test_help_autocompletes_command_names(
     (choices,) = fake_discord.interaction_responses(typed)
     assert [c["value"] for c in choices.data["choices"]] == ["subscribe"]
     assert choices.data["choices"][0]["name"].startswith("subscribe: ")
+
+
+async def test_a_command_that_fails_tells_the_caller(
+    discord_bot: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    # Discord refuses the answer itself (a 400): the caller still hears what happened.
+    fake_discord.fail_next("POST /webhooks/{webhook_id}/{token}", status=400, code=50035)
+    token = dispatch(discord_bot, slash(fake_discord, "help"))
+    await wait_for(
+        lambda: any(m.content == FAILED_NOTE for m in fake_discord.webhook_messages(token))
+    )
+    (note,) = [m for m in fake_discord.webhook_messages(token) if m.content == FAILED_NOTE]
+    assert note.ephemeral
+
+
+async def test_subscribing_where_the_bot_cannot_post_warns_the_subscriber(
+    discord_bot: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    no_embeds = discord.Permissions(view_channel=True, send_messages=True).value
+    payload = slash(fake_discord, "subscribe", app_permissions=no_embeds, query="cat:cs.CV")
+    token = dispatch(discord_bot, payload)
+    await wait_for(lambda: len(fake_discord.webhook_messages(token)) >= 4)
+    warning = fake_discord.webhook_messages(token)[-1]
+    assert warning.ephemeral
+    assert "lacks Embed Links" in (warning.content or "")
+
+    fine = dispatch(discord_bot, slash(fake_discord, "subscribe", query="cat:cs.CL"))
+    await wait_for(lambda: len(fake_discord.webhook_messages(fine)) >= 3)
+    assert len(fake_discord.webhook_messages(fine)) == 3  # no warning

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
 
 from adapters.discord.adapter import READY_TIMEOUT, DiscordAdapter
+from adapters.discord.settings import DiscordSettings
 from bot.app import BotApp
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -21,7 +24,10 @@ from bot.models import ChannelRef
 from tests.conftest import settings_env
 from tests.discord.conftest import discord_settings
 from tests.discord.payloads import CHANNEL, slash, wait_for
+from tests.fakes.corpus import make_paper
 from tests.fakes.discord_api import BOT_TOKEN, GUILD_ID, GUILD_NAME, FakeDiscord
+from tests.fakes.oai import FakeOai
+from tests.fakes.oai_corpus import harvested
 
 LAB = ChannelRef(platform="discord", workspace=GUILD_ID, channel=CHANNEL)
 GUILDS_INTENT = 1
@@ -58,6 +64,30 @@ async def subscribe_over_gateway(fake: FakeDiscord, query: str = "cat:cs.CV") ->
     token = await fake.send_interaction(slash(fake, "subscribe", query=query))
     await wait_for(lambda: len(fake.webhook_messages(token)) >= 3)
     return token
+
+
+async def test_a_channel_without_embed_links_is_paused_before_posting(
+    app: BotApp, fake_discord: FakeDiscord, fake_oai: FakeOai
+) -> None:
+    """Discord would drop the embeds and post an empty card: the cached permissions say
+    so first, and the channel pauses with the reason."""
+    deny = {"id": GUILD_ID, "type": 0, "allow": "0", "deny": str(1 << 14)}  # @everyone
+    fake_discord.set_channel(CHANNEL, name="papers")
+    fake_discord.channel_overrides(CHANNEL, permission_overwrites=[deny])
+    adapter = quick(DiscordAdapter(app, discord_settings(fake_discord), gateway=True))
+    await asyncio.wait_for(adapter.start(), timeout=10)
+    app.senders[adapter.name] = adapter
+    try:
+        await subscribe_over_gateway(fake_discord)
+        moment = datetime.now(UTC) - timedelta(days=1)
+        paper = make_paper("2506.30001", categories=("cs.CV",), submitted=moment, updated=moment)
+        fake_oai.add_records(harvested(paper, datetime.now(UTC).date()))
+        await app.run_cycle()
+    finally:
+        await adapter.stop()
+    assert fake_discord.channel_messages(CHANNEL) == []
+    (channel,) = [c for c in await app.store.fetchall("SELECT * FROM channels")]
+    assert "lacks Embed Links" in channel["paused_reason"]
 
 
 async def test_start_connects_with_the_guilds_intent_only(
@@ -202,3 +232,17 @@ async def test_run_connects_to_the_gateway_and_answers_until_terminated(
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, b"".join(log).decode() + stderr.decode()
     await fake_discord.wait_gateway_closed()
+
+
+async def test_an_unreachable_discord_stops_the_start_with_a_message(
+    app: BotApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/v10"
+    monkeypatch.setattr(discord.http.Route, "BASE", closed)
+    settings = DiscordSettings(_env_file=None, token=BOT_TOKEN, api_url=closed)  # type: ignore[call-arg]
+    adapter = DiscordAdapter(app, settings, gateway=True)
+    with pytest.raises(ConfigError, match=r"cannot reach Discord at http://127\.0\.0\.1"):
+        await adapter.start()
+    await adapter.stop()

@@ -320,6 +320,10 @@ class FakeDiscord:
             can_send=can_send,
         )
 
+    def channel_overrides(self, channel_id: str | int, **fields: Any) -> None:
+        """Fields to put in the channel's object as given (``permission_overwrites``...)."""
+        self._channel(str(channel_id)).extra.update(fields)
+
     def channel_object(self, channel_id: str | int) -> dict[str, Any]:
         """The channel as Discord's API returns it."""
         channel = self._channel(str(channel_id))

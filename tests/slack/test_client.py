@@ -40,7 +40,7 @@ def client(fake: FakeSlack) -> AsyncWebClient:
     return make_web_client(
         fake.token,
         base_url=fake.url + "/api/",
-        server_error_interval=FixedValueRetryIntervalCalculator(0.01),
+        retry_interval=FixedValueRetryIntervalCalculator(0.01),
     )
 
 

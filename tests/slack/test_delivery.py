@@ -269,7 +269,7 @@ async def test_a_failed_thread_reply_never_reposts_the_card(
     slack = SlackAdapter(
         app,
         slack_settings(fake_slack),
-        server_error_interval=FixedValueRetryIntervalCalculator(0.01),
+        retry_interval=FixedValueRetryIntervalCalculator(0.01),
     )
     await slack.start()
     app.senders[slack.name] = slack
