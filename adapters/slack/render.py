@@ -100,6 +100,15 @@ def _safe(text: str, limit: int) -> str:
     return escape(cut_at_word(clean(text), limit))
 
 
+LOOKALIKE_ASTERISK = "\N{ASTERISK OPERATOR}"
+
+
+def _bold(text: str) -> str:
+    """``text`` in bold; an asterisk inside would end the bold early, so it becomes the
+    look-alike :data:`LOOKALIKE_ASTERISK`."""
+    return f"*{text.replace('*', LOOKALIKE_ASTERISK)}*"
+
+
 def _link(url: str, label: str) -> str:
     """A link the bot builds: ``<url|label>``; ``label`` must already be escaped."""
     return f"<{url}|{label}>"
@@ -231,7 +240,7 @@ def _card_blocks(post: PaperPost, *, full_abstract: bool) -> list[BlockDict]:
     if post.revised:
         return [_revision_block(post)]
     paper = post.paper
-    blocks = [_section(f"*{_title_link(paper, TITLE_CHARS)}*")]
+    blocks = [_section(_bold(_title_link(paper, TITLE_CHARS)))]
     details = [
         f"`{escape(paper.versioned_id)}` · {_safe(category_line(paper), FIELD_CHARS)}",
         _safe(date_line(paper), FIELD_CHARS),
@@ -335,7 +344,7 @@ def reply_message(reply: Reply, *, share: str | None = None) -> SlackMessage:
     button (:data:`SHARE_ACTION`) when ``share`` is given: the command text to run again
     for the channel (searches are cached, so sharing costs no arXiv request).
     """
-    head = [_section(f"{_TONE_EMOJI[reply.tone]}*{_safe(reply.title, TITLE_CHARS)}*")]
+    head = [_section(_TONE_EMOJI[reply.tone] + _bold(_safe(reply.title, TITLE_CHARS)))]
     groups: list[list[BlockDict]] = []
     if reply.lines:
         lines = [escape(clean(line)) for line in reply.lines]

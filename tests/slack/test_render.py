@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from adapters.slack.render import (
+    LOOKALIKE_ASTERISK,
     SHARE_ACTION,
     SlackMessage,
     digest_message,
@@ -322,3 +323,14 @@ def test_blocks_are_plain_data() -> None:
     payload = paper_card(make_post(paper)).to_payload()
     assert json.loads(json.dumps(payload)) == payload
     assert f"<{paper.abs_url}|" in payload["blocks"][0]["text"]["text"]
+
+
+def test_asterisks_in_a_bold_title_do_not_end_the_bold() -> None:
+    card = paper_card(make_post(make_paper(title="Scaling laws for cs.* and x*y")))
+    (title,) = [b for b in card.blocks if b["type"] == "section"][:1]
+    text = title["text"]["text"]
+    assert text.startswith("*<") and text.endswith(">*")
+    star = LOOKALIKE_ASTERISK
+    assert text.count("*") == 2 and f"cs.{star} and x{star}y" in text
+    reply = reply_message(Reply(title="Unknown category cs.*", tone=Tone.ERROR))
+    assert reply.blocks[0]["text"]["text"] == f":warning: *Unknown category cs.{star}*"
