@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, cast
 
 import discord
@@ -49,6 +49,11 @@ FAILED_NOTE = (
     "⚠️ Something went wrong on the bot's side. Try again; if it keeps failing, "
     "tell the bot's admin."
 )
+STRAY_OPTION_NOTE = (
+    "{option} belongs in its own field of /arxiv {name}, not in the text: remove it and "
+    "pick the option from the list Discord shows."
+)
+_OPTION = re.compile(r"(?:^|\s)(--[a-z]+)")
 SHARE_EXPIRED = "This result is too old to share; run the search again and share that."
 
 
@@ -65,9 +70,21 @@ class CommandRunner:
     # -- running commands
 
     async def run(
-        self, interaction: discord.Interaction, name: str, text: str, *, manages: bool = False
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        text: str,
+        *,
+        manages: bool = False,
+        typed: Sequence[str | None] = (),
     ) -> None:
-        """Run ``text`` (the core's grammar) for the subcommand ``name``."""
+        """Run ``text`` (the core's grammar) for the subcommand ``name``; ``typed`` are
+        the free-text options it was built from."""
+        stray = next((m for value in typed if value and (m := _OPTION.search(value))), None)
+        if stray is not None:
+            note = STRAY_OPTION_NOTE.format(option=stray.group(1), name=name)
+            await interaction.response.send_message(note, ephemeral=True)
+            return
         if interaction.guild_id is None and name not in DM_COMMANDS:
             await interaction.response.send_message(DM_ONLY_NOTE.format(name=name), ephemeral=True)
             return
@@ -301,12 +318,12 @@ class ArxivGroup(app_commands.Group):
         category: str | None = None,
     ) -> None:
         text = f"search {with_category(query, category)} --sort {sort} --limit {limit}"
-        await self.runner.run(interaction, "search", text)
+        await self.runner.run(interaction, "search", text, typed=(query, category))
 
     @app_commands.command(description="Show one paper by its arXiv id or link")
     @app_commands.describe(id="An arXiv id such as 2506.11674 or 2506.11674v2, or its URL")
     async def paper(self, interaction: discord.Interaction, id: str) -> None:
-        await self.runner.run(interaction, "paper", f"paper {id}")
+        await self.runner.run(interaction, "paper", f"paper {id}", typed=(id,))
 
     @app_commands.command(description="Post new papers matching a query in this channel")
     @app_commands.describe(
@@ -324,7 +341,7 @@ class ArxivGroup(app_commands.Group):
         text = f"subscribe {with_category(query, category)}".rstrip()
         if mode:
             text += f" --mode {mode}"
-        await self.runner.run(interaction, "subscribe", text, manages=True)
+        await self.runner.run(interaction, "subscribe", text, manages=True, typed=(query, category))
 
     @app_commands.command(description="Stop one of this channel's subscriptions")
     @app_commands.describe(id="The subscription (type to pick from this channel's list)")
@@ -340,7 +357,8 @@ class ArxivGroup(app_commands.Group):
     async def preview(
         self, interaction: discord.Interaction, query: str = "", category: str | None = None
     ) -> None:
-        await self.runner.run(interaction, "preview", f"preview {with_category(query, category)}")
+        text = f"preview {with_category(query, category)}"
+        await self.runner.run(interaction, "preview", text, typed=(query, category))
 
     @app_commands.command(description="Show or set how this channel gets papers")
     @app_commands.describe(mode="each: a post per paper; digest: one message per announcement")
@@ -359,7 +377,8 @@ class ArxivGroup(app_commands.Group):
     @app_commands.command(description="How to use /arxiv")
     @app_commands.describe(command="A command to explain, e.g. subscribe")
     async def help(self, interaction: discord.Interaction, command: str | None = None) -> None:
-        await self.runner.run(interaction, "help", f"help {command or ''}".strip())
+        text = f"help {command or ''}".strip()
+        await self.runner.run(interaction, "help", text, typed=(command,))
 
     @help.autocomplete("command")
     async def _command_names(

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
-from adapters.slack.render import SHARE_ACTION, escape, reply_message
+from adapters.slack.render import SHARE_ACTION, plain, reply_message
 from bot.adapter import Core
 from bot.commands.grammar import (
     PaperCommand,
@@ -58,7 +58,7 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
     ) -> None:
         text = str(command.get("text") or "").strip()
         if _is_slow(text):
-            shown = escape(text if len(text) <= WORKING_CHARS else text[:WORKING_CHARS] + "…")
+            shown = plain(text if len(text) <= WORKING_CHARS else text[:WORKING_CHARS] + "…")
             await ack(response_type="ephemeral", text=f":hourglass: Working on `{shown}`…")
         else:
             await ack()

@@ -11,6 +11,7 @@ Every message stays within Block Kit's limits: 50 blocks, 3,000 characters a sec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
     "digest_message",
     "escape",
     "paper_card",
+    "plain",
     "reply_message",
 ]
 
@@ -95,12 +97,29 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_MARKUP = re.compile(r"(?<!\w)[*_~]|[*_~](?!\w)|`")
+"""mrkdwn's bold, italic, strike and code markers where Slack would read them as such
+(at a word's edge; ``snake_case`` and ``L_1`` are left alone), and every backtick."""
+_LOOKALIKES = {
+    "*": "\N{ASTERISK OPERATOR}",
+    "_": "\N{MODIFIER LETTER LOW MACRON}",
+    "~": "\N{TILDE OPERATOR}",
+    "`": "\N{MODIFIER LETTER GRAVE ACCENT}",
+}
+
+
+def plain(text: str) -> str:
+    """Untrusted text for mrkdwn: escaped, and with formatting markers swapped for
+    look-alikes (mrkdwn has no way to escape them), so it shows as typed."""
+    return escape(_MARKUP.sub(lambda marker: _LOOKALIKES[marker.group()], text))
+
+
 def _safe(text: str, limit: int) -> str:
-    """Untrusted text as one escaped line, cut at a word to ``limit`` raw characters."""
-    return escape(cut_at_word(clean(text), limit))
+    """Untrusted text as one plain line, cut at a word to ``limit`` raw characters."""
+    return plain(cut_at_word(clean(text), limit))
 
 
-LOOKALIKE_ASTERISK = "\N{ASTERISK OPERATOR}"
+LOOKALIKE_ASTERISK = _LOOKALIKES["*"]
 
 
 def _bold(text: str) -> str:
@@ -185,7 +204,7 @@ def _pack(pieces: Iterable[str], limit: int, sep: str) -> list[str]:
 
 def _abstract_sections(abstract: str) -> list[BlockDict]:
     """The whole abstract as sections of at most 3,000 characters, split at words."""
-    words = [escape(word) for word in clean(abstract).split(" ") if word]
+    words = [plain(word) for word in clean(abstract).split(" ") if word]
     return [_section(chunk) for chunk in _pack(words, MAX_SECTION, " ")]
 
 
@@ -347,10 +366,10 @@ def reply_message(reply: Reply, *, share: str | None = None) -> SlackMessage:
     head = [_section(_TONE_EMOJI[reply.tone] + _bold(_safe(reply.title, TITLE_CHARS)))]
     groups: list[list[BlockDict]] = []
     if reply.lines:
-        lines = [escape(clean(line)) for line in reply.lines]
+        lines = [plain(clean(line)) for line in reply.lines]
         groups.extend([_section(chunk)] for chunk in _pack(lines, MAX_SECTION, "\n"))
     if reply.code:
-        code = [escape(line.rstrip()) for line in reply.code]
+        code = [escape(line.rstrip().replace("`", _LOOKALIKES["`"])) for line in reply.code]
         for chunk in _pack(code, MAX_SECTION - 8, "\n"):
             groups.append([_section(f"```\n{chunk}\n```")])
     numbered = (_paper_line(n, paper) for n, paper in enumerate(reply.papers, start=1))

@@ -83,8 +83,17 @@ class SlackSettings(BaseSettings):
 
     @property
     def is_configured(self) -> bool:
-        """True when any Slack credential is set (the adapter then starts)."""
-        return bool(self.bot_token or self.app_token or self.client_id)
+        """True when any Slack credential is set: the adapter then starts, or says what
+        is missing."""
+        return any(
+            (
+                self.bot_token,
+                self.app_token,
+                self.signing_secret,
+                self.client_id,
+                self.client_secret,
+            )
+        )
 
     @property
     def mode(self) -> SlackMode:

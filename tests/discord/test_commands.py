@@ -19,6 +19,7 @@ from tests.discord.payloads import (
     slash,
     wait_for,
 )
+from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.discord_api import GUILD_ID, FakeDiscord, PostedMessage
 
 LAB = ChannelRef(platform="discord", workspace=GUILD_ID, channel=CHANNEL)
@@ -136,6 +137,8 @@ async def test_changing_subscriptions_needs_manage_channels_or_the_role(
         (answer,) = fake_discord.interaction_responses(refused)
         assert answer.type == 4 and answer.data["flags"] & EPHEMERAL
         assert "needs the Manage Channels permission" in answer.data["content"]
+        # Sent without mentions set: the client's own default (none) still applies.
+        assert answer.data["allowed_mentions"] == {"parse": []}
         assert "paper-admins role" in answer.data["content"]
         assert await app.channel_subscriptions(LAB) == []
 
@@ -271,3 +274,24 @@ async def test_subscribing_where_the_bot_cannot_post_warns_the_subscriber(
     fine = dispatch(discord_bot, slash(fake_discord, "subscribe", query="cat:cs.CL"))
     await wait_for(lambda: len(fake_discord.webhook_messages(fine)) >= 3)
     assert len(fake_discord.webhook_messages(fine)) == 3  # no warning
+
+
+async def test_a_slow_search_is_deferred_before_arxiv_answers(
+    discord_bot: DiscordAdapter, fake_discord: FakeDiscord, fake_arxiv: FakeArxiv
+) -> None:
+    fake_arxiv.delay_next(0.5)  # arXiv takes its time; Discord allows 3 seconds
+    token = dispatch(discord_bot, slash(fake_discord, "search", query="ti:segmentation", limit=2))
+    await wait_for(lambda: bool(fake_discord.interaction_responses(token)))
+    assert _followups(fake_discord, token) == []  # deferred first, results still coming
+    (answer,) = await answers(fake_discord, token)
+    assert "Segmentation" in text_of(answer)
+
+
+async def test_an_option_typed_into_the_query_gets_a_discord_specific_message(
+    discord_bot: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    token = dispatch(discord_bot, slash(fake_discord, "search", query="diffusion --sort date"))
+    await wait_for(lambda: bool(fake_discord.interaction_responses(token)))
+    (answer,) = fake_discord.interaction_responses(token)
+    assert answer.data["content"].startswith("--sort belongs in its own field of /arxiv search")
+    assert answer.data["flags"] & EPHEMERAL

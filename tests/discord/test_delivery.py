@@ -227,3 +227,18 @@ async def test_rate_limits_are_waited_out_by_discord_py(
     ids = footer_ids(fake_discord.channel_messages(CHANNEL))
     assert sorted(ids) == sorted(p.arxiv_id for p in papers)
     assert await app.dispatcher.pending_count() == 0
+
+
+async def test_a_subscription_in_a_forum_post_gets_its_papers_there(
+    app: BotApp, discord_bot: DiscordAdapter, fake_discord: FakeDiscord, fake_oai: FakeOai
+) -> None:
+    forum, post = "1200000000000000010", "1200000000000000011"
+    fake_discord.set_channel(forum, type=15, name="papers-forum")
+    fake_discord.set_channel(post, type=11, parent_id=forum, name="Diffusion papers")
+    await subscribe(discord_bot, fake_discord, post, "cat:eess.IV")
+    announce(fake_oai, paper_by_id("2506.11674"))
+
+    await app.run_cycle()
+
+    assert footer_ids(fake_discord.channel_messages(post)) == ["2506.11674"]
+    assert fake_discord.channel_messages(forum) == []

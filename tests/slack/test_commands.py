@@ -12,6 +12,7 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.render import SHARE_ACTION
 from bot.app import BotApp
 from bot.models import ChannelRef
+from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 from tests.slack.checks import assert_payload_escaped, check_payload
 from tests.slack.payloads import (
@@ -179,3 +180,15 @@ async def test_subscribing_joins_a_public_channel_and_explains_a_private_one(
     assert hint["response_type"] == "ephemeral"
     assert "/invite @arxiv-bot" in hint["text"]
     assert not fake_slack.is_member("C0SECRET")
+
+
+async def test_a_slow_search_is_acknowledged_before_arxiv_answers(
+    slack: SlackAdapter, fake_slack: FakeSlack, fake_arxiv: FakeArxiv
+) -> None:
+    fake_arxiv.delay_next(0.5)  # arXiv takes its time; Slack allows 3 seconds
+    body = command_body(fake_slack, "search ti:segmentation --limit 2", token="slow")
+    response = await dispatch(slack, body)
+    assert "Working on" in json.loads(response.body)["text"]
+    assert fake_slack.responses("slow") == []  # acknowledged first, results still coming
+    await wait_for(lambda: bool(fake_slack.responses("slow")))
+    assert "Segmentation" in _texts(fake_slack.responses("slow")[0])

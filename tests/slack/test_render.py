@@ -19,6 +19,7 @@ from adapters.slack.render import (
     digest_message,
     escape,
     paper_card,
+    plain,
     reply_message,
 )
 from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone, Visibility
@@ -334,3 +335,16 @@ def test_asterisks_in_a_bold_title_do_not_end_the_bold() -> None:
     assert text.count("*") == 2 and f"cs.{star} and x{star}y" in text
     reply = reply_message(Reply(title="Unknown category cs.*", tone=Tone.ERROR))
     assert reply.blocks[0]["text"]["text"] == f":warning: *Unknown category cs.{star}*"
+
+
+def test_formatting_markers_in_untrusted_text_show_as_typed() -> None:
+    marked = "_Not italic_ ~struck~ `code` and *star* in snake_case with L_1"
+    card = paper_card(make_post(make_paper(title=marked, abstract=marked, comment=marked)))
+    check(card)
+    for block in card.blocks:
+        text = json.dumps(block, ensure_ascii=False)
+        for formatted in ("_Not italic_", "~struck~", "`code`", "*star*"):
+            assert formatted not in text, (formatted, block)
+    shown = plain(marked)
+    assert "snake_case" in shown and "L_1" in shown  # not at a word's edge: left alone
+    assert "`" not in plain("`/arxiv` ```")
