@@ -63,7 +63,32 @@ async def _call(coroutine: Callable[[], Awaitable[T]]) -> T:
     return await coroutine()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+CLI_ENTRY_POINT_GROUP = "arxiv_bot.cli"
+
+
+class _PluginGroup(click.Group):
+    """The built-in commands, plus those adapters contribute by entry point
+    (``arxiv-bot discord-sync``), imported only when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        plugins = entry_points(group=CLI_ENTRY_POINT_GROUP).names
+        return sorted({*super().list_commands(ctx), *plugins})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        for entry in entry_points(group=CLI_ENTRY_POINT_GROUP, name=cmd_name):
+            try:
+                loaded = entry.load()
+            except Exception as error:  # a broken plug-in must not break the command line
+                logging.getLogger(__name__).warning("command %s not loaded: %s", cmd_name, error)
+                return None
+            return loaded if isinstance(loaded, click.Command) else None
+        return None
+
+
+@click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="arxiv-bot")
 def cli() -> None:
     """New arXiv papers in your team's chat. Settings come from the environment and .env."""
@@ -163,23 +188,6 @@ def paper(reference: str) -> None:
             return await app.handle(PaperCommand(reference), CommandContext(CLI_CHANNEL))
 
     _print_reply(_run(main))
-
-
-CLI_ENTRY_POINT_GROUP = "arxiv_bot.cli"
-
-
-def _add_plugin_commands(group: click.Group) -> None:
-    """Commands adapters contribute (``arxiv-bot discord-sync``), by entry point."""
-    for entry in entry_points(group=CLI_ENTRY_POINT_GROUP):
-        try:
-            command = entry.load()
-        except Exception as error:  # a broken plug-in must not break the command line
-            logging.getLogger(__name__).warning("command %s not loaded: %s", entry.name, error)
-            continue
-        group.add_command(command, name=entry.name)
-
-
-_add_plugin_commands(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,16 +14,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
+_S = TypeVar("_S", bound=BaseSettings)
+
 ARXIV_MIN_INTERVAL = 3.0
 """arXiv's terms of use: at most one request every three seconds."""
 
 
-class Settings(BaseSettings):
-    """Every core setting. Adapters read their own settings (``SLACK_*``, ``DISCORD_*``)."""
+class EnvSettings(BaseSettings):
+    """Settings read from the environment and ``.env``; an adapter's own settings
+    (``SLACK_*``, ``DISCORD_*``) subclass it with an ``env_prefix``."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
+
+
+class Settings(EnvSettings):
+    """Every core setting. Adapters read their own settings (``SLACK_*``, ``DISCORD_*``)."""
 
     database_url: str = "sqlite:///arxiv-bot.db"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
@@ -119,20 +126,26 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning pydantic's report into one line per bad setting."""
+    """Read the core's settings, turning pydantic's report into one line per bad setting."""
+    return load(Settings, **overrides)
+
+
+def load(settings_class: type[_S], **overrides: object) -> _S:
+    """Read ``settings_class``; a bad value is a :class:`ConfigError` naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        prefix = str(settings_class.model_config.get("env_prefix") or "")
+        raise ConfigError(describe_validation_error(exc, prefix)) from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     problems = []
     for error in exc.errors():
         name = "_".join(str(part) for part in error["loc"]).upper()
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         shown = f" (got {value!r})" if name and not isinstance(value, dict) else ""
-        label = f" {name}" if name else ""
+        label = f" {prefix.upper()}{name}" if name else ""
         problems.append(f"invalid setting{label}: {message}{shown}")
     return "; ".join(problems)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from bot.adapter import Adapter
 from bot.app import BotApp
 from bot.config import Settings
 from bot.models import Paper
 from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
 from tests.fakes.corpus import sample_papers
 from tests.fakes.oai import FakeOai, running_fake_oai
+
+AdapterT = TypeVar("AdapterT", bound=Adapter)
 
 SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
 
@@ -61,6 +66,18 @@ def settings(tmp_path: Path, fake_arxiv: FakeArxiv, fake_oai: FakeOai) -> Settin
 async def app(settings: Settings) -> AsyncIterator[BotApp]:
     async with BotApp(settings) as opened:
         yield opened
+
+
+@contextlib.asynccontextmanager
+async def running(app: BotApp, adapter: AdapterT) -> AsyncIterator[AdapterT]:
+    """``adapter`` started and registered as ``app``'s sender for its platform; stopped
+    at the end of the block."""
+    await adapter.start()
+    app.senders[adapter.name] = adapter
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

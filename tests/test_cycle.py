@@ -27,10 +27,7 @@ def today() -> date:
 
 def announce(fake_oai: FakeOai, *arxiv_ids: str, day: int = 0) -> None:
     """Let the fake OAI-PMH serve these sample papers as announced ``day`` days ago."""
-    moment = datetime.now(UTC) - timedelta(days=day + 1)
-    for arxiv_id in arxiv_ids:
-        paper = replace(paper_by_id(arxiv_id), submitted=moment, updated=moment, version=1)
-        fake_oai.add_records(harvested(paper, today() - timedelta(days=day)))
+    fake_oai.announce(*map(paper_by_id, arxiv_ids), days_ago=day)
 
 
 async def cycle_output(app: BotApp) -> str:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import SettingsConfigDict
 
-from bot.config import describe_validation_error
-from bot.errors import ConfigError
+from bot.config import EnvSettings, load
 
 __all__ = ["DEFAULT_API_URL", "DiscordSettings", "load_discord_settings"]
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 
 
-class DiscordSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DISCORD_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+class DiscordSettings(EnvSettings):
+    model_config = SettingsConfigDict(env_prefix="DISCORD_")
 
     token: str = ""
     guild_id: int | None = None
@@ -59,8 +52,4 @@ class DiscordSettings(BaseSettings):
 
 def load_discord_settings(**overrides: object) -> DiscordSettings:
     """Read ``DISCORD_*`` settings; a bad value is a one-line :class:`ConfigError`."""
-    try:
-        return DiscordSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        message = describe_validation_error(exc).replace("setting ", "setting DISCORD_")
-        raise ConfigError(message) from None
+    return load(DiscordSettings, **overrides)

@@ -21,6 +21,7 @@ from adapters.slack.client import error_code
 from adapters.slack.render import SHARE_ACTION, plain, reply_message
 from bot.adapter import Core
 from bot.commands.grammar import (
+    Command,
     PaperCommand,
     PreviewCommand,
     SearchCommand,
@@ -57,7 +58,8 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         text = str(command.get("text") or "").strip()
-        if _is_slow(text):
+        parsed = _parsed(text)
+        if isinstance(parsed, _SLOW):  # may ask arXiv: searches, lookups, previews
             shown = plain(text if len(text) <= WORKING_CHARS else text[:WORKING_CHARS] + "…")
             await ack(response_type="ephemeral", text=f":hourglass: Working on `{shown}`…")
         else:
@@ -70,7 +72,7 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         )
         reply = await core.execute(text, context)
         await _respond(respond, reply, share=text)
-        if reply.tone is Tone.SUCCESS and _is_subscribe(text):
+        if reply.tone is Tone.SUCCESS and isinstance(parsed, SubscribeCommand):
             await _make_sure_bot_can_post(client, context.channel, respond)
 
     @app.action(SHARE_ACTION)
@@ -110,19 +112,12 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         )
 
 
-def _is_slow(text: str) -> bool:
-    """True for commands that may ask arXiv (searches, lookups, subscribe previews)."""
+def _parsed(text: str) -> Command | None:
+    """The command ``text`` names, None when it is invalid (the core explains why)."""
     try:
-        return isinstance(parse_command(text), _SLOW)
+        return parse_command(text)
     except UserError:
-        return False
-
-
-def _is_subscribe(text: str) -> bool:
-    try:
-        return isinstance(parse_command(text), SubscribeCommand)
-    except UserError:
-        return False
+        return None
 
 
 async def _make_sure_bot_can_post(

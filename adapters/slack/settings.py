@@ -16,10 +16,10 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from bot.config import describe_validation_error
+from bot.config import EnvSettings, load
 from bot.errors import ConfigError
 
 __all__ = ["BOT_SCOPES", "SlackMode", "SlackSettings", "load_slack_settings"]
@@ -38,14 +38,8 @@ class SlackMode(enum.Enum):
     OAUTH = "HTTP mode with OAuth installs"
 
 
-class SlackSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SLACK_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+class SlackSettings(EnvSettings):
+    model_config = SettingsConfigDict(env_prefix="SLACK_")
 
     bot_token: str = ""
     app_token: str = ""
@@ -136,8 +130,4 @@ class SlackSettings(BaseSettings):
 
 def load_slack_settings(**overrides: object) -> SlackSettings:
     """Read ``SLACK_*`` settings; a bad value is a one-line :class:`ConfigError`."""
-    try:
-        return SlackSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        message = describe_validation_error(exc).replace("setting ", "setting SLACK_")
-        raise ConfigError(message) from None
+    return load(SlackSettings, **overrides)

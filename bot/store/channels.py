@@ -47,6 +47,9 @@ class Channel:
         return self.paused_reason is not None
 
 
+_CHANNEL_ID_SQL = "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel = ?"
+
+
 class ChannelStore(StoreBase):
     """The channel and subscription methods of :class:`~bot.store.store.Store`."""
 
@@ -69,7 +72,7 @@ class ChannelStore(StoreBase):
             )
             rows = list(
                 await conn.execute_fetchall(
-                    "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+                    _CHANNEL_ID_SQL,
                     (ref.platform, ref.workspace, ref.channel),
                 )
             )
@@ -78,7 +81,7 @@ class ChannelStore(StoreBase):
     async def find_channel(self, ref: ChannelRef) -> int | None:
         """The id of the channel ``ref`` names, None when it was never seen."""
         row = await self.fetchone(
-            "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+            _CHANNEL_ID_SQL,
             (ref.platform, ref.workspace, ref.channel),
         )
         return int(row["id"]) if row is not None else None

@@ -11,6 +11,7 @@ import pytest
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.settings import DiscordSettings
 from bot.app import BotApp
+from tests.conftest import running
 from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, running_fake_discord
 
 
@@ -34,10 +35,7 @@ def discord_settings(fake: FakeDiscord, **overrides: Any) -> DiscordSettings:
 @pytest.fixture
 async def discord_bot(app: BotApp, fake_discord: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
     """The adapter logged in over REST (no gateway), registered as the Discord sender."""
-    adapter = DiscordAdapter(app, discord_settings(fake_discord), gateway=False)
-    await adapter.start()
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(
+        app, DiscordAdapter(app, discord_settings(fake_discord), gateway=False)
+    ) as adapter:
         yield adapter
-    finally:
-        await adapter.stop()

@@ -3,8 +3,6 @@ and check what reaches the fake REST API."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,29 +10,16 @@ import pytest
 from adapters.discord.adapter import UNAVAILABLE_REASONS, DiscordAdapter
 from adapters.discord.render import MAX_CONTENT, MAX_EMBEDS, MAX_TOTAL
 from bot.app import BotApp
-from bot.models import Paper
 from tests.discord.payloads import CHANNEL, dispatch, slash, wait_for
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.discord_api import FakeDiscord, PostedMessage
 from tests.fakes.oai import FakeOai
-from tests.fakes.oai_corpus import harvested
 
 OTHER = "1200000000000000002"
 HOSTILE_TITLE = (
     "@everyone @here <@123456789012345678> <@&123456789012345678> **bold** __under__ "
     "||spoiler|| `code` [arxiv.org](https://evil.example) " + "long title words " * 20
 )
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def announce(fake_oai: FakeOai, *papers: Paper) -> None:
-    moment = datetime.now(UTC) - timedelta(days=1)
-    for paper in papers:
-        fresh = replace(paper, submitted=moment, updated=moment, version=1)
-        fake_oai.add_records(harvested(fresh, today()))
 
 
 async def subscribe(
@@ -101,7 +86,7 @@ async def test_whole_cycle_posts_embeds_within_limits_that_cannot_ping(
         comment="@here 12 pages",
         categories=("eess.IV",),
     )
-    announce(fake_oai, paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
+    fake_oai.announce(paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -129,7 +114,7 @@ async def test_a_small_digest_is_one_message_of_embeds(
     app: BotApp, discord_bot: DiscordAdapter, fake_discord: FakeDiscord, fake_oai: FakeOai
 ) -> None:
     await subscribe(discord_bot, fake_discord, CHANNEL, "cat:eess.IV", mode="digest")
-    announce(fake_oai, paper_by_id("2506.11674"), paper_by_id("2506.10231"))
+    fake_oai.announce(paper_by_id("2506.11674"), paper_by_id("2506.10231"))
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -145,7 +130,7 @@ async def test_a_large_digest_starts_a_thread_with_the_cards(
 ) -> None:
     await subscribe(discord_bot, fake_discord, CHANNEL, "cat:cs.LG", mode="digest")
     papers = [make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in range(1, 16)]
-    announce(fake_oai, *papers)
+    fake_oai.announce(*papers)
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -167,7 +152,7 @@ async def test_a_large_digest_inside_a_thread_posts_the_cards_in_order_there(
     fake_discord.set_channel(thread, type=11, parent_id=CHANNEL)
     await subscribe(discord_bot, fake_discord, thread, "cat:cs.LG", mode="digest")
     papers = [make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in range(1, 13)]
-    announce(fake_oai, *papers)
+    fake_oai.announce(*papers)
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -195,7 +180,7 @@ async def test_an_unavailable_channel_is_paused_with_the_reason_and_others_go_on
     await subscribe(discord_bot, fake_discord, CHANNEL, "cat:eess.IV")
     await subscribe(discord_bot, fake_discord, OTHER, "cat:eess.IV")
     fake_discord.fail_next(f"POST /channels/{CHANNEL}/messages", status=status, code=code, times=5)
-    announce(fake_oai, paper_by_id("2506.11674"))
+    fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -217,7 +202,7 @@ async def test_rate_limits_are_waited_out_by_discord_py(
     await subscribe(discord_bot, fake_discord, CHANNEL, "cat:cs.LG")
     papers = [make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in range(1, 6)]
     fake_discord.rate_limit_next(f"POST /channels/{CHANNEL}/messages", retry_after=0.01, times=3)
-    announce(fake_oai, *papers)
+    fake_oai.announce(*papers)
 
     await app.run_cycle()
     await discord_bot.flush()  # thread replies follow in the background
@@ -236,7 +221,7 @@ async def test_a_subscription_in_a_forum_post_gets_its_papers_there(
     fake_discord.set_channel(forum, type=15, name="papers-forum")
     fake_discord.set_channel(post, type=11, parent_id=forum, name="Diffusion papers")
     await subscribe(discord_bot, fake_discord, post, "cat:eess.IV")
-    announce(fake_oai, paper_by_id("2506.11674"))
+    fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
@@ -21,13 +20,12 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.models import ChannelRef
-from tests.conftest import settings_env
+from tests.conftest import running, settings_env
 from tests.discord.conftest import discord_settings
 from tests.discord.payloads import CHANNEL, slash, wait_for
 from tests.fakes.corpus import make_paper
 from tests.fakes.discord_api import BOT_TOKEN, GUILD_ID, GUILD_NAME, FakeDiscord
 from tests.fakes.oai import FakeOai
-from tests.fakes.oai_corpus import harvested
 
 LAB = ChannelRef(platform="discord", workspace=GUILD_ID, channel=CHANNEL)
 GUILDS_INTENT = 1
@@ -50,13 +48,10 @@ def quick(adapter: DiscordAdapter) -> DiscordAdapter:
 async def connected(app: BotApp, fake_discord: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
     """The adapter started with its gateway connection, registered as the Discord sender."""
     fake_discord.set_channel(CHANNEL, name="papers")
-    adapter = quick(DiscordAdapter(app, discord_settings(fake_discord), gateway=True))
-    await asyncio.wait_for(adapter.start(), timeout=10)
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(
+        app, quick(DiscordAdapter(app, discord_settings(fake_discord), gateway=True))
+    ) as adapter:
         yield adapter
-    finally:
-        await adapter.stop()
 
 
 async def subscribe_over_gateway(fake: FakeDiscord, query: str = "cat:cs.CV") -> str:
@@ -74,17 +69,12 @@ async def test_a_channel_without_embed_links_is_paused_before_posting(
     deny = {"id": GUILD_ID, "type": 0, "allow": "0", "deny": str(1 << 14)}  # @everyone
     fake_discord.set_channel(CHANNEL, name="papers")
     fake_discord.channel_overrides(CHANNEL, permission_overwrites=[deny])
-    adapter = quick(DiscordAdapter(app, discord_settings(fake_discord), gateway=True))
-    await asyncio.wait_for(adapter.start(), timeout=10)
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(
+        app, quick(DiscordAdapter(app, discord_settings(fake_discord), gateway=True))
+    ):
         await subscribe_over_gateway(fake_discord)
-        moment = datetime.now(UTC) - timedelta(days=1)
-        paper = make_paper("2506.30001", categories=("cs.CV",), submitted=moment, updated=moment)
-        fake_oai.add_records(harvested(paper, datetime.now(UTC).date()))
+        fake_oai.announce(make_paper("2506.30001", categories=("cs.CV",)))
         await app.run_cycle()
-    finally:
-        await adapter.stop()
     assert fake_discord.channel_messages(CHANNEL) == []
     (channel,) = [c for c in await app.store.fetchall("SELECT * FROM channels")]
     assert "lacks Embed Links" in channel["paused_reason"]

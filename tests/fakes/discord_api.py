@@ -65,6 +65,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from tests.fakes.aiohttp_server import serving
+
 __all__ = [
     "API_PREFIX",
     "APPLICATION_ID",
@@ -1280,15 +1282,10 @@ async def running_fake_discord(
 ) -> AsyncIterator[FakeDiscord]:
     """Serve a :class:`FakeDiscord` on an ephemeral port for the block's duration."""
     fake = FakeDiscord(token=token, application_id=application_id)
-    runner = web.AppRunner(fake.make_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        fake._base_url = f"http://{host}:{port}"
-        yield fake
-    finally:
-        # An open websocket's handler would hold up the server's shutdown.
-        await fake.close_gateway(1001, "going away")
-        await runner.cleanup()
+    async with serving(fake.make_app()) as url:
+        fake._base_url = url
+        try:
+            yield fake
+        finally:
+            # An open websocket's handler would hold up the server's shutdown.
+            await fake.close_gateway(1001, "going away")

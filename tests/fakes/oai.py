@@ -42,8 +42,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.categories import archive_of, oai_set_for
@@ -225,6 +225,21 @@ class FakeOai(FakeHttpServer[_Script]):
         with self._lock:
             entries = sorted(self._entries.values(), key=lambda e: (e.datestamp, e.arxiv_id))
         return [e.record for e in entries if e.record is not None]
+
+    def announce(self, *papers: Paper, days_ago: int = 0) -> None:
+        """Serve ``papers`` as new: announced ``days_ago`` days before today (UTC), as
+        version 1 submitted the day before that."""
+        announced = datetime.now(UTC) - timedelta(days=days_ago)
+        submitted = announced - timedelta(days=1)
+        self.add_records(
+            *(
+                HarvestedRecord(
+                    replace(paper, submitted=submitted, updated=submitted, version=1),
+                    announced.date(),
+                )
+                for paper in papers
+            )
+        )
 
     def add_records(self, *records: HarvestedRecord) -> None:
         """Serve more records; one with an id already served replaces the old one."""

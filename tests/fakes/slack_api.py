@@ -93,6 +93,8 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.aiohttp_server import serving
+
 __all__ = [
     "APP_ID",
     "APP_TOKEN",
@@ -889,14 +891,9 @@ async def running_fake_slack(
     fake = FakeSlack(
         token=token, app_token=app_token, client_id=client_id, client_secret=client_secret
     )
-    runner = web.AppRunner(fake.make_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        host, port = runner.addresses[0][:2]
-        fake._base_url = f"http://{host}:{port}"
-        yield fake
-    finally:
-        await fake._shutdown()
-        await runner.cleanup()
+    async with serving(fake.make_app()) as url:
+        fake._base_url = url
+        try:
+            yield fake
+        finally:
+            await fake._shutdown()

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.slack.adapter import SlackAdapter
 from bot.app import BotApp
+from tests.conftest import running
 from tests.fakes.slack_api import FakeSlack, running_fake_slack
 from tests.slack.payloads import slack_settings
 
@@ -24,10 +25,5 @@ async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack
 @pytest.fixture
 async def slack(app: BotApp, fake_slack: FakeSlack) -> AsyncIterator[SlackAdapter]:
     """The adapter in HTTP mode, started, and registered as the bot's Slack sender."""
-    adapter = SlackAdapter(app, slack_settings(fake_slack))
-    await adapter.start()
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(app, SlackAdapter(app, slack_settings(fake_slack))) as adapter:
         yield adapter
-    finally:
-        await adapter.stop()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
@@ -17,10 +16,9 @@ from adapters.slack.client import UNAVAILABLE_REASONS
 from adapters.slack.pacing import ChannelPacer
 from bot.app import BotApp
 from bot.config import Settings
-from bot.models import Paper
+from tests.conftest import running
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai
-from tests.fakes.oai_corpus import harvested
 from tests.fakes.slack_api import FakeSlack, PostedMessage
 from tests.slack.checks import EVIL, assert_payload_escaped, check_payload
 from tests.slack.payloads import command_body, dispatch, slack_settings, wait_for
@@ -30,18 +28,6 @@ from tests.slack.payloads import command_body, dispatch, slack_settings, wait_fo
 def settings(settings: Settings) -> Settings:
     # 50 papers at once are posted one by one, not folded into a digest.
     return settings.model_copy(update={"digest_cap": 100})
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def announce(fake_oai: FakeOai, *papers: Paper) -> None:
-    """Let the fake OAI-PMH serve ``papers`` as announced today, submitted yesterday."""
-    moment = datetime.now(UTC) - timedelta(days=1)
-    for paper in papers:
-        fresh = replace(paper, submitted=moment, updated=moment, version=1)
-        fake_oai.add_records(harvested(fresh, today()))
 
 
 async def subscribe(
@@ -85,7 +71,7 @@ async def test_whole_cycle_posts_valid_escaped_cards_once(
         comment="<!everyone> 12 pages",
         categories=("eess.IV",),
     )
-    announce(fake_oai, paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
+    fake_oai.announce(paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
 
     await app.run_cycle()
     await slack.flush()  # thread replies follow in the background
@@ -110,7 +96,7 @@ async def test_digest_mode_is_one_message_with_the_cards_in_its_thread(
     app: BotApp, slack: SlackAdapter, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
     await subscribe(slack, fake_slack, "C0DIGEST", "cat:eess.IV", mode="digest")
-    announce(fake_oai, paper_by_id("2506.11674"), paper_by_id("2506.10231"))
+    fake_oai.announce(paper_by_id("2506.11674"), paper_by_id("2506.10231"))
 
     await app.run_cycle()
     await slack.flush()  # thread replies follow in the background
@@ -134,7 +120,7 @@ async def test_an_unavailable_channel_is_paused_with_the_reason_and_others_go_on
     await subscribe(slack, fake_slack, "C0GONE", "cat:eess.IV")
     await subscribe(slack, fake_slack, "C0LAB", "cat:eess.IV")
     fake_slack.fail_next("chat.postMessage", error, channel="C0GONE", times=10)
-    announce(fake_oai, paper_by_id("2506.11674"))
+    fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
     await slack.flush()  # thread replies follow in the background
@@ -159,7 +145,7 @@ async def test_not_in_channel_joins_a_public_channel_and_explains_a_private_one(
     # Later, someone removes the bot from both channels.
     fake_slack.set_channel("C0PUBLIC", member=False)
     fake_slack.set_channel("G0PRIVATE", private=True, member=False)
-    announce(fake_oai, paper_by_id("2506.11674"))
+    fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
     await slack.flush()  # thread replies follow in the background
@@ -174,36 +160,33 @@ async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
     settings: Settings, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
     now = [datetime.now(UTC)]
-    async with BotApp(settings, clock=lambda: now[0]) as app:
-        slack = SlackAdapter(app, slack_settings(fake_slack))
-        await slack.start()
-        app.senders[slack.name] = slack
-        try:
-            channels = [f"C0BURST{n}" for n in range(5)]
-            for channel in channels:
-                await subscribe(slack, fake_slack, channel, "cat:cs.LG")
-            papers = [
-                make_paper(f"2507.{n:05d}", title=f"Burst paper {n}", categories=("cs.LG",))
-                for n in range(1, 51)
-            ]
-            announce(fake_oai, *papers)
-            # HTTP 429 with Retry-After: 0 on posts to every channel; the first channel's
-            # run of six outlasts the client's three retries, so one post fails and is
-            # queued again.
-            for channel in channels:
-                fake_slack.rate_limit_next("chat.postMessage", 0, times=2, channel=channel)
-            fake_slack.rate_limit_next("chat.postMessage", 0, times=4, channel=channels[0])
-            fake_slack.rate_limit_next("chat.postMessage", 0, times=1)
+    async with (
+        BotApp(settings, clock=lambda: now[0]) as app,
+        running(app, SlackAdapter(app, slack_settings(fake_slack))) as slack,
+    ):
+        channels = [f"C0BURST{n}" for n in range(5)]
+        for channel in channels:
+            await subscribe(slack, fake_slack, channel, "cat:cs.LG")
+        papers = [
+            make_paper(f"2507.{n:05d}", title=f"Burst paper {n}", categories=("cs.LG",))
+            for n in range(1, 51)
+        ]
+        fake_oai.announce(*papers)
+        # HTTP 429 with Retry-After: 0 on posts to every channel; the first channel's
+        # run of six outlasts the client's three retries, so one post fails and is
+        # queued again.
+        for channel in channels:
+            fake_slack.rate_limit_next("chat.postMessage", 0, times=2, channel=channel)
+        fake_slack.rate_limit_next("chat.postMessage", 0, times=4, channel=channels[0])
+        fake_slack.rate_limit_next("chat.postMessage", 0, times=1)
 
-            await app.run_cycle()
-            await slack.flush()  # thread replies follow in the background
-            assert await app.dispatcher.pending_count() > 0  # the failed post waits
-            now[0] += timedelta(hours=1)  # past its backoff
-            await app.dispatcher.deliver_due()
+        await app.run_cycle()
+        await slack.flush()  # thread replies follow in the background
+        assert await app.dispatcher.pending_count() > 0  # the failed post waits
+        now[0] += timedelta(hours=1)  # past its backoff
+        await app.dispatcher.deliver_due()
 
-            assert await app.dispatcher.pending_count() == 0
-        finally:
-            await slack.stop()
+        assert await app.dispatcher.pending_count() == 0
 
     limited = [c for c in fake_slack.calls("chat.postMessage") if c.status == 429]
     assert len(limited) == 15
@@ -217,17 +200,14 @@ async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
 async def test_posts_are_paced_per_channel_and_channels_go_in_parallel(
     app: BotApp, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
-    adapter = SlackAdapter(app, slack_settings(fake_slack, post_interval=0.2))
-    await adapter.start()
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(
+        app, SlackAdapter(app, slack_settings(fake_slack, post_interval=0.2))
+    ) as adapter:
         for channel in ("C0ONE", "C0TWO"):
             await subscribe(adapter, fake_slack, channel, "cat:cs.LG")
-        announce(fake_oai, *(make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in (1, 2, 3)))
+        fake_oai.announce(*(make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in (1, 2, 3)))
         await app.run_cycle()
         await adapter.flush()  # thread replies follow in the background
-    finally:
-        await adapter.stop()
 
     posts = fake_slack.calls("chat.postMessage")
     times = {ch: [c.time for c in posts if c.params["channel"] == ch] for ch in ("C0ONE", "C0TWO")}
@@ -265,19 +245,19 @@ async def test_pacer_spaces_one_channel_and_leaves_others_alone() -> None:
 async def test_a_failed_thread_reply_never_reposts_the_card(
     app: BotApp, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
-    slack = SlackAdapter(
+    async with running(
         app,
-        slack_settings(fake_slack),
-        retry_interval=FixedValueRetryIntervalCalculator(0.01),
-    )
-    await slack.start()
-    app.senders[slack.name] = slack
-    try:
+        SlackAdapter(
+            app,
+            slack_settings(fake_slack),
+            retry_interval=FixedValueRetryIntervalCalculator(0.01),
+        ),
+    ) as slack:
         await subscribe(slack, fake_slack, "C0LAB", "cat:eess.IV")
         long_abstract = make_paper(
             "2506.20002", abstract="A long abstract. " * 100, categories=("eess.IV",)
         )
-        announce(fake_oai, long_abstract)
+        fake_oai.announce(long_abstract)
         # The card goes through; its thread reply (the full abstract) fails past every retry.
         fake_slack.server_error_next("chat.postMessage", 503, times=10, in_thread=True)
 
@@ -289,5 +269,3 @@ async def test_a_failed_thread_reply_never_reposts_the_card(
         assert await app.dispatcher.pending_count() == 0
         await app.dispatcher.deliver_due()
         assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.20002"]  # not again
-    finally:
-        await slack.stop()

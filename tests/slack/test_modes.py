@@ -18,6 +18,7 @@ from bot.app import BotApp
 from bot.errors import ChannelUnavailableError, ConfigError
 from bot.models import ChannelRef
 from bot.render import make_post
+from tests.conftest import running
 from tests.fakes.corpus import paper_by_id
 from tests.fakes.slack_api import (
     APP_TOKEN,
@@ -96,13 +97,8 @@ async def oauth_slack(app: BotApp, fake_slack: FakeSlack) -> AsyncIterator[Slack
     settings = slack_settings(
         fake_slack, bot_token="", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    adapter = SlackAdapter(app, settings)
-    await adapter.start()
-    app.senders[adapter.name] = adapter
-    try:
+    async with running(app, SlackAdapter(app, settings)) as adapter:
         yield adapter
-    finally:
-        await adapter.stop()
 
 
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's
