@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/harvest.py                      # N = 10, 1,000 and 10,000
-    .venv/bin/python bench/harvest.py --sizes 10,1000      # fewer sizes, quicker
+    .venv/bin/python -m bench.harvest                      # N = 10, 1,000 and 10,000
+    .venv/bin/python -m bench.harvest --sizes 10,1000      # fewer sizes, quicker
 
 What it sets up, once: a fake arXiv OAI-PMH server (``tests/fakes/oai.py``, a real HTTP
 server on 127.0.0.1) serving a synthetic corpus of ``--days`` announcement days of
@@ -19,7 +19,7 @@ subscriptions over N/5 channels (``tests/fakes/workload.py``'s realistic mix of 
 store the two previous days as an earlier harvest would have and match them, and run the
 measured cycle:
 ``Harvester.harvest()`` through the real gate and OAI-PMH client, then
-``Dispatcher.match_pending()`` and ``deliver_due()`` with a sender that does nothing.
+``Enqueuer.match_pending()`` and ``Dispatcher.deliver_due()`` with a sender that does nothing.
 The harvest window (watermark minus a day of overlap) covers three days of records, of
 which only the last is new: about ``--new`` new papers per cycle.
 
@@ -50,37 +50,32 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the fakes live in tests/, next to bench/
-    sys.path.insert(0, str(ROOT))
-
-from bot.delivery import Dispatcher  # noqa: E402
-from bot.harvest import WATERMARK_KEY, Harvester  # noqa: E402
-from bot.index import SubscriptionIndex  # noqa: E402
-from bot.matcher import PaperText  # noqa: E402
-from bot.models import ChannelRef, Digest, Paper, PaperPost  # noqa: E402
-from bot.query import parse_query  # noqa: E402
-from bot.sources.gate import ArxivGate  # noqa: E402
-from bot.sources.oai import HarvestedRecord, OaiClient  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.textproc import stem  # noqa: E402
-from tests.fakes.workload import synthetic_papers, synthetic_queries  # noqa: E402
+from bot.delivery import Dispatcher
+from bot.enqueue import Enqueuer
+from bot.harvest import Harvester
+from bot.index import SubscriptionIndex
+from bot.matcher import PaperText
+from bot.models import (
+    ChannelRef,
+    Digest,
+    HarvestedRecord,
+    Paper,
+    PaperPost,
+)
+from bot.query import parse_query
+from bot.sources.gate import ArxivGate
+from bot.sources.oai import OaiClient
+from bot.store import Store
+from bot.store.deliveries import DeliveryQueue
+from bot.textproc import stem
+from tests.fakes.clock import SettableClock
+from tests.fakes.workload import synthetic_papers, synthetic_queries
 
 TODAY = date(2025, 6, 16)
 """The announcement day of the measured cycle; the corpus runs up to it."""
 PLATFORM = "bench"
 USER_AGENT = "arxiv-bot-bench/0 (+https://pypi.org/project/arxiv-bot/)"
 STORE_BATCH = 5000
-
-
-class BenchClock:
-    """A settable wall clock for the store, the harvester and the dispatcher."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class NullSender:
@@ -174,32 +169,34 @@ async def run_cycle(options: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(options.workdir)
     database = workdir / f"bench-{count}.db"
     shutil.copyfile(options.template, database)
-    clock = BenchClock(datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), UTC))
+    clock = SettableClock(datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), UTC))
     store = await Store.open(database, clock=clock)
     try:
         channels = await add_subscriptions(store, count)
         sender = NullSender()
-        dispatcher = Dispatcher(store=store, senders={PLATFORM: sender}, clock=clock)
+        queue = DeliveryQueue(store)
+        enqueuer = Enqueuer(store=store, queue=queue, clock=clock)
+        dispatcher = Dispatcher(store=store, queue=queue, senders={PLATFORM: sender}, clock=clock)
+        gate = ArxivGate(interval=0, timeout=60, user_agent=USER_AGENT)
+        oai = OaiClient(gate, base_url=options.oai_url)
+        harvester = Harvester(store=store, oai=oai, clock=clock)
 
         # The cycles before: the two previous days harvested, matched and delivered.
         clock.now = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), UTC)
         clock.now += timedelta(hours=20)
         for index in (days - 3, days - 2):
             await store.upsert_harvested(day_records(index, days, per_day))
-        await dispatcher.match_pending()
+        await enqueuer.match_pending()
         await dispatcher.deliver_due()
-        await store.set_state(WATERMARK_KEY, clock.now.date().isoformat())
+        await harvester.set_watermark(clock.now.date())
         sender.posts = sender.digests = 0
 
         # The measured cycle.
         clock.now += timedelta(days=1)
-        gate = ArxivGate(interval=0, timeout=60, user_agent=USER_AGENT)
-        oai = OaiClient(gate, base_url=options.oai_url)
-        harvester = Harvester(store=store, oai=oai, clock=clock)
         started = time.perf_counter()
         harvest = await harvester.harvest()
         harvested = time.perf_counter()
-        matched = await dispatcher.match_pending()
+        matched = await enqueuer.match_pending()
         matching = time.perf_counter()
         delivered = await dispatcher.deliver_due()
         delivering = time.perf_counter()
@@ -376,7 +373,7 @@ def run_all(options: argparse.Namespace, launcher: Launcher) -> int:
                 oai_before, api_before = oai.request_count, len(api.requests)
                 command = [
                     sys.executable,
-                    str(Path(__file__).resolve()),
+                    *("-m", "bench.harvest"),
                     *("--child", str(count), "--days", str(days), "--new", str(per_day)),
                     *("--template", str(template), "--workdir", workdir),
                     *("--oai-url", oai.url),

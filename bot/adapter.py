@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol
 
-from bot.commands.grammar import Command
-from bot.commands.handlers import CommandContext
-from bot.config import Settings
 from bot.delivery import Sender
 from bot.errors import ConfigError
 from bot.models import ChannelRef, Reply, Subscription
@@ -24,14 +23,32 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "arxiv_bot.adapters"
 
 
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """Who sent a command and where. Adapters fill it from the platform payload."""
+
+    channel: ChannelRef
+    user: str = ""
+    can_manage_channel: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdapterOptions:
+    """What the core tells every adapter it creates (built once from the settings)."""
+
+    database_path: Path
+    """The bot's SQLite file; the Slack adapter keeps its OAuth installs there."""
+    commands: bool = True
+    """False when the adapter only posts (``arxiv-bot run --once``)."""
+    channel: str | None = None
+    """The console's channel name; None for the adapter's default."""
+
+
 class Core(Protocol):
     """What an adapter may ask of the core."""
 
-    settings: Settings
-
-    async def execute(self, text: str, context: CommandContext) -> Reply: ...
-
-    async def handle(self, command: Command, context: CommandContext) -> Reply: ...
+    async def execute(self, text: str, context: CommandContext) -> Reply:
+        """Parse and run one command line, answering with a reply."""
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
         """The channel's subscriptions, oldest first (for autocomplete)."""
@@ -62,7 +79,7 @@ class AdapterFactory(Protocol):
     def is_configured(self) -> bool:
         """True when its credentials are set (read from the environment or ``.env``)."""
 
-    def create(self, core: Core, options: Mapping[str, str]) -> Adapter: ...
+    def create(self, core: Core, options: AdapterOptions) -> Adapter: ...
 
 
 def discover_factories() -> dict[str, AdapterFactory]:

@@ -6,20 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from bot import __version__
-from bot.adapter import Adapter, AdapterFactory
+from bot.adapter import Adapter, AdapterFactory, AdapterOptions, CommandContext
 from bot.clock import Clock, utc_now
 from bot.commands.grammar import Command
-from bot.commands.handlers import CommandContext, CommandHandler
+from bot.commands.handlers import CommandHandler
 from bot.config import Settings
 from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
+from bot.enqueue import Enqueuer
 from bot.harvest import Harvester
 from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.schedule import HarvestSchedule
@@ -28,6 +29,7 @@ from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, build_user_agent
 from bot.sources.oai import OaiClient
 from bot.store import Store
+from bot.store.deliveries import DeliveryQueue
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class _Open:
 
     store: Store
     handler: CommandHandler
+    harvester: Harvester
+    enqueuer: Enqueuer
     dispatcher: Dispatcher
     cycle: Cycle
 
@@ -60,6 +64,7 @@ class BotApp:
             interval=settings.arxiv_request_interval,
             timeout=settings.arxiv_timeout,
             user_agent=build_user_agent(__version__, settings.arxiv_contact),
+            wall_clock=clock,
         )
         self.arxiv = ArxivApi(
             self.gate, base_url=settings.arxiv_api_url, cache_seconds=settings.search_cache_seconds
@@ -85,31 +90,35 @@ class BotApp:
         return self._require_open().dispatcher
 
     async def __aenter__(self) -> BotApp:
-        store = await Store.open(self.settings.database_path)
+        settings, clock = self.settings, self._clock
+        store = await Store.open(settings.database_path, clock=clock)
+        queue = DeliveryQueue(store)
+        harvester = Harvester(
+            store=store, oai=self.oai, clock=clock, lookback_days=settings.harvest_lookback_days
+        )
+        enqueuer = Enqueuer(
+            store=store, queue=queue, revision_notes=settings.revision_notes, clock=clock
+        )
         dispatcher = Dispatcher(
             store=store,
+            queue=queue,
             senders=self.senders,
-            digest_cap=self.settings.digest_cap,
-            revision_notes=self.settings.revision_notes,
-            max_attempts=self.settings.delivery_max_attempts,
-            clock=self._clock,
-        )
-        harvester = Harvester(
-            store=store,
-            oai=self.oai,
-            clock=self._clock,
-            lookback_days=self.settings.harvest_lookback_days,
+            digest_cap=settings.digest_cap,
+            max_attempts=settings.delivery_max_attempts,
+            clock=clock,
         )
         handler = CommandHandler(
-            settings=self.settings,
+            settings=settings,
             store=store,
             arxiv=self.arxiv,
             gate=self.gate,
+            harvester=harvester,
             operations=self,
-            clock=self._clock,
+            clock=clock,
         )
-        self._open = _Open(store, handler, dispatcher, Cycle(harvester, dispatcher))
-        log.info("store ready at %s", self.settings.database_path)
+        cycle = Cycle(harvester, enqueuer, dispatcher)
+        self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle)
+        log.info("store ready at %s", settings.database_path)
         return self
 
     async def __aexit__(
@@ -157,21 +166,24 @@ class BotApp:
         return await self._require_open().cycle.run()
 
     async def _harvest_overdue(self) -> bool:
-        raw = await self.store.get_state("harvest.last_success")
-        last = datetime.fromisoformat(raw) if raw else None
+        last = await self._require_open().harvester.last_success()
         return self.schedule.is_overdue(last, self._clock())
 
     async def run(
         self,
         factories: Sequence[AdapterFactory],
-        options: Mapping[str, str] | None = None,
         *,
+        channel: str | None = None,
         once: bool = False,
     ) -> None:
         """Run the adapters with automatic posts until they run out of input or a signal.
 
-        With ``once``, run one cycle through the adapters and return.
+        ``channel`` names the console's channel. With ``once``, run one cycle through the
+        adapters (their commands off) and return.
         """
+        options = AdapterOptions(
+            database_path=self.settings.database_path, commands=not once, channel=channel
+        )
         adapters: list[Adapter] = []
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -180,9 +192,8 @@ class BotApp:
                 loop.add_signal_handler(sig, stop.set)
         pump: asyncio.Task[None] | None = None
         try:
-            adapter_options = {**(options or {}), "commands": "off" if once else "on"}
             for factory in factories:
-                adapter = factory.create(self, adapter_options)
+                adapter = factory.create(self, options)
                 adapters.append(adapter)
                 if not await _until_first(adapter.start(), stop.wait()):
                     return  # a signal while connecting

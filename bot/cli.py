@@ -13,10 +13,9 @@ from typing import TypeVar
 import click
 
 from bot import __version__
-from bot.adapter import choose_factories, discover_factories
+from bot.adapter import CommandContext, choose_factories, discover_factories
 from bot.app import BotApp
 from bot.commands.grammar import DEFAULT_LIMIT, MAX_LIMIT, PaperCommand, SearchCommand
-from bot.commands.handlers import CommandContext
 from bot.config import Settings, load_settings
 from bot.errors import UserError
 from bot.models import ChannelRef, Reply, SortOrder, Tone
@@ -121,7 +120,7 @@ def run(channel: str, console: bool | None, once: bool) -> None:
 
     async def main() -> None:
         async with BotApp(settings) as app:
-            await app.run(factories, {"channel": channel}, once=once)
+            await app.run(factories, channel=channel, once=once)
 
     _run(main)
 

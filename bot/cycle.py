@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.delivery import DeliveryReport, Dispatcher, MatchReport
+from bot.delivery import DeliveryReport, Dispatcher
+from bot.enqueue import Enqueuer, MatchReport
 from bot.errors import ArxivBotError
 from bot.harvest import Harvester, HarvestReport
 
@@ -25,10 +26,11 @@ class CycleReport:
 
 
 class Cycle:
-    """Harvest, then match and deliver. A failed harvest still lets queued posts go out."""
+    """Harvest → match → deliver. A failed harvest still lets queued posts go out."""
 
-    def __init__(self, harvester: Harvester, dispatcher: Dispatcher) -> None:
+    def __init__(self, harvester: Harvester, enqueuer: Enqueuer, dispatcher: Dispatcher) -> None:
         self._harvester = harvester
+        self._enqueuer = enqueuer
         self._dispatcher = dispatcher
 
     async def run(self) -> CycleReport:
@@ -37,7 +39,7 @@ class Cycle:
             harvest = await self._harvester.harvest()
         except ArxivBotError as error:
             log.warning("harvest failed, will retry from the old watermark: %s", error)
-        matched = await self._dispatcher.match_pending()
+        matched = await self._enqueuer.match_pending()
         delivered = await self._dispatcher.deliver_due()
         log.info("cycle done: harvest %s, %s, %s", harvest, matched, delivered)
         return CycleReport(harvest, matched, delivered)

@@ -1,11 +1,8 @@
-"""Automatic posts: match newly harvested papers to subscriptions, then deliver them.
+"""Delivery: send what matching queued, through the adapters, and record it.
 
-:meth:`Dispatcher.match_pending` runs every paper the harvest left unmatched through the
-:class:`~bot.index.SubscriptionIndex`, keeps the subscriptions for which the paper is new
-(see :func:`is_new_for`), and queues one delivery per (channel, paper), naming every
-matching subscription of that channel, in the same transaction that marks the papers
-matched. :meth:`Dispatcher.deliver_due` sends what is due through the adapters: channels
-in parallel, each channel's posts one after another in a fixed order.
+:meth:`Dispatcher.deliver_due` claims each channel's due rows of the
+:class:`~bot.store.deliveries.DeliveryQueue` (filled by :mod:`bot.enqueue`) and sends
+them: channels in parallel, each channel's posts one after another in a fixed order.
 
 Delivery guarantee
 ------------------
@@ -38,7 +35,7 @@ untouched.
 
 Grouping: a channel in ``digest`` mode gets one digest per round with every new paper; a
 channel in ``each`` mode gets a post per paper, or one folded digest when more than
-``digest_cap`` new papers are due at once. Revised notes (``revision_notes``) are always
+``digest_cap`` new papers are due at once. Revised notes (see :mod:`bot.enqueue`) are always
 single compact posts, after the new papers.
 """
 
@@ -46,44 +43,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utc_now
 from bot.errors import ChannelUnavailableError
-from bot.index import SubscriptionIndex
-from bot.matcher import PaperText
-from bot.models import ChannelRef, DeliveryMode, Digest, Paper, PaperPost, Subscription
+from bot.models import ChannelRef, DeliveryMode, Digest, PaperPost, Subscription
 from bot.render import make_post
 from bot.store import Channel, Store
-from bot.store.deliveries import ClaimedDelivery, DeliveryQueue, PaperMatches, PendingPaper
+from bot.store.deliveries import ClaimedDelivery, DeliveryQueue
 
 __all__ = [
-    "NEW_PAPER_GRACE_DAYS",
     "DeliveryReport",
     "Dispatcher",
-    "MatchReport",
     "Sender",
     "backoff_delay",
-    "is_new_for",
-    "new_paper_window",
 ]
 
 log = logging.getLogger(__name__)
 
-NEW_PAPER_GRACE_DAYS = 7
-"""A paper first submitted more than this many days before a subscription was created is
-not new to it, even if announced later (a revision of an old paper, a late cross-list)."""
-
 MAX_BACKOFF_SECONDS = 6 * 3600.0
-MATCH_BATCH = 500
-"""Papers matched and recorded per transaction."""
 ERROR_TEXT_LIMIT = 500
 
 
@@ -100,26 +83,6 @@ class Sender(Protocol):
 
     async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
         """Deliver several papers as one message (with full cards threaded, if possible)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MatchReport:
-    papers: int = 0
-    """Papers run through matching and marked matched."""
-    queued: int = 0
-    """New (channel, paper) deliveries queued."""
-    revisions: int = 0
-    """Revised notes queued."""
-    subscriptions: int = 0
-    """Subscriptions matched against."""
-    seconds: float = 0.0
-    """Wall time spent matching (tokenizing and index lookups), store writes excluded."""
-
-    def __str__(self) -> str:
-        return (
-            f"matched {self.papers} papers against {self.subscriptions} subscriptions "
-            f"in {self.seconds:.2f} s: {self.queued} queued, {self.revisions} revised notes"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,26 +121,6 @@ class DeliveryReport:
         return text
 
 
-def is_new_for(subscription: Subscription, paper: Paper, announced: date | None) -> bool:
-    """True if ``paper`` counts as new for ``subscription``.
-
-    It must have been announced (first harvested) on or after the day the subscription
-    was created (UTC), so a new subscription does not flood its channel with older
-    papers; and first submitted at most :data:`NEW_PAPER_GRACE_DAYS` days before that
-    day, so that an old paper that was merely revised is not "new".
-    """
-    if announced is None:
-        return False
-    first, earliest = new_paper_window(subscription)
-    return announced >= first and paper.submitted.astimezone(UTC).date() >= earliest
-
-
-def new_paper_window(subscription: Subscription) -> tuple[date, date]:
-    """(first announcement day, earliest first-submission day) of papers new to it."""
-    day = subscription.created_at.astimezone(UTC).date()
-    return day, day - timedelta(days=NEW_PAPER_GRACE_DAYS)
-
-
 async def _settled(sending: asyncio.Future[None], grace: float) -> bool:
     """Wait up to ``grace`` seconds for ``sending``; True if it succeeded, else cancel it."""
     done, _ = await asyncio.wait({sending}, timeout=grace)
@@ -213,15 +156,15 @@ class _Message:
 
 
 class Dispatcher:
-    """Matches harvested papers to subscriptions and delivers them; see the module doc."""
+    """Delivers queued posts through the adapters; see the module doc."""
 
     def __init__(
         self,
         *,
         store: Store,
+        queue: DeliveryQueue,
         senders: Mapping[str, Sender],
         digest_cap: int = 30,
-        revision_notes: bool = False,
         max_attempts: int = 8,
         backoff_base: float = 60.0,
         lease_seconds: float = 300.0,
@@ -235,62 +178,15 @@ class Dispatcher:
         cancelled, each channel's message in flight gets ``in_flight_grace`` seconds to
         finish (and be recorded) before it is abandoned."""
         self._store = store
-        self._queue = DeliveryQueue(store)
+        self._queue = queue
         self._senders = senders
         self._digest_cap = digest_cap
-        self._revision_notes = revision_notes
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
-        self._match_lock = asyncio.Lock()
-        self._index: SubscriptionIndex | None = None
         self._parallel = asyncio.Semaphore(parallel_channels)
         self._in_flight_grace = in_flight_grace
-
-    @property
-    def queue(self) -> DeliveryQueue:
-        return self._queue
-
-    # -- matching -----------------------------------------------------------------------
-
-    async def match_pending(self) -> MatchReport:
-        """Match every paper waiting for it and queue its deliveries, batch by batch.
-
-        Each batch's deliveries and its papers' ``matched_at`` are written in one
-        transaction: a crash leaves a batch either fully recorded or still unmatched.
-        """
-        async with self._match_lock:
-            subscriptions = await self._store.all_subscriptions()
-            index = None
-            if subscriptions:  # compiled queries are reused from the previous run's index
-                index = await asyncio.to_thread(
-                    functools.partial(SubscriptionIndex.build, previous=self._index),
-                    subscriptions,
-                )
-                self._index = index
-            windows = {s.id: new_paper_window(s) for s in subscriptions}
-            papers = queued = revisions = 0
-            seconds = 0.0
-            after = 0
-            while True:
-                pending = await self._queue.unmatched(after_id=after, limit=MATCH_BATCH)
-                if not pending:
-                    break
-                started = time.perf_counter()
-                matches = await asyncio.to_thread(_match_batch, index, windows, pending)
-                seconds += time.perf_counter() - started
-                counts = await self._queue.record_matches(
-                    matches, now=self._clock(), revision_notes=self._revision_notes
-                )
-                papers += counts.papers
-                queued += counts.queued
-                revisions += counts.revisions
-                after = pending[-1].row_id
-        report = MatchReport(papers, queued, revisions, len(subscriptions), seconds)
-        if papers:
-            log.info("%s", report)
-        return report
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -487,34 +383,6 @@ class Dispatcher:
                 f"of {failure.arxiv_id}: {failure.error} ({state})"
             )
         return lines
-
-
-def _match_batch(
-    index: SubscriptionIndex | None,
-    windows: Mapping[int, tuple[date, date]],
-    pending: Sequence[PendingPaper],
-) -> list[PaperMatches]:
-    """Match one batch (CPU only; runs in a worker thread). See :func:`is_new_for`."""
-    results: list[PaperMatches] = []
-    for item in pending:
-        new: dict[int, list[int]] = {}
-        matching: dict[int, list[int]] = {}
-        announced = item.announced
-        if index is not None and announced is not None:
-            submitted = item.paper.submitted.astimezone(UTC).date()
-            for subscription in index.match(PaperText.from_paper(item.paper)):
-                matching.setdefault(subscription.channel_id, []).append(subscription.id)
-                first, earliest = windows[subscription.id]
-                if announced >= first and submitted >= earliest:
-                    new.setdefault(subscription.channel_id, []).append(subscription.id)
-        results.append(
-            PaperMatches(
-                pending=item,
-                new={channel: tuple(ids) for channel, ids in new.items()},
-                matching={channel: tuple(ids) for channel, ids in matching.items()},
-            )
-        )
-    return results
 
 
 def _describe(error: BaseException) -> str:

@@ -7,6 +7,8 @@ exception is a bug or an outage and is logged with its traceback instead.
 
 from __future__ import annotations
 
+from bot.models import Subscription
+
 
 class ArxivBotError(Exception):
     """Root of every exception arxiv-bot raises on purpose."""
@@ -77,6 +79,44 @@ class ChannelUnavailableError(DeliveryError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class StoreError(ArxivBotError):
+    """The store refused a change. These errors carry data, not words: the command
+    handlers say what it means to the user."""
+
+
+class SubscriptionLimitError(StoreError):
+    """The channel already holds ``count`` subscriptions and at most ``limit`` are allowed."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"channel has {count} subscriptions, limit {limit}")
+        self.count = count
+        self.limit = limit
+
+
+class DuplicateSubscriptionError(StoreError):
+    """The channel already subscribes to exactly this query, as ``existing``."""
+
+    def __init__(self, existing: Subscription) -> None:
+        super().__init__(f"channel already has this query as subscription {existing.id}")
+        self.existing = existing
+
+
+class SubscriptionNotFoundError(StoreError):
+    """The channel has no subscription with that id (another channel's does not count)."""
+
+    def __init__(self, subscription_id: int) -> None:
+        super().__init__(f"no subscription {subscription_id} in this channel")
+        self.subscription_id = subscription_id
+
+
+class ChannelNotFoundError(StoreError):
+    """No stored channel has that id."""
+
+    def __init__(self, channel_id: int) -> None:
+        super().__init__(f"no channel {channel_id}")
+        self.channel_id = channel_id
 
 
 class HarvestError(ArxivBotError):

@@ -12,10 +12,10 @@ the first harvest catches up on all of them at once.
 Scope: the union of the OAI-PMH sets that subscriptions restrict to with ``cat:``, or all
 of arXiv when there is no subscription or any subscription is not restricted.
 
-State kept for ``/arxiv status`` (in the store's ``state`` table): ``harvest.watermark``
-(YYYY-MM-DD), ``harvest.last_success`` (ISO datetime), ``harvest.last_report`` (JSON of
-:class:`HarvestReport`) and ``harvest.last_error`` (one line of text, empty after a
-success).
+The harvest's state lives in the store's ``state`` table under the ``harvest.*`` keys,
+which only this module reads and writes; everyone else asks the :class:`Harvester`
+(:meth:`~Harvester.watermark`, :meth:`~Harvester.last_report`,
+:meth:`~Harvester.last_success`, :meth:`~Harvester.last_error`).
 """
 
 from __future__ import annotations
@@ -31,16 +31,13 @@ from typing import Any
 
 from bot.clock import Clock, utc_now
 from bot.errors import HarvestError, QueryError
+from bot.models import HarvestedRecord
 from bot.query import parse_query
-from bot.sources.oai import HarvestedRecord, OaiClient
+from bot.sources.oai import OaiClient
 from bot.store import HarvestCounts, Store
 
 __all__ = [
-    "LAST_ERROR_KEY",
-    "LAST_REPORT_KEY",
-    "LAST_SUCCESS_KEY",
     "OVERLAP",
-    "WATERMARK_KEY",
     "HarvestReport",
     "Harvester",
     "harvest_scope",
@@ -48,10 +45,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WATERMARK_KEY = "harvest.watermark"
-LAST_SUCCESS_KEY = "harvest.last_success"
-LAST_REPORT_KEY = "harvest.last_report"
-LAST_ERROR_KEY = "harvest.last_error"
+_WATERMARK_KEY = "harvest.watermark"
+"""YYYY-MM-DD: the start day (UTC) of the last complete harvest."""
+_LAST_SUCCESS_KEY = "harvest.last_success"
+"""ISO datetime: when the last complete harvest finished."""
+_LAST_REPORT_KEY = "harvest.last_report"
+"""JSON of the last complete harvest's :class:`HarvestReport`."""
+_LAST_ERROR_KEY = "harvest.last_error"
+"""One line: why the last harvest failed; empty after a success."""
 
 OVERLAP = timedelta(days=1)
 """Re-harvested before the watermark: datestamps are days, and a day's records may still
@@ -77,6 +78,12 @@ class HarvestReport:
     @property
     def seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+    def __str__(self) -> str:
+        return (
+            f"{self.records} records, {self.new_papers} new, {self.revised_papers} revised, "
+            f"{self.requests} requests, {self.seconds:.1f} s"
+        )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -153,12 +160,27 @@ class Harvester:
 
     async def watermark(self) -> date | None:
         """The start date (UTC) of the last complete harvest, or None before the first."""
-        text = await self._store.get_state(WATERMARK_KEY)
+        text = await self._store.get_state(_WATERMARK_KEY)
         return date.fromisoformat(text) if text else None
 
+    async def set_watermark(self, day: date) -> None:
+        """Record that everything arXiv changed before ``day`` is stored, as a complete
+        harvest started that day would (for seeding a store harvested elsewhere)."""
+        await self._store.set_state(_WATERMARK_KEY, day.isoformat())
+
     async def last_report(self) -> HarvestReport | None:
-        text = await self._store.get_state(LAST_REPORT_KEY)
+        """The last complete harvest, or None before the first."""
+        text = await self._store.get_state(_LAST_REPORT_KEY)
         return HarvestReport.from_json(text) if text else None
+
+    async def last_success(self) -> datetime | None:
+        """When the last complete harvest finished, or None before the first."""
+        text = await self._store.get_state(_LAST_SUCCESS_KEY)
+        return datetime.fromisoformat(text) if text else None
+
+    async def last_error(self) -> str | None:
+        """Why the last harvest failed (one line), or None if it succeeded."""
+        return await self._store.get_state(_LAST_ERROR_KEY) or None
 
     async def next_from_date(self) -> date:
         """Where the next harvest starts: watermark - 1 day, or today - lookback at first."""
@@ -200,18 +222,11 @@ class Harvester:
                 requests=self._oai.requests - requests_before,
             )
             # The watermark last: a crash before it only means re-harvesting the same days.
-            await self._store.set_state(LAST_REPORT_KEY, report.to_json())
-            await self._store.set_state(LAST_SUCCESS_KEY, report.finished_at.isoformat())
-            await self._store.set_state(LAST_ERROR_KEY, "")
-            await self._store.set_state(WATERMARK_KEY, started_at.date().isoformat())
-            log.info(
-                "harvest done: %s records, %s new, %s revised, %s requests, %.1f s",
-                report.records,
-                report.new_papers,
-                report.revised_papers,
-                report.requests,
-                report.seconds,
-            )
+            await self._store.set_state(_LAST_REPORT_KEY, report.to_json())
+            await self._store.set_state(_LAST_SUCCESS_KEY, report.finished_at.isoformat())
+            await self._store.set_state(_LAST_ERROR_KEY, "")
+            await self._store.set_state(_WATERMARK_KEY, started_at.date().isoformat())
+            log.info("harvest done: %s", report)
             return report
 
     async def _harvest_set(self, from_date: date, set_spec: str | None, tally: _Tally) -> None:
@@ -242,7 +257,7 @@ class Harvester:
             f"(will retry from {from_date.isoformat()})"
         )
         try:
-            await self._store.set_state(LAST_ERROR_KEY, " ".join(text.split()))
+            await self._store.set_state(_LAST_ERROR_KEY, " ".join(text.split()))
         except Exception:
             log.exception("could not record the harvest failure")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 ARXIV_BASE = "https://arxiv.org"
 
@@ -57,6 +57,19 @@ class Paper:
     @property
     def html_url(self) -> str:
         return f"{ARXIV_BASE}/html/{self.arxiv_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestedRecord:
+    """One paper as OAI-PMH listed it, with the record's datestamp (its last change).
+
+    ``paper.version`` is provisional: OAI's ``arXiv`` format has no version number, so
+    it is 1 when the record has no ``<updated>`` and 2 otherwise; the store works out
+    the real one against what it holds (see ``Store.upsert_harvested``).
+    """
+
+    paper: Paper
+    datestamp: date
 
 
 @dataclass(frozen=True, slots=True)

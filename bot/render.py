@@ -85,6 +85,15 @@ def matched_line(post: PaperPost) -> str:
     return "; ".join(f"#{sub.id} {clean(sub.query)}" for sub in post.matched)
 
 
+def digest_line_suffix(post: PaperPost) -> str:
+    """What follows a paper in a chat digest's numbered list: `` (revised)`` for a new
+    version, then `` · matched #1, #2`` naming the subscriptions it matched."""
+    suffix = " (revised)" if post.revised else ""
+    if post.matched:
+        suffix += " · matched " + ", ".join(f"#{sub.id}" for sub in post.matched)
+    return suffix
+
+
 def paper_summary(paper: Paper) -> str:
     """One compact line for result lists: title, first authors, id, category, date."""
     return (

@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from adapters.console import ConsoleAdapter
+from bot.adapter import CommandContext
 from bot.app import STOPPING_TEXT, BotApp
-from bot.commands.handlers import CommandContext
 from bot.config import Settings
 from bot.models import ChannelRef
 from tests.conftest import settings_env

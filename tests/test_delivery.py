@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import DeliveryReport, Dispatcher, backoff_delay, is_new_for
+from bot.delivery import DeliveryReport, Dispatcher, backoff_delay
+from bot.enqueue import Enqueuer, MatchReport, is_new_for
 from bot.errors import ChannelUnavailableError, DeliveryError
-from bot.models import ChannelRef, DeliveryMode, Digest, Paper, PaperPost, Subscription
-from bot.sources.oai import HarvestedRecord
+from bot.models import (
+    ChannelRef,
+    DeliveryMode,
+    Digest,
+    HarvestedRecord,
+    Paper,
+    PaperPost,
+    Subscription,
+)
 from bot.store import Store
-from bot.store.deliveries import PaperMatches
+from bot.store.deliveries import DeliveryQueue, PaperMatches
+from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id, revised
 
 START = datetime(2025, 6, 13, 12, 0, tzinfo=UTC)
@@ -27,17 +36,6 @@ ANNOUNCED = date(2025, 6, 14)
 IMAGING = ChannelRef("slack", "T1", "C-imaging", "imaging")
 NLP = ChannelRef("slack", "T1", "C-nlp", "nlp")
 VISION = ChannelRef("discord", "G1", "100", "vision")
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -115,13 +113,27 @@ class RecordingSender:
 @dataclass
 class Bed:
     store: Store
-    clock: FakeClock
+    clock: SettableClock
     sender: RecordingSender
     senders: dict[str, Any]
     channels: dict[ChannelRef, int] = field(default_factory=dict)
+    revision_notes: bool = False
+
+    @property
+    def queue(self) -> DeliveryQueue:
+        return DeliveryQueue(self.store)
 
     def dispatcher(self, **options: Any) -> Dispatcher:
-        return Dispatcher(store=self.store, senders=self.senders, clock=self.clock, **options)
+        return Dispatcher(
+            store=self.store, queue=self.queue, senders=self.senders, clock=self.clock, **options
+        )
+
+    async def match(self) -> MatchReport:
+        """Match what was harvested, as the cycle does between harvest and delivery."""
+        enqueuer = Enqueuer(
+            store=self.store, queue=self.queue, revision_notes=self.revision_notes, clock=self.clock
+        )
+        return await enqueuer.match_pending()
 
     async def subscribe(self, channel: ChannelRef, *queries: str) -> list[Subscription]:
         if channel not in self.channels:
@@ -132,7 +144,7 @@ class Bed:
         await self.store.upsert_harvested([HarvestedRecord(paper, day) for paper in papers])
 
     async def cycle(self, dispatcher: Dispatcher) -> DeliveryReport:
-        await dispatcher.match_pending()
+        await self.match()
         return await dispatcher.deliver_due()
 
     async def row(self, channel: ChannelRef, arxiv_id: str) -> dict[str, Any]:
@@ -146,7 +158,7 @@ class Bed:
 
 @pytest.fixture
 async def bed(tmp_path: Path) -> AsyncIterator[Bed]:
-    clock = FakeClock(START)
+    clock = SettableClock(START)
     sender = RecordingSender()
     async with await Store.open(tmp_path / "bot.db", clock=clock) as store:
         yield Bed(store, clock, sender, {"slack": sender, "discord": sender})
@@ -177,7 +189,7 @@ async def test_a_cycle_posts_exactly_the_expected_papers_and_a_second_cycle_noth
     await bed.harvest(harvested)
     dispatcher = bed.dispatcher()
 
-    matched = await dispatcher.match_pending()
+    matched = await bed.match()
     assert (matched.papers, matched.queued, matched.subscriptions) == (6, 5, 2)
     assert await dispatcher.pending_count() == 5
     report = await dispatcher.deliver_due()
@@ -200,7 +212,7 @@ async def test_a_cycle_posts_exactly_the_expected_papers_and_a_second_cycle_noth
     again = await bed.cycle(dispatcher)
     assert (again.delivered, again.messages) == (0, 0)
     assert len(bed.sender.sent) == 5
-    assert (await dispatcher.match_pending()).papers == 0
+    assert (await bed.match()).papers == 0
 
 
 async def test_a_paper_matching_several_subscriptions_of_a_channel_is_posted_once(
@@ -227,7 +239,7 @@ async def test_a_subscription_added_later_joins_a_queued_delivery(bed: Bed) -> N
     original = paper("2506.20001", "cs.CV", title="Segmentation of cells")
     await bed.harvest([original])
     dispatcher = bed.dispatcher()
-    await dispatcher.match_pending()
+    await bed.match()
     [second] = await bed.subscribe(IMAGING, "cat:eess.IV")
     # Re-announced with a new cross-list before the first post went out.
     await bed.harvest([paper("2506.20001", "cs.CV", "eess.IV", title="Segmentation of cells")])
@@ -252,7 +264,7 @@ async def test_a_revision_of_a_delivered_paper_is_not_posted_again(bed: Bed) -> 
     v2 = revised(v1, 2, updated=v1.updated + timedelta(days=6))
     await bed.harvest([v2], date(2025, 6, 20))
     assert (await bed.store.get_paper(v1.arxiv_id)) == v2
-    matched = await dispatcher.match_pending()
+    matched = await bed.match()
     assert (matched.papers, matched.queued, matched.revisions) == (1, 0, 0)
     report = await dispatcher.deliver_due()
 
@@ -264,14 +276,15 @@ async def test_with_revision_notes_a_revision_gets_one_compact_note(bed: Bed) ->
     [sub] = await bed.subscribe(IMAGING, "cat:eess.IV")
     v1 = paper_by_id("2506.11674")
     await bed.harvest([v1])
-    dispatcher = bed.dispatcher(revision_notes=True)
+    bed.revision_notes = True
+    dispatcher = bed.dispatcher()
     await bed.cycle(dispatcher)
     bed.clock.advance(days=3)
     await bed.subscribe(NLP, "cat:cs.LG")  # matches the paper, but only after it was announced
 
     v2 = revised(v1, 2, updated=v1.updated + timedelta(days=6))
     await bed.harvest([v2], date(2025, 6, 20))
-    matched = await dispatcher.match_pending()
+    matched = await bed.match()
     assert (matched.queued, matched.revisions) == (0, 1)
     await dispatcher.deliver_due()
     # Later harvests of the same version bring nothing more.
@@ -295,8 +308,9 @@ async def test_a_queued_paper_revised_before_sending_is_posted_once_at_its_new_v
     await bed.subscribe(IMAGING, "cat:eess.IV")
     v1 = paper_by_id("2506.11674")
     await bed.harvest([v1])
-    dispatcher = bed.dispatcher(revision_notes=True)
-    await dispatcher.match_pending()
+    bed.revision_notes = True
+    dispatcher = bed.dispatcher()
+    await bed.match()
     await bed.harvest([revised(v1, 2, updated=v1.updated + timedelta(days=1))], date(2025, 6, 15))
     await bed.cycle(dispatcher)
 
@@ -318,7 +332,7 @@ async def test_a_cross_list_reaches_a_channel_that_never_had_the_paper(bed: Bed)
 
     # arXiv adds a cross-list to eess.IV two days later: same version, new categories.
     await bed.harvest([paper("2506.30002", "cs.CV", "eess.IV")], date(2025, 6, 16))
-    matched = await dispatcher.match_pending()
+    matched = await bed.match()
     assert (matched.papers, matched.queued) == (1, 1)
     await dispatcher.deliver_due()
 
@@ -344,7 +358,7 @@ async def test_only_papers_new_to_a_subscription_are_posted(bed: Bed) -> None:
     await bed.harvest([same_day], date(2025, 6, 13))  # the subscription's own day counts
     await bed.harvest([six_days_old, twelve_days_old, old_but_revised], date(2025, 6, 14))
 
-    matched = await bed.dispatcher().match_pending()
+    matched = await bed.match()
     assert (matched.papers, matched.queued) == (5, 2)
     await bed.dispatcher().deliver_due()
 
@@ -377,15 +391,15 @@ async def test_a_paper_revised_while_being_matched_stays_unmatched(bed: Bed) -> 
     v1 = paper("2506.40008", "eess.IV")
     await bed.harvest([v1])
     dispatcher = bed.dispatcher()
-    [pending] = await dispatcher.queue.unmatched()
+    [pending] = await bed.queue.unmatched()
     await bed.harvest([revised(v1, 2, updated=v1.updated + timedelta(hours=1))])
-    counts = await dispatcher.queue.record_matches(
+    counts = await bed.queue.record_matches(
         [PaperMatches(pending, {bed.channels[IMAGING]: (sub.id,)}, {})],
         now=bed.clock(),
         revision_notes=False,
     )
     assert (counts.papers, counts.queued, counts.changed) == (0, 1, 1)
-    [again] = await dispatcher.queue.unmatched()
+    [again] = await bed.queue.unmatched()
     assert again.paper.version == 2
     await bed.cycle(dispatcher)
     assert bed.sender.ids(IMAGING) == ["2506.40008"]
@@ -509,7 +523,7 @@ async def test_papers_of_a_removed_subscription_are_not_posted(bed: Bed) -> None
     await bed.subscribe(NLP, "cat:eess.IV")
     await bed.harvest([paper("2506.60005", "eess.IV")])
     dispatcher = bed.dispatcher()
-    await dispatcher.match_pending()
+    await bed.match()
     await bed.store.remove_subscription(bed.channels[IMAGING], gone.id)
 
     await dispatcher.deliver_due()
@@ -588,7 +602,7 @@ async def test_channels_are_delivered_in_parallel_and_in_order_within_each(bed: 
     await bed.harvest([paper(i, "eess.IV") for i in reversed(ids)])
     gate = bed.sender.block(IMAGING)
     dispatcher = bed.dispatcher()
-    await dispatcher.match_pending()
+    await bed.match()
 
     delivering = asyncio.create_task(dispatcher.deliver_due())
     await bed.sender.wait_until(lambda: len(bed.sender.to(NLP)) == len(ids))
@@ -608,7 +622,7 @@ async def test_concurrent_rounds_never_send_a_paper_twice(bed: Bed) -> None:
     await bed.subscribe(IMAGING, "cat:eess.IV")
     await bed.harvest([paper(f"2506.8100{n}", "eess.IV") for n in range(1, 6)])
     first, second = bed.dispatcher(), bed.dispatcher()
-    await first.match_pending()
+    await bed.match()
 
     reports = await asyncio.gather(first.deliver_due(), second.deliver_due(), first.deliver_due())
 
@@ -620,9 +634,8 @@ async def test_a_lapsed_claim_is_sent_again_after_the_lease(bed: Bed) -> None:
     """What a process killed mid-send leaves behind: rows claimed, never settled."""
     await bed.subscribe(IMAGING, "cat:eess.IV")
     await bed.harvest([paper("2506.82001", "eess.IV")])
-    dead = bed.dispatcher(lease_seconds=120)
-    await dead.match_pending()
-    claimed = await dead.queue.claim(
+    await bed.match()
+    claimed = await bed.queue.claim(
         bed.channels[IMAGING],
         token="dead-process",
         now=bed.clock(),
@@ -643,7 +656,7 @@ async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
     await bed.harvest([paper(f"2506.8300{n}", "eess.IV") for n in range(1, 4)])
     bed.sender.block(IMAGING)  # the message in flight never finishes
     dispatcher = bed.dispatcher(in_flight_grace=0.05)
-    await dispatcher.match_pending()
+    await bed.match()
 
     delivering = asyncio.create_task(dispatcher.deliver_due())
     await bed.sender.wait_until(lambda: bed.sender.in_flight[IMAGING.channel] > 0)
@@ -668,7 +681,7 @@ async def test_cancelling_a_round_records_the_message_in_flight_when_it_lands(
     await bed.harvest([paper(f"2506.8310{n}", "eess.IV") for n in range(1, 4)])
     gate = bed.sender.block(IMAGING)
     dispatcher = bed.dispatcher(in_flight_grace=5)
-    await dispatcher.match_pending()
+    await bed.match()
 
     delivering = asyncio.create_task(dispatcher.deliver_due())
     await bed.sender.wait_until(lambda: bed.sender.in_flight[IMAGING.channel] > 0)
@@ -695,7 +708,7 @@ async def test_a_long_channel_keeps_its_claim_alive(bed: Bed) -> None:
     await bed.subscribe(IMAGING, "cat:eess.IV")
     await bed.harvest([paper(f"2506.8400{n}", "eess.IV") for n in range(1, 6)])
     slow, other = bed.dispatcher(lease_seconds=120), bed.dispatcher(lease_seconds=120)
-    await slow.match_pending()
+    await bed.match()
     rivals: list[DeliveryReport] = []
 
     async def slow_send() -> None:

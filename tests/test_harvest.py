@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import sqlite3
@@ -23,37 +22,17 @@ from pathlib import Path
 import pytest
 
 from bot.errors import HarvestError
-from bot.harvest import (
-    LAST_ERROR_KEY,
-    LAST_REPORT_KEY,
-    LAST_SUCCESS_KEY,
-    WATERMARK_KEY,
-    Harvester,
-    HarvestReport,
-    harvest_scope,
-)
-from bot.models import ChannelRef, Paper
-from bot.sources.oai import HarvestedRecord, OaiClient
+from bot.harvest import Harvester, HarvestReport, harvest_scope
+from bot.models import ChannelRef, HarvestedRecord, Paper
+from bot.sources.oai import OaiClient
 from bot.store import HarvestCounts, Store
+from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai, ManualTime, quick_gate, running_fake_oai
 from tests.fakes.oai_corpus import synthetic_records
 
 START = datetime(2025, 6, 17, 3, 0, tzinfo=UTC)
 TODAY = START.date()
-
-
-class Clock:
-    """A settable wall clock for the harvester and the store."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def days_ago(n: int) -> date:
@@ -69,12 +48,12 @@ def paper(arxiv_id: str, *categories: str, **fields: object) -> Paper:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableClock:
+    return SettableClock(START)
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+async def store(tmp_path: Path, clock: SettableClock) -> AsyncIterator[Store]:
     async with await Store.open(tmp_path / "bot.db", clock=clock) as opened:
         yield opened
 
@@ -98,7 +77,7 @@ def oai(fake: FakeOai, manual_time: ManualTime) -> Iterator[OaiClient]:
 
 
 @pytest.fixture
-def harvester(store: Store, oai: OaiClient, clock: Clock) -> Harvester:
+def harvester(store: Store, oai: OaiClient, clock: SettableClock) -> Harvester:
     return Harvester(store=store, oai=oai, clock=clock, lookback_days=3)
 
 
@@ -140,7 +119,7 @@ def week_of_records() -> list[HarvestedRecord]:
 
 
 async def test_first_run_harvests_the_lookback(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock
+    harvester: Harvester, store: Store, oai: OaiClient, fake: FakeOai, clock: SettableClock
 ) -> None:
     fake.set_records(week_of_records())
 
@@ -159,17 +138,16 @@ async def test_first_run_harvests_the_lookback(
         revised_papers=0,
         requests=2,
     )
-    assert await store.get_state(WATERMARK_KEY) == TODAY.isoformat()
     assert await harvester.watermark() == TODAY
-    assert await store.get_state(LAST_SUCCESS_KEY) == START.isoformat()
+    assert await harvester.last_success() == START
     assert await harvester.last_report() == report
-    saved = json.loads(await store.get_state(LAST_REPORT_KEY) or "{}")
-    assert (saved["new_papers"], saved["requests"]) == (4, 2)
-    assert await store.get_state(LAST_ERROR_KEY) == ""
+    assert await harvester.last_error() is None
+    reopened = Harvester(store=store, oai=oai)
+    assert await reopened.last_report() == report, "kept in the store, not in memory"
 
 
 async def test_lookback_is_configurable(
-    store: Store, oai: OaiClient, fake: FakeOai, clock: Clock
+    store: Store, oai: OaiClient, fake: FakeOai, clock: SettableClock
 ) -> None:
     fake.set_records(week_of_records())
     harvester = Harvester(store=store, oai=oai, clock=clock, lookback_days=0)
@@ -191,7 +169,7 @@ async def test_no_records_match_still_advances_the_watermark(
 
 
 async def test_next_run_starts_one_day_before_the_watermark(
-    harvester: Harvester, fake: FakeOai, clock: Clock
+    harvester: Harvester, fake: FakeOai, clock: SettableClock
 ) -> None:
     await harvester.harvest()
     clock.advance(days=1)
@@ -271,7 +249,7 @@ def interrupt(fake: FakeOai, how: str, after: int) -> None:
 
 @pytest.mark.parametrize("how", ["503", "truncated", "expired"])
 async def test_interrupted_first_harvest_is_retried_and_loses_nothing(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock, how: str
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock, how: str
 ) -> None:
     records = [rec(paper(f"2506.3000{n}"), days_ago(n % 3)) for n in range(7)]
     fake.set_records(records)
@@ -282,10 +260,11 @@ async def test_interrupted_first_harvest_is_retried_and_loses_nothing(
 
     assert await harvester.watermark() is None
     assert len(await stored_ids(store)) == 4, "the two pages read were stored"
-    error = await store.get_state(LAST_ERROR_KEY)
+    error = await harvester.last_error()
     assert error and error.startswith("2025-06-17 03:00 UTC: ")
     assert f"will retry from {days_ago(3).isoformat()}" in error
-    assert await store.get_state(LAST_REPORT_KEY) is None
+    assert await harvester.last_report() is None
+    assert await harvester.last_success() is None
 
     clock.advance(hours=1)
     fake.clear_requests()
@@ -295,12 +274,12 @@ async def test_interrupted_first_harvest_is_retried_and_loses_nothing(
     assert await stored_ids(store) == sorted(r.paper.arxiv_id for r in records)
     assert (report.records, report.new_papers) == (7, 3)
     assert await harvester.watermark() == TODAY
-    assert await store.get_state(LAST_ERROR_KEY) == ""
+    assert await harvester.last_error() is None
 
 
 @pytest.mark.parametrize("how", ["503", "truncated", "expired"])
 async def test_interrupted_harvest_keeps_the_old_watermark(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock, how: str
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock, how: str
 ) -> None:
     fake.set_records([rec(paper("2506.40000"), TODAY)])
     await harvester.harvest()
@@ -335,12 +314,13 @@ async def test_a_killed_harvest_is_retried_from_the_old_watermark(
     # for the killed harvest must not hold up the retry.
     fake.clear_scripts()
 
-    clock = Clock()
+    clock = SettableClock(START)
     async with await Store.open(database, clock=clock) as store:
-        assert await store.get_state(WATERMARK_KEY) is None
         assert len(await stored_ids(store)) == 2
         oai = OaiClient(quick_gate(manual_time), base_url=fake.url)
-        report = await Harvester(store=store, oai=oai, clock=clock).harvest()
+        harvester = Harvester(store=store, oai=oai, clock=clock)
+        assert await harvester.watermark() is None
+        report = await harvester.harvest()
         oai.close()
         assert report.from_date == days_ago(3)
         assert await stored_ids(store) == sorted(r.paper.arxiv_id for r in records)
@@ -396,7 +376,7 @@ def _papers_in(database: Path) -> int:
 
 
 async def test_the_day_of_overlap_is_deduplicated(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock
 ) -> None:
     fake.set_records([rec(paper("2506.60001"), TODAY), rec(paper("2506.60002"), TODAY)])
     await harvester.harvest()
@@ -412,7 +392,7 @@ async def test_the_day_of_overlap_is_deduplicated(
 
 
 async def test_after_days_of_downtime_the_first_run_catches_up(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock
 ) -> None:
     await harvester.harvest()
     clock.advance(days=6)
@@ -432,7 +412,7 @@ async def test_after_days_of_downtime_the_first_run_catches_up(
 
 
 async def test_revisions_bump_the_version_and_reset_matching(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock
 ) -> None:
     v1 = paper("2506.80001", submitted=_day(days_ago(2)), updated=_day(days_ago(2)))
     fake.set_records([rec(v1, days_ago(1))])
@@ -463,7 +443,7 @@ async def test_revisions_bump_the_version_and_reset_matching(
 
 
 async def test_a_new_cross_list_resets_matching(
-    harvester: Harvester, store: Store, fake: FakeOai, clock: Clock
+    harvester: Harvester, store: Store, fake: FakeOai, clock: SettableClock
 ) -> None:
     fake.set_records([rec(paper("2506.80002", "cs.LG"), TODAY)])
     await harvester.harvest()

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from bot.errors import ArxivUnavailableError, HarvestError
-from bot.models import Paper
-from bot.sources.oai import HarvestedRecord, OaiClient, OaiError, parse_list_records
+from bot.models import HarvestedRecord, Paper
+from bot.sources.oai import OaiClient, OaiError, parse_list_records
 from tests.fakes.corpus import make_paper, sample_papers
 from tests.fakes.oai import FakeOai, ManualTime, quick_gate, record_sets, running_fake_oai
 

@@ -6,18 +6,24 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, LimitError, NotFoundError, UserError
-from bot.models import ChannelRef, Paper
+from bot.errors import (
+    ConfigError,
+    DuplicateSubscriptionError,
+    StoreError,
+    SubscriptionLimitError,
+    SubscriptionNotFoundError,
+    UserError,
+)
+from bot.models import ChannelRef, HarvestedRecord, Paper
 from bot.store import (
     DEFAULT_SUBSCRIPTION_LIMIT,
     LATEST_VERSION,
     MIGRATIONS,
-    DuplicateSubscriptionError,
     Migration,
     MigrationError,
     Store,
@@ -25,8 +31,10 @@ from bot.store import (
     fts_query,
 )
 from bot.store.database import split_statements
+from bot.store.deliveries import DeliveryQueue, PaperMatches
 
 NOW = datetime(2025, 6, 13, 20, 0, 0, 123456, tzinfo=UTC)
+_DAY = date(2025, 6, 14)
 SLACK = ChannelRef("slack", "T1", "C1", "ml-papers")
 DISCORD = ChannelRef("discord", "G1", "42", "reading-group")
 
@@ -197,26 +205,31 @@ async def test_state_round_trips_and_overwrites(store: Store) -> None:
 # -- deliveries -----------------------------------------------------------------------
 
 
-async def test_a_paper_is_delivered_to_a_channel_at_most_once(store: Store) -> None:
+async def test_a_paper_is_queued_for_a_channel_at_most_once(store: Store) -> None:
+    """The deliveries key is (channel, version-less id): a revision is not a new paper."""
     slack = await store.ensure_channel(SLACK)
     discord = await store.ensure_channel(DISCORD)
-    v1, v2 = make_paper(version=1), make_paper(version=2)
+    queue = DeliveryQueue(store)
+    now = datetime(2025, 6, 14, tzinfo=UTC)
+    v1 = make_paper(version=1)
+    v2 = replace(v1, version=2, updated=v1.updated + timedelta(days=1))
 
-    assert not await store.was_delivered(slack, v1.arxiv_id)
-    assert await store.mark_delivered(slack, v1) is True
-    assert await store.mark_delivered(slack, v2) is False, "a revision is not a new paper"
-    assert await store.mark_delivered(slack, v1) is False
-    assert await store.was_delivered(slack, v1.arxiv_id)
+    async def match(paper: Paper, *channels: int) -> int:
+        await store.upsert_harvested([HarvestedRecord(paper, now.date())])
+        [pending] = await queue.unmatched()
+        found = PaperMatches(pending, {c: (1,) for c in channels}, {})
+        return (await queue.record_matches([found], now=now, revision_notes=False)).queued
 
-    assert not await store.was_delivered(discord, v1.arxiv_id)
-    assert await store.mark_delivered(discord, v2) is True, "channels are independent"
-    assert (await store.counts()).deliveries == 2
+    assert await match(v1, slack) == 1
+    assert await match(v2, slack, discord) == 1, "only the channel without the paper"
+    rows = await store.fetchall("SELECT channel_id, version FROM deliveries ORDER BY channel_id")
+    assert [tuple(row) for row in rows] == [(slack, 2), (discord, 2)]
 
 
 async def test_versioned_ids_are_rejected(store: Store) -> None:
-    channel = await store.ensure_channel(SLACK)
+    await store.ensure_channel(SLACK)
     with pytest.raises(ValueError, match="version-less"):
-        await store.mark_delivered(channel, make_paper(arxiv_id="2506.11674v2"))
+        await store.upsert_harvested([HarvestedRecord(make_paper(arxiv_id="2506.11674v2"), _DAY)])
     with pytest.raises(ValueError, match="version-less"):
         await store.upsert_papers([make_paper(arxiv_id="2506.11674v2")])
     assert await store.counts() == StoreCounts(papers=0, channels=1, subscriptions=0, deliveries=0)
@@ -238,17 +251,16 @@ async def test_subscriptions_are_listed_in_order_with_timestamps(store: Store) -
     assert await store.all_subscriptions() == [a, c, b]
 
 
-async def test_default_limit_is_25_with_a_clear_message(store: Store) -> None:
+async def test_default_limit_is_25_and_the_error_carries_the_figures(store: Store) -> None:
     assert DEFAULT_SUBSCRIPTION_LIMIT == 25
     channel = await store.ensure_channel(SLACK)
     for n in range(25):
         await store.add_subscription(channel, f"all:topic{n}")
 
-    with pytest.raises(LimitError) as caught:
+    with pytest.raises(SubscriptionLimitError) as caught:
         await store.add_subscription(channel, "all:one-too-many")
-    message = str(caught.value)
-    assert message.startswith("This channel already has 25 subscriptions, the most allowed.")
-    assert "/arxiv unsubscribe <id>" in message and "/arxiv list" in message
+    assert (caught.value.count, caught.value.limit) == (25, 25)
+    assert not isinstance(caught.value, UserError), "the handlers write the words"
     assert len(await store.list_subscriptions(channel)) == 25
 
 
@@ -256,7 +268,7 @@ async def test_configured_limit_and_room_after_removal(store: Store) -> None:
     channel = await store.ensure_channel(SLACK)
     first = await store.add_subscription(channel, "cat:cs.LG", limit=2)
     await store.add_subscription(channel, "cat:cs.CV", limit=2)
-    with pytest.raises(LimitError, match="already has 2 subscriptions"):
+    with pytest.raises(SubscriptionLimitError):
         await store.add_subscription(channel, "cat:cs.CL", limit=2)
 
     await store.remove_subscription(channel, first.id)
@@ -268,8 +280,9 @@ async def test_lowered_limit_reports_the_actual_count(store: Store) -> None:
     channel = await store.ensure_channel(SLACK)
     for query in ("cat:cs.LG", "cat:cs.CV", "cat:cs.CL"):
         await store.add_subscription(channel, query, limit=25)
-    with pytest.raises(LimitError, match="has 3 subscriptions, and the most allowed is 2"):
+    with pytest.raises(SubscriptionLimitError) as caught:
         await store.add_subscription(channel, "cat:cs.AI", limit=2)
+    assert (caught.value.count, caught.value.limit) == (3, 2)
 
 
 async def test_duplicate_subscription_names_the_existing_id(store: Store) -> None:
@@ -278,9 +291,8 @@ async def test_duplicate_subscription_names_the_existing_id(store: Store) -> Non
 
     with pytest.raises(DuplicateSubscriptionError) as caught:
         await store.add_subscription(channel, "cat:cs.LG", limit=25)
-    assert isinstance(caught.value, UserError)
+    assert isinstance(caught.value, StoreError)
     assert caught.value.existing == existing
-    assert f"#{existing.id}" in str(caught.value)
     assert len(await store.list_subscriptions(channel)) == 1
 
 
@@ -289,16 +301,13 @@ async def test_removing_another_channels_subscription_is_not_found(store: Store)
     discord = await store.ensure_channel(DISCORD)
     theirs = await store.add_subscription(discord, "cat:cs.LG", limit=25)
 
-    with pytest.raises(NotFoundError) as caught:
+    with pytest.raises(SubscriptionNotFoundError) as caught:
         await store.remove_subscription(slack, theirs.id)
-    assert str(caught.value) == (
-        f"No subscription #{theirs.id} in this channel. "
-        "/arxiv list shows this channel's subscriptions."
-    )
+    assert caught.value.subscription_id == theirs.id
     assert await store.list_subscriptions(discord) == [theirs]
 
     assert await store.remove_subscription(discord, theirs.id) == theirs
-    with pytest.raises(NotFoundError):
+    with pytest.raises(SubscriptionNotFoundError):
         await store.remove_subscription(discord, theirs.id)
 
 
@@ -311,7 +320,7 @@ async def test_concurrent_adds_never_pass_the_limit(store: Store) -> None:
         return_exceptions=True,
     )
 
-    assert sum(1 for r in results if isinstance(r, LimitError)) == 16
+    assert sum(1 for r in results if isinstance(r, SubscriptionLimitError)) == 16
     assert sum(1 for r in results if not isinstance(r, BaseException)) == 4
     assert len(await store.list_subscriptions(channel)) == 5
 
@@ -341,7 +350,7 @@ async def test_concurrent_adds_from_two_connections_never_pass_the_limit(db_path
             return_exceptions=True,
         )
         unexpected = [r for r in results if isinstance(r, BaseException)]
-        assert all(isinstance(r, LimitError) for r in unexpected), unexpected
+        assert all(isinstance(r, SubscriptionLimitError) for r in unexpected), unexpected
         assert len(unexpected) == 9
         assert len(await two.list_subscriptions(channel)) == 3
 

@@ -11,17 +11,16 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Mapping
 from typing import TextIO
 
-from bot.adapter import Core
-from bot.commands.handlers import CommandContext
+from bot.adapter import AdapterOptions, CommandContext, Core
 from bot.models import ChannelRef, Digest, PaperPost
 from bot.render import digest_text, post_text, reply_text
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
+DEFAULT_CHANNEL = "console"
 PROMPT = "arxiv> "
 
 
@@ -32,7 +31,7 @@ class ConsoleAdapter:
         self,
         core: Core,
         *,
-        channel: str = "console",
+        channel: str = DEFAULT_CHANNEL,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         user: str = "you",
@@ -137,9 +136,7 @@ class ConsoleFactory:
     def is_configured(self) -> bool:
         return True
 
-    def create(self, core: Core, options: Mapping[str, str]) -> ConsoleAdapter:
+    def create(self, core: Core, options: AdapterOptions) -> ConsoleAdapter:
         return ConsoleAdapter(
-            core,
-            channel=options.get("channel", "console"),
-            commands=options.get("commands", "on") != "off",
+            core, channel=options.channel or DEFAULT_CHANNEL, commands=options.commands
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from typing import Literal
 
 import aiohttp
@@ -34,7 +33,7 @@ from adapters.discord.render import (
     paper_embed,
 )
 from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
-from bot.adapter import Core
+from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError, DeliveryError
 from bot.models import ChannelRef, Digest, PaperPost
 
@@ -339,7 +338,5 @@ class DiscordFactory:
     def is_configured(self) -> bool:
         return load_discord_settings().is_configured
 
-    def create(self, core: Core, options: Mapping[str, str]) -> DiscordAdapter:
-        return DiscordAdapter(
-            core, load_discord_settings(), commands=options.get("commands", "on") != "off"
-        )
+    def create(self, core: Core, options: AdapterOptions) -> DiscordAdapter:
+        return DiscordAdapter(core, load_discord_settings(), commands=options.commands)

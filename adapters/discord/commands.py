@@ -22,10 +22,9 @@ from discord import app_commands
 from adapters.discord.permissions import missing_permissions, missing_text
 from adapters.discord.render import reply_message
 from adapters.discord.settings import DiscordSettings
-from bot.adapter import Core
+from bot.adapter import CommandContext, Core
 from bot.categories import ALL_CATEGORIES, category_name
 from bot.commands.grammar import MAX_LIMIT, SPECS
-from bot.commands.handlers import CommandContext
 from bot.models import ChannelRef, Reply, Tone, Visibility
 
 __all__ = ["PLATFORM", "ArxivGroup", "CommandRunner", "make_share_button"]

@@ -36,6 +36,7 @@ from bot.render import (
     clean,
     cut_at_word,
     date_line,
+    digest_line_suffix,
     digest_title,
     format_date,
     matched_line,
@@ -482,12 +483,7 @@ def _list_line(number: int, paper: Paper, extra: str = "") -> str:
 
 
 def _digest_line(number: int, post: PaperPost) -> str:
-    extra = ""
-    if post.revised:
-        extra += " (revised)"
-    if post.matched:
-        extra += " · matched " + ", ".join(f"#{sub.id}" for sub in post.matched)
-    return _list_line(number, post.paper, extra)
+    return _list_line(number, post.paper, digest_line_suffix(post))
 
 
 class _Lines:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -30,7 +30,7 @@ from adapters.slack.oauth import bot_token_for, installation_store, oauth_settin
 from adapters.slack.pacing import ChannelPacer
 from adapters.slack.render import SlackMessage, digest_message, paper_card
 from adapters.slack.settings import SlackMode, SlackSettings, load_slack_settings
-from bot.adapter import Core
+from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError
 from bot.models import ChannelRef, Digest, PaperPost
 
@@ -55,12 +55,14 @@ class SlackAdapter:
         core: Core,
         settings: SlackSettings,
         *,
+        database_path: Path,
         commands: bool = True,
         pacer: ChannelPacer | None = None,
         retry_interval: RetryIntervalCalculator | None = None,
     ) -> None:
         self._core = core
         self._settings = settings
+        self._database_path = database_path  # where OAuth installs are kept
         self._commands = commands
         self._pacer = pacer or ChannelPacer(settings.post_interval)
         self._retry_interval = retry_interval
@@ -84,8 +86,7 @@ class SlackAdapter:
     async def start(self) -> None:
         mode = self._settings.mode
         if mode is SlackMode.OAUTH:
-            database = self._core.settings.database_path
-            self._installations = installation_store(database, self._settings.client_id)
+            self._installations = installation_store(self._database_path, self._settings.client_id)
             client = self._client(None)
         else:
             client = self._client(self._settings.bot_token)
@@ -105,11 +106,10 @@ class SlackAdapter:
         if mode is SlackMode.HTTP:
             return AsyncApp(client=client, signing_secret=self._settings.signing_secret)
         assert self._installations is not None
-        database = self._core.settings.database_path
         app = AsyncApp(
             client=client,
             signing_secret=self._settings.signing_secret,
-            oauth_settings=oauth_settings(self._settings, self._installations, database),
+            oauth_settings=oauth_settings(self._settings, self._installations, self._database_path),
         )
         app.enable_token_revocation_listeners()
         return app
@@ -272,7 +272,10 @@ class SlackFactory:
     def is_configured(self) -> bool:
         return load_slack_settings().is_configured
 
-    def create(self, core: Core, options: Mapping[str, str]) -> SlackAdapter:
+    def create(self, core: Core, options: AdapterOptions) -> SlackAdapter:
         return SlackAdapter(
-            core, load_slack_settings(), commands=options.get("commands", "on") != "off"
+            core,
+            load_slack_settings(),
+            database_path=options.database_path,
+            commands=options.commands,
         )

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
 from adapters.slack.render import SHARE_ACTION, plain, reply_message
-from bot.adapter import Core
+from bot.adapter import CommandContext, Core
 from bot.commands.grammar import (
     Command,
     PaperCommand,
@@ -28,7 +28,6 @@ from bot.commands.grammar import (
     SubscribeCommand,
     parse_command,
 )
-from bot.commands.handlers import CommandContext
 from bot.errors import UserError
 from bot.models import ChannelRef, Reply, Tone, Visibility
 

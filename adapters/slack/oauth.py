@@ -1,8 +1,9 @@
 """Installing into many workspaces: Slack's OAuth flow with installs kept in the bot's
 own SQLite file.
 
-slack_sdk's SQLite stores do the work (tables ``slack_installations``, ``slack_bots``
-and ``oauth_states``, next to the bot's own). bolt serves the install page at
+slack_sdk's SQLite stores do the work, in tables ``slack_installations``, ``slack_bots``
+and ``oauth_states`` that the bot's own migrations create (schema version 2), so the
+stores find them and create nothing themselves. bolt serves the install page at
 ``/slack/install`` and the redirect at ``/slack/oauth_redirect``, and looks up the
 right workspace's token for every request; :func:`bot_token_for` does the same for
 automatic posts.

@@ -23,6 +23,7 @@ from bot.render import (
     clean,
     cut_at_word,
     date_line,
+    digest_line_suffix,
     digest_title,
     format_date,
     matched_line,
@@ -316,12 +317,7 @@ def _list_sections(lines: Iterable[str]) -> list[list[BlockDict]]:
 
 
 def _digest_line(number: int, post: PaperPost) -> str:
-    extra = ""
-    if post.revised:
-        extra += " (revised)"
-    if post.matched:
-        extra += " · matched " + ", ".join(f"#{sub.id}" for sub in post.matched)
-    return _list_line(number, post.paper, extra)
+    return _list_line(number, post.paper, digest_line_suffix(post))
 
 
 def digest_message(digest: Digest) -> SlackMessage:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot import __version__
+from bot.adapter import CommandContext
 from bot.arxiv_ids import parse_arxiv_id
-from bot.clock import utc_now
+from bot.clock import Clock, utc_now
 from bot.commands.grammar import (
     SPECS,
     Command,
@@ -27,8 +25,17 @@ from bot.commands.grammar import (
     parse_command,
 )
 from bot.config import Settings
-from bot.errors import QueryError, UserError
-from bot.models import ChannelRef, DeliveryMode, Reply, SortOrder, Tone, Visibility
+from bot.errors import (
+    DuplicateSubscriptionError,
+    LimitError,
+    NotFoundError,
+    QueryError,
+    SubscriptionLimitError,
+    SubscriptionNotFoundError,
+    UserError,
+)
+from bot.harvest import Harvester
+from bot.models import DeliveryMode, Reply, SortOrder, Tone, Visibility
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
 from bot.render import clean, format_date, make_post, plural
@@ -56,15 +63,6 @@ class Operations(Protocol):
     async def last_errors(self) -> list[str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class CommandContext:
-    """Who sent a command and where. Adapters fill it from the platform payload."""
-
-    channel: ChannelRef
-    user: str = ""
-    can_manage_channel: bool = True
-
-
 class CommandHandler:
     """Runs commands against the store and arXiv, and answers with a :class:`Reply`."""
 
@@ -75,14 +73,16 @@ class CommandHandler:
         store: Store,
         arxiv: ArxivApi,
         gate: ArxivGate,
+        harvester: Harvester,
         operations: Operations | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
         self.operations = operations
         self._store = store
         self._arxiv = arxiv
         self._gate = gate
+        self._harvester = harvester
         self._clock = clock
         self._started_at = clock()
 
@@ -182,11 +182,19 @@ class CommandHandler:
 
     async def _subscribe(self, command: SubscribeCommand, context: CommandContext) -> Reply:
         channel_id, was_paused = await self._managed_channel(context)
-        subscription = await self._store.add_subscription(
-            channel_id,
-            command.query.canonical(),
-            limit=self._settings.max_subscriptions_per_channel,
-        )
+        try:
+            subscription = await self._store.add_subscription(
+                channel_id,
+                command.query.canonical(),
+                limit=self._settings.max_subscriptions_per_channel,
+            )
+        except DuplicateSubscriptionError as error:
+            raise UserError(
+                f"This channel is already subscribed to that query as #{error.existing.id}. "
+                "/arxiv list shows this channel's subscriptions."
+            ) from None
+        except SubscriptionLimitError as error:
+            raise LimitError(_limit_message(error.count, error.limit)) from None
         lines = [
             "New papers matching it will be posted here as arXiv announces them.",
             f"Remove it with /arxiv unsubscribe {subscription.id}.",
@@ -241,7 +249,13 @@ class CommandHandler:
     async def _unsubscribe(self, subscription_id: int, context: CommandContext) -> Reply:
         self._require_manager(context)
         channel_id = await self._store.ensure_channel(context.channel)
-        removed = await self._store.remove_subscription(channel_id, subscription_id)
+        try:
+            removed = await self._store.remove_subscription(channel_id, subscription_id)
+        except SubscriptionNotFoundError:
+            raise NotFoundError(
+                f"No subscription #{subscription_id} in this channel. "
+                "/arxiv list shows this channel's subscriptions."
+            ) from None
         return Reply(
             title=f"Removed subscription #{removed.id}: {removed.query}",
             visibility=Visibility.CHANNEL,
@@ -302,7 +316,7 @@ class CommandHandler:
                 lines.append(f"Next harvest: {_when(next_run, self._settings)}.")
             lines.append(f"Pending deliveries: {await self.operations.pending_deliveries():,}.")
             errors += await self.operations.last_errors()
-        harvest_error = await self._store.get_state("harvest.last_error")
+        harvest_error = await self._harvester.last_error()
         if harvest_error:
             errors.append(f"harvest: {harvest_error}")
         if errors:
@@ -311,16 +325,15 @@ class CommandHandler:
         return Reply(title="arxiv-bot status", lines=tuple(lines))
 
     async def _harvest_line(self, now: datetime) -> str:
-        raw = await self._store.get_state("harvest.last_report")
-        if not raw:
+        report = await self._harvester.last_report()
+        if report is None:
             return "Last harvest: never."
-        report = json.loads(raw)
-        finished = datetime.fromisoformat(report["finished_at"])
+        finished = report.finished_at
         return (
             f"Last harvest: {_when(finished, self._settings)} ({_ago(now, finished)}), "
-            f"{plural(int(report['new_papers']), 'new paper')}, "
-            f"{plural(int(report['revised_papers']), 'revision')}, "
-            f"{plural(int(report['requests']), 'request')}."
+            f"{plural(report.new_papers, 'new paper')}, "
+            f"{plural(report.revised_papers, 'revision')}, "
+            f"{plural(report.requests, 'request')}."
         )
 
 
@@ -328,6 +341,16 @@ _MODE_TEXT = {
     DeliveryMode.EACH: "Each new paper is posted on its own (a busy day becomes one digest).",
     DeliveryMode.DIGEST: "New papers arrive as one digest per harvest.",
 }
+
+
+def _limit_message(count: int, limit: int) -> str:
+    noun = "subscription" if count == 1 else "subscriptions"
+    most = "the most allowed" if count == limit else f"and the most allowed is {limit}"
+    return (
+        f"This channel already has {count} {noun}, {most}. "
+        "Remove one with /arxiv unsubscribe <id> (see /arxiv list), "
+        "or combine queries with OR in one subscription."
+    )
 
 
 def _resumed_line(reason: str) -> str:

@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ import requests
 from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
 
+from bot.clock import Clock, utc_now
 from bot.errors import ArxivRejectedError, ArxivUnavailableError
 
 __all__ = [
@@ -156,9 +157,12 @@ class ArxivGate:
         backoff: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Clock = utc_now,
     ) -> None:
         """``backoff`` is the first wait after a 429/503 without ``Retry-After``; it
-        doubles on each further attempt. ``clock`` and ``sleep`` are injectable for tests.
+        doubles on each further attempt. ``clock`` (monotonic seconds, for spacing) and
+        ``sleep`` are injectable for tests; ``wall_clock`` stamps the last success and
+        error that ``/arxiv status`` shows.
         """
         if interval < 0:
             raise ValueError("interval must be >= 0")
@@ -175,6 +179,7 @@ class ArxivGate:
         self._backoff = backoff
         self._clock = clock
         self._sleep = sleep
+        self._wall_clock = wall_clock
         # Held for the whole of a request, retries and backoff included.
         self._lock = threading.Lock()
         # Guards the fields below, which are also read without holding _lock.
@@ -421,11 +426,11 @@ class ArxivGate:
     def _record_error(self, text: str) -> None:
         with self._state:
             self._last_error = text
-            self._last_error_at = datetime.now(UTC)
+            self._last_error_at = self._wall_clock()
 
     def _record_success(self) -> None:
         with self._state:
-            self._last_success_at = datetime.now(UTC)
+            self._last_success_at = self._wall_clock()
 
 
 class GatedSession(requests.Session):

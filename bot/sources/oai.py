@@ -36,14 +36,13 @@ from requests import Response
 
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import ArxivBotError, HarvestError, PaperIdError
-from bot.models import Paper
+from bot.models import HarvestedRecord, Paper
 from bot.sources.gate import ArxivGate, GatedSession
 
 __all__ = [
     "ARXIV_FORMAT_NS",
     "METADATA_PREFIX",
     "OAI_NS",
-    "HarvestedRecord",
     "OaiClient",
     "OaiError",
     "OaiPage",
@@ -58,19 +57,6 @@ METADATA_PREFIX = "arXiv"
 
 _O = f"{{{OAI_NS}}}"
 _A = f"{{{ARXIV_FORMAT_NS}}}"
-
-
-@dataclass(frozen=True, slots=True)
-class HarvestedRecord:
-    """One paper as OAI-PMH listed it, with the record's datestamp (its last change).
-
-    ``paper.version`` is provisional: OAI's ``arXiv`` format has no version number, so
-    it is 1 when the record has no ``<updated>`` and 2 otherwise; the store works out
-    the real one against what it holds (see ``Store.upsert_harvested``).
-    """
-
-    paper: Paper
-    datestamp: date
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """SQLite storage (aiosqlite, WAL, versioned migrations) for papers, channels and more."""
 
-from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel, DuplicateSubscriptionError
+from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel
 from bot.store.database import MigrationError
 from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from bot.store.papers import HarvestCounts, fts_query
@@ -11,7 +11,6 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "Channel",
-    "DuplicateSubscriptionError",
     "HarvestCounts",
     "Migration",
     "MigrationError",

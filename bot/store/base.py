@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import aiosqlite
 
-from bot.clock import utc_now
+from bot.clock import Clock, utc_now
 from bot.store import database
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.values import to_text
@@ -35,7 +34,7 @@ class StoreBase:
         *,
         path: Path | str,
         schema_version: int,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         """Wrap an already migrated connection; use :meth:`open` instead."""
         self._conn = conn
@@ -50,7 +49,7 @@ class StoreBase:
         cls,
         path: Path | str,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> Self:
         """Open (creating if needed) the database at ``path`` and apply pending migrations.

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.errors import LimitError, NotFoundError, UserError
+from bot.errors import (
+    ChannelNotFoundError,
+    DuplicateSubscriptionError,
+    SubscriptionLimitError,
+    SubscriptionNotFoundError,
+)
 from bot.models import ChannelRef, DeliveryMode, Subscription
 from bot.store.base import StoreBase
 from bot.store.values import from_text
@@ -18,17 +23,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SUBSCRIPTION_LIMIT = 25
 """Subscriptions a channel may hold unless configured otherwise."""
-
-
-class DuplicateSubscriptionError(UserError):
-    """The channel already subscribes to exactly this query."""
-
-    def __init__(self, existing: Subscription) -> None:
-        super().__init__(
-            f"This channel is already subscribed to that query as #{existing.id}. "
-            "/arxiv list shows this channel's subscriptions."
-        )
-        self.existing = existing
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +83,7 @@ class ChannelStore(StoreBase):
     async def get_channel(self, channel_id: int) -> Channel:
         row = await self.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
         if row is None:
-            raise NotFoundError(f"No channel #{channel_id}.")
+            raise ChannelNotFoundError(channel_id)
         return channel_from_row(row)
 
     async def set_channel_mode(self, channel_id: int, mode: DeliveryMode) -> None:
@@ -124,7 +118,7 @@ class ChannelStore(StoreBase):
                 f"UPDATE channels SET {assignments} WHERE id = ?", (*params, channel_id)
             )
             if cursor.rowcount != 1:
-                raise NotFoundError(f"No channel #{channel_id}.")
+                raise ChannelNotFoundError(channel_id)
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -134,7 +128,9 @@ class ChannelStore(StoreBase):
         """Subscribe a channel to ``query`` (already canonical text).
 
         The duplicate check, the count check and the insert share one transaction, so
-        concurrent calls never take a channel past ``limit``.
+        concurrent calls never take a channel past ``limit``. Raises
+        :class:`~bot.errors.DuplicateSubscriptionError` or
+        :class:`~bot.errors.SubscriptionLimitError`.
         """
         async with self.transaction() as conn:
             existing = list(
@@ -152,7 +148,7 @@ class ChannelStore(StoreBase):
             )
             count = int(rows[0][0])
             if count >= limit:
-                raise LimitError(_limit_message(count, limit))
+                raise SubscriptionLimitError(count, limit)
             inserted = list(
                 await conn.execute_fetchall(
                     "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)"
@@ -174,10 +170,7 @@ class ChannelStore(StoreBase):
                 )
             )
         if not rows:
-            raise NotFoundError(
-                f"No subscription #{subscription_id} in this channel. "
-                "/arxiv list shows this channel's subscriptions."
-            )
+            raise SubscriptionNotFoundError(subscription_id)
         subscription = _subscription(rows[0])
         logger.info("Channel %s removed subscription #%s", channel_id, subscription_id)
         return subscription
@@ -215,14 +208,4 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         channel_id=int(row["channel_id"]),
         query=row["query"],
         created_at=from_text(row["created_at"]),
-    )
-
-
-def _limit_message(count: int, limit: int) -> str:
-    noun = "subscription" if count == 1 else "subscriptions"
-    most = "the most allowed" if count == limit else f"and the most allowed is {limit}"
-    return (
-        f"This channel already has {count} {noun}, {most}. "
-        "Remove one with /arxiv unsubscribe <id> (see /arxiv list), "
-        "or combine queries with OR in one subscription."
     )

@@ -31,7 +31,7 @@ from bot.models import Paper
 from bot.store.channels import Channel, channel_from_row
 from bot.store.papers import paper_from_row
 from bot.store.store import Store
-from bot.store.values import from_text, to_text
+from bot.store.values import ID_CHUNK, from_text, to_text
 
 __all__ = [
     "ClaimedDelivery",
@@ -46,9 +46,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DeliveryKind = Literal["new", "revised"]
-
-_ID_CHUNK = 500
-"""Ids per ``IN (...)`` lookup, well under SQLite's limit on bound parameters."""
 
 _DUE = (
     "((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
@@ -469,8 +466,8 @@ async def _rows_for(
 ) -> dict[tuple[int, str], dict[str, Any]]:
     found: dict[tuple[int, str], dict[str, Any]] = {}
     unique = list(dict.fromkeys(arxiv_ids))
-    for start in range(0, len(unique), _ID_CHUNK):
-        chunk = unique[start : start + _ID_CHUNK]
+    for start in range(0, len(unique), ID_CHUNK):
+        chunk = unique[start : start + ID_CHUNK]
         rows: Iterable[sqlite3.Row] = await conn.execute_fetchall(
             "SELECT channel_id, arxiv_id, status, version, delivered_version, subscription_ids"
             f" FROM deliveries WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",

@@ -148,7 +148,83 @@ CREATE TABLE state (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("initial schema", _V1_INITIAL),)
+_V2_SLACK_OAUTH = """
+-- The tables slack_sdk's SQLite3InstallationStore and SQLite3OAuthStateStore keep the
+-- Slack adapter's OAuth installs in (adapters/slack/oauth.py), created here so that the
+-- bot's file has one schema history. The DDL is slack_sdk 3.48.0's
+-- (slack_sdk/oauth/installation_store/sqlite3 and state_store/sqlite3, create_tables),
+-- copied verbatim except for IF NOT EXISTS: where slack_sdk already created them, this
+-- step changes nothing. slack_sdk only creates them when ``slack_installations`` or
+-- ``oauth_states`` is missing, so after this step it creates nothing itself.
+create table if not exists slack_installations (
+    id integer primary key autoincrement,
+    client_id text not null,
+    app_id text not null,
+    enterprise_id text not null default '',
+    enterprise_name text,
+    enterprise_url text,
+    team_id text not null default '',
+    team_name text,
+    bot_token text,
+    bot_id text,
+    bot_user_id text,
+    bot_scopes text,
+    bot_refresh_token text,  -- since v3.8
+    bot_token_expires_at datetime,  -- since v3.8
+    user_id text not null,
+    user_token text,
+    user_scopes text,
+    user_refresh_token text,  -- since v3.8
+    user_token_expires_at datetime,  -- since v3.8
+    incoming_webhook_url text,
+    incoming_webhook_channel text,
+    incoming_webhook_channel_id text,
+    incoming_webhook_configuration_url text,
+    is_enterprise_install boolean not null default 0,
+    token_type text,
+    installed_at datetime not null default current_timestamp
+);
+create index if not exists slack_installations_idx on slack_installations (
+    client_id,
+    enterprise_id,
+    team_id,
+    user_id,
+    installed_at
+);
+create table if not exists slack_bots (
+    id integer primary key autoincrement,
+    client_id text not null,
+    app_id text not null,
+    enterprise_id text not null default '',
+    enterprise_name text,
+    team_id text not null default '',
+    team_name text,
+    bot_token text not null,
+    bot_id text not null,
+    bot_user_id text not null,
+    bot_scopes text,
+    bot_refresh_token text,  -- since v3.8
+    bot_token_expires_at datetime,  -- since v3.8
+    is_enterprise_install boolean not null default 0,
+    installed_at datetime not null default current_timestamp
+);
+create index if not exists slack_bots_idx on slack_bots (
+    client_id,
+    enterprise_id,
+    team_id,
+    installed_at
+);
+create table if not exists oauth_states (
+    id integer primary key autoincrement,
+    state text not null,
+    expire_at datetime not null
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("initial schema", _V1_INITIAL),
+    Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
+)
 """Every migration, oldest first."""
 
 LATEST_VERSION = len(MIGRATIONS)

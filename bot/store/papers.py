@@ -8,14 +8,11 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.models import Paper
+from bot.models import HarvestedRecord, Paper
 from bot.store.base import StoreBase
-from bot.store.values import check_versionless, from_text, json_list, to_text
-
-if TYPE_CHECKING:
-    from bot.sources.oai import HarvestedRecord
+from bot.store.values import ID_CHUNK, check_versionless, from_text, json_list, to_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +50,9 @@ class PaperStore(StoreBase):
 
     async def upsert_papers(self, papers: Iterable[Paper]) -> int:
         """Store papers; return how many rows were inserted or changed.
+
+        Kept for local-first search and lookups (storing what arXiv's API returned); no
+        production path calls it yet.
 
         A stored paper is replaced by a newer version, or by the same version with
         different metadata (a journal reference or DOI added later); an older version
@@ -93,8 +93,8 @@ class PaperStore(StoreBase):
         async with self.transaction() as conn:
             ids = list(dict.fromkeys(record.paper.arxiv_id for record in batch))
             stored: dict[str, dict[str, Any]] = {}
-            for start in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[start : start + _ID_CHUNK]
+            for start in range(0, len(ids), ID_CHUNK):
+                chunk = ids[start : start + ID_CHUNK]
                 rows = await conn.execute_fetchall(
                     f"SELECT * FROM papers WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
@@ -136,11 +136,15 @@ class PaperStore(StoreBase):
         return [paper_from_row(row) for row in rows]
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """The stored paper, or None. Kept for local-first ``/arxiv paper`` lookups."""
         row = await self.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
         return paper_from_row(row) if row is not None else None
 
     async def search_papers(self, text: str, *, limit: int = 10) -> list[Paper]:
-        """Full-text search of the local store, best match first.
+        """Full-text search of the local store (the FTS5 index), best match first.
+
+        Kept for local-first ``/arxiv search``, which will read this index; no production
+        path calls it yet.
 
         Every word of ``text`` must appear (stemmed, accents folded). FTS5 operators in
         ``text`` are taken literally, so no user input can make the query fail.
@@ -191,21 +195,9 @@ _UPSERT_PAPER = (
 )
 
 
-_ID_CHUNK = 500
-"""Ids per ``IN (...)`` lookup, well under SQLite's limit on bound parameters."""
-
 _HARVEST_INSERT = (*_PAPER_COLUMNS, "announced")
 _HARVEST_UPDATE = (
-    "version",
-    "title",
-    "authors",
-    "abstract",
-    "categories",
-    "primary_category",
-    "updated",
-    "comment",
-    "journal_ref",
-    "doi",
+    *(c for c in _REPLACED if c != "submitted"),  # the first submission never changes
     "announced",
     "matched_at",
 )

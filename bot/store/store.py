@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.models import Paper
 from bot.store.channels import ChannelStore
 from bot.store.papers import PaperStore
-from bot.store.values import check_versionless
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,37 +25,6 @@ class Store(ChannelStore, PaperStore):
     ``BEGIN IMMEDIATE`` keeps other processes (a CLI next to the running bot) out of a
     read-then-write sequence such as the subscription limit check.
     """
-
-    # -- deliveries -------------------------------------------------------------------
-
-    async def mark_delivered(self, channel_id: int, paper: Paper) -> bool:
-        """Record that ``paper`` was posted to the channel.
-
-        Returns False, changing nothing, when the channel already has this paper under
-        any version: the key is the version-less id.
-        """
-        check_versionless(paper.arxiv_id)
-        now = self.now_text()
-        async with self.transaction() as conn:
-            cursor = await conn.execute(
-                """
-                INSERT INTO deliveries
-                    (channel_id, arxiv_id, version, status, attempts, queued_at, delivered_at,
-                     delivered_version)
-                VALUES (?, ?, ?, 'delivered', 1, ?, ?, ?)
-                ON CONFLICT (channel_id, arxiv_id) DO NOTHING
-                """,
-                (channel_id, paper.arxiv_id, paper.version, now, now, paper.version),
-            )
-            recorded = cursor.rowcount == 1
-        return recorded
-
-    async def was_delivered(self, channel_id: int, arxiv_id: str) -> bool:
-        row = await self.fetchone(
-            "SELECT 1 FROM deliveries WHERE channel_id = ? AND arxiv_id = ?",
-            (channel_id, arxiv_id),
-        )
-        return row is not None
 
     # -- stats and state --------------------------------------------------------------
 

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 _VERSIONED_ID = re.compile(r"v\d+$")
 
+ID_CHUNK = 500
+"""Ids per ``IN (...)`` lookup, well under SQLite's limit on bound parameters."""
+
 
 def check_versionless(arxiv_id: str) -> None:
     if _VERSIONED_ID.search(arxiv_id):

@@ -20,9 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.delivery import Dispatcher
-from bot.models import ChannelRef, Digest, PaperPost
-from bot.sources.oai import HarvestedRecord
-from bot.store import DuplicateSubscriptionError, Store
+from bot.enqueue import Enqueuer
+from bot.errors import DuplicateSubscriptionError
+from bot.models import ChannelRef, Digest, HarvestedRecord, PaperPost
+from bot.store import Store
+from bot.store.deliveries import DeliveryQueue
 from tests.fakes.corpus import make_paper
 
 ANNOUNCED = datetime(2025, 6, 16, 1, 0, tzinfo=UTC)
@@ -64,13 +66,15 @@ async def run(db: Path, out: Path, count: int, pause: float, lease: float) -> No
             for n in range(1, count + 1)
         ]
         await store.upsert_harvested([HarvestedRecord(p, ANNOUNCED.date()) for p in papers])
+        queue = DeliveryQueue(store)
         dispatcher = Dispatcher(
             store=store,
+            queue=queue,
             senders={CHANNEL.platform: FileSender(out, pause)},
             digest_cap=count + 1,
             lease_seconds=lease,
         )
-        await dispatcher.match_pending()
+        await Enqueuer(store=store, queue=queue).match_pending()
         while await dispatcher.pending_count():
             report = await dispatcher.deliver_due()
             if not report.messages:  # rows still claimed by the killed process: wait

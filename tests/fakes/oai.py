@@ -47,9 +47,8 @@ from datetime import UTC, date, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.categories import archive_of, oai_set_for
-from bot.models import Paper
+from bot.models import HarvestedRecord, Paper
 from bot.sources.gate import ArxivGate
-from bot.sources.oai import HarvestedRecord
 from tests.fakes.http_server import TEXT, Answer, FakeHttpServer, Script
 
 __all__ = [

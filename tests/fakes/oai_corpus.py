@@ -22,8 +22,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from bot.categories import ALL_CATEGORIES, archive_of
-from bot.models import Paper
-from bot.sources.oai import HarvestedRecord
+from bot.models import HarvestedRecord, Paper
 
 __all__ = ["PRIMARY_WEIGHTS", "harvested", "synthetic_days", "synthetic_records"]
 

@@ -10,7 +10,7 @@ from adapters.slack.adapter import SlackAdapter
 from bot.app import BotApp
 from tests.conftest import running
 from tests.fakes.slack_api import FakeSlack, running_fake_slack
-from tests.slack.payloads import slack_settings
+from tests.slack.payloads import slack_adapter, slack_settings
 
 
 @pytest.fixture
@@ -25,5 +25,5 @@ async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack
 @pytest.fixture
 async def slack(app: BotApp, fake_slack: FakeSlack) -> AsyncIterator[SlackAdapter]:
     """The adapter in HTTP mode, started, and registered as the bot's Slack sender."""
-    async with running(app, SlackAdapter(app, slack_settings(fake_slack))) as adapter:
+    async with running(app, slack_adapter(app, slack_settings(fake_slack))) as adapter:
         yield adapter

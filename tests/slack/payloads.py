@@ -15,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
+from bot.app import BotApp
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID, FakeSlack
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "command_body",
     "dispatch",
     "signed_headers",
+    "slack_adapter",
     "slack_settings",
     "wait_for",
 ]
@@ -42,6 +44,11 @@ def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
     }
     values.update(overrides)
     return SlackSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def slack_adapter(app: BotApp, settings: SlackSettings, **options: Any) -> SlackAdapter:
+    """The adapter for ``app``, keeping OAuth installs in the app's database."""
+    return SlackAdapter(app, settings, database_path=app.settings.database_path, **options)
 
 
 def command_body(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
@@ -17,11 +17,12 @@ from adapters.slack.pacing import ChannelPacer
 from bot.app import BotApp
 from bot.config import Settings
 from tests.conftest import running
+from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai
 from tests.fakes.slack_api import FakeSlack, PostedMessage
 from tests.slack.checks import EVIL, assert_payload_escaped, check_payload
-from tests.slack.payloads import command_body, dispatch, slack_settings, wait_for
+from tests.slack.payloads import command_body, dispatch, slack_adapter, slack_settings, wait_for
 
 
 @pytest.fixture
@@ -159,10 +160,10 @@ async def test_not_in_channel_joins_a_public_channel_and_explains_a_private_one(
 async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
     settings: Settings, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
-    now = [datetime.now(UTC)]
+    clock = SettableClock(datetime.now(UTC))
     async with (
-        BotApp(settings, clock=lambda: now[0]) as app,
-        running(app, SlackAdapter(app, slack_settings(fake_slack))) as slack,
+        BotApp(settings, clock=clock) as app,
+        running(app, slack_adapter(app, slack_settings(fake_slack))) as slack,
     ):
         channels = [f"C0BURST{n}" for n in range(5)]
         for channel in channels:
@@ -183,7 +184,7 @@ async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
         await app.run_cycle()
         await slack.flush()  # thread replies follow in the background
         assert await app.dispatcher.pending_count() > 0  # the failed post waits
-        now[0] += timedelta(hours=1)  # past its backoff
+        clock.advance(hours=1)  # past its backoff
         await app.dispatcher.deliver_due()
 
         assert await app.dispatcher.pending_count() == 0
@@ -201,7 +202,7 @@ async def test_posts_are_paced_per_channel_and_channels_go_in_parallel(
     app: BotApp, fake_slack: FakeSlack, fake_oai: FakeOai
 ) -> None:
     async with running(
-        app, SlackAdapter(app, slack_settings(fake_slack, post_interval=0.2))
+        app, slack_adapter(app, slack_settings(fake_slack, post_interval=0.2))
     ) as adapter:
         for channel in ("C0ONE", "C0TWO"):
             await subscribe(adapter, fake_slack, channel, "cat:cs.LG")
@@ -247,7 +248,7 @@ async def test_a_failed_thread_reply_never_reposts_the_card(
 ) -> None:
     async with running(
         app,
-        SlackAdapter(
+        slack_adapter(
             app,
             slack_settings(fake_slack),
             retry_interval=FixedValueRetryIntervalCalculator(0.01),

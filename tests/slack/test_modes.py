@@ -27,7 +27,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
 )
 from tests.slack.checks import check_payload
-from tests.slack.payloads import command_body, dispatch, slack_settings, wait_for
+from tests.slack.payloads import command_body, dispatch, slack_adapter, slack_settings, wait_for
 
 
 def test_modes_follow_the_credentials_set() -> None:
@@ -58,7 +58,7 @@ async def test_socket_mode_answers_commands_over_the_websocket(
     app: BotApp, fake_slack: FakeSlack
 ) -> None:
     settings = slack_settings(fake_slack, app_token=APP_TOKEN, signing_secret="")
-    adapter = SlackAdapter(app, settings)
+    adapter = slack_adapter(app, settings)
     assert adapter.mode is SlackMode.SOCKET
     await adapter.start()
     try:
@@ -85,7 +85,7 @@ async def test_socket_mode_with_a_refused_app_token_fails_to_start_clearly(
     app: BotApp, fake_slack: FakeSlack
 ) -> None:
     settings = slack_settings(fake_slack, app_token="xapp-wrong", signing_secret="")
-    adapter = SlackAdapter(app, settings)
+    adapter = slack_adapter(app, settings)
     with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
         await adapter.start()
     await adapter.stop()
@@ -97,7 +97,7 @@ async def oauth_slack(app: BotApp, fake_slack: FakeSlack) -> AsyncIterator[Slack
     settings = slack_settings(
         fake_slack, bot_token="", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
-    async with running(app, SlackAdapter(app, settings)) as adapter:
+    async with running(app, slack_adapter(app, settings)) as adapter:
         yield adapter
 
 
@@ -174,7 +174,7 @@ async def test_an_unreachable_slack_stops_the_start_with_a_message(app: BotApp) 
     settings = SlackSettings(  # type: ignore[call-arg]
         _env_file=None, bot_token="xoxb-1", signing_secret="s", api_url=closed
     )
-    adapter = SlackAdapter(app, settings, retry_interval=FixedValueRetryIntervalCalculator(0.01))
+    adapter = slack_adapter(app, settings, retry_interval=FixedValueRetryIntervalCalculator(0.01))
     with pytest.raises(ConfigError, match=r"cannot reach Slack at http://127\.0\.0\.1"):
         await adapter.start()
     await adapter.stop()

@@ -1,0 +1,62 @@
+"""What the command handlers say when the store refuses a change (the store gives data,
+the handlers write the words)."""
+
+from __future__ import annotations
+
+from bot.adapter import CommandContext
+from bot.app import BotApp
+from bot.config import Settings
+from bot.models import ChannelRef, Tone
+
+HERE = CommandContext(ChannelRef("console", "local", "lab", "lab"))
+ELSEWHERE = CommandContext(ChannelRef("console", "local", "other", "other"))
+
+
+async def test_a_duplicate_subscription_names_the_existing_one(app: BotApp) -> None:
+    first = await app.execute("/arxiv subscribe cat:eess.IV", HERE)
+    assert first.tone is Tone.SUCCESS
+    again = await app.execute("/arxiv subscribe cat:eess.IV", HERE)
+    assert again.tone is Tone.ERROR
+    assert again.title == (
+        "This channel is already subscribed to that query as #1. "
+        "/arxiv list shows this channel's subscriptions."
+    )
+
+
+async def test_the_subscription_limit_says_what_to_do(settings: Settings) -> None:
+    async with BotApp(replace_settings(settings, max_subscriptions_per_channel=2)) as app:
+        for query in ("cat:cs.LG", "cat:cs.CV"):
+            assert (await app.execute(f"/arxiv subscribe {query}", HERE)).tone is Tone.SUCCESS
+        refused = await app.execute("/arxiv subscribe cat:cs.CL", HERE)
+        assert refused.tone is Tone.ERROR
+        assert refused.title == (
+            "This channel already has 2 subscriptions, the most allowed. "
+            "Remove one with /arxiv unsubscribe <id> (see /arxiv list), "
+            "or combine queries with OR in one subscription."
+        )
+        assert len(await app.store.list_subscriptions(1)) == 2
+
+
+async def test_a_lowered_limit_reports_the_actual_count(settings: Settings) -> None:
+    async with BotApp(settings) as app:
+        for query in ("cat:cs.LG", "cat:cs.CV", "cat:cs.CL"):
+            await app.execute(f"/arxiv subscribe {query}", HERE)
+    async with BotApp(replace_settings(settings, max_subscriptions_per_channel=2)) as app:
+        refused = await app.execute("/arxiv subscribe cat:cs.AI", HERE)
+        assert refused.title.startswith(
+            "This channel already has 3 subscriptions, and the most allowed is 2."
+        )
+
+
+async def test_another_channels_subscription_is_not_found_here(app: BotApp) -> None:
+    await app.execute("/arxiv subscribe cat:eess.IV", ELSEWHERE)
+    reply = await app.execute("/arxiv unsubscribe 1", HERE)
+    assert reply.tone is Tone.ERROR
+    assert reply.title == (
+        "No subscription #1 in this channel. /arxiv list shows this channel's subscriptions."
+    )
+    assert len(await app.channel_subscriptions(ELSEWHERE.channel)) == 1
+
+
+def replace_settings(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update=changes)
