@@ -59,8 +59,10 @@ from bot.models import (
     ChannelRef,
     Digest,
     HarvestedRecord,
+    OutgoingMessage,
     Paper,
     PaperPost,
+    SentCandidate,
 )
 from bot.query import parse_query
 from bot.sources.gate import ArxivGate
@@ -79,17 +81,33 @@ STORE_BATCH = 5000
 
 
 class NullSender:
-    """An adapter that accepts every message at once and only counts them."""
+    """An adapter that plans one message per post or digest (no platform rendering: that
+    is left out of these figures), accepts every message at once and counts them. The
+    outbox path (planning, claiming, recording each message) is the real one."""
 
     def __init__(self) -> None:
         self.posts = 0
         self.digests = 0
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        self.posts += 1
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        if isinstance(item, Digest):
+            shows = tuple(post.paper.arxiv_id for post in item.posts)
+            return [OutgoingMessage({"digest": True}, shows)]
+        return [OutgoingMessage({"digest": False}, (item.paper.arxiv_id,))]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        self.digests += 1
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
+        if message.payload["digest"]:
+            self.digests += 1
+        else:
+            self.posts += 1
+        return key
+
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        return {}
 
 
 # -- the corpus --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
 from bot.enqueue import Enqueuer
+from bot.errors import StorageError
 from bot.harvest import Harvester
 from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.schedule import HarvestSchedule
@@ -28,13 +29,15 @@ from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, build_user_agent
 from bot.sources.oai import OaiClient
+from bot.sources.rhythm import rhythm_path
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
 
 log = logging.getLogger(__name__)
 
 DELIVERY_PUMP_SECONDS = 30.0
-"""How often posts that failed earlier are retried between harvests."""
+"""How often, between harvests, papers left unmatched are matched and posts whose backoff
+has passed are retried (also once at start)."""
 
 STOPPING_TEXT = "arxiv-bot is restarting; try again in a minute."
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -65,6 +68,8 @@ class BotApp:
             timeout=settings.arxiv_timeout,
             user_agent=build_user_agent(__version__, settings.arxiv_contact),
             wall_clock=clock,
+            # Every process on this database keeps one rhythm with arXiv.
+            shared_rhythm_path=rhythm_path(settings.database_path),
         )
         self.arxiv = ArxivApi(
             self.gate, base_url=settings.arxiv_api_url, cache_seconds=settings.search_cache_seconds
@@ -86,12 +91,18 @@ class BotApp:
         return self._require_open().store
 
     @property
+    def harvester(self) -> Harvester:
+        return self._require_open().harvester
+
+    @property
     def dispatcher(self) -> Dispatcher:
         return self._require_open().dispatcher
 
     async def __aenter__(self) -> BotApp:
         settings, clock = self.settings, self._clock
-        store = await Store.open(settings.database_path, clock=clock)
+        store = await Store.open(
+            settings.database_path, clock=clock, busy_timeout=settings.database_busy_timeout
+        )
         queue = DeliveryQueue(store)
         harvester = Harvester(
             store=store, oai=self.oai, clock=clock, lookback_days=settings.harvest_lookback_days
@@ -104,7 +115,9 @@ class BotApp:
             queue=queue,
             senders=self.senders,
             digest_cap=settings.digest_cap,
+            digest_cards=settings.digest_cards,
             max_attempts=settings.delivery_max_attempts,
+            lease_seconds=settings.delivery_lease_seconds,
             clock=clock,
         )
         handler = CommandHandler(
@@ -156,6 +169,9 @@ class BotApp:
     async def pending_deliveries(self) -> int:
         return await self.dispatcher.pending_count()
 
+    async def unmatched_papers(self) -> int:
+        return await self._require_open().enqueuer.waiting()
+
     async def last_errors(self) -> list[str]:
         return await self.dispatcher.last_errors()
 
@@ -175,11 +191,11 @@ class BotApp:
         *,
         channel: str | None = None,
         once: bool = False,
-    ) -> None:
+    ) -> CycleReport | None:
         """Run the adapters with automatic posts until they run out of input or a signal.
 
         ``channel`` names the console's channel. With ``once``, run one cycle through the
-        adapters (their commands off) and return.
+        adapters (their commands off) and return its report (None when stopped first).
         """
         options = AdapterOptions(
             database_path=self.settings.database_path, commands=not once, channel=channel
@@ -189,25 +205,26 @@ class BotApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, self._stop_signal, stop)
         pump: asyncio.Task[None] | None = None
         try:
             for factory in factories:
                 adapter = factory.create(self, options)
                 adapters.append(adapter)
                 if not await _until_first(adapter.start(), stop.wait()):
-                    return  # a signal while connecting
+                    return None  # a signal while connecting
                 self.senders[adapter.name] = adapter
                 log.info("adapter %s started", adapter.name)
             if once:
-                await _until_first(self.run_cycle(), stop.wait())
-                return
+                cycle = asyncio.ensure_future(self.run_cycle())
+                return cycle.result() if await _until_first(cycle, stop.wait()) else None
             self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
             await self._scheduler.start(catch_up=await self._harvest_overdue())
             pump = asyncio.create_task(self._pump_deliveries(), name="delivery-pump")
             await _until_first(
                 asyncio.gather(*(adapter.wait_closed() for adapter in adapters)), stop.wait()
             )
+            return None
         finally:
             if pump is not None:
                 pump.cancel()
@@ -225,17 +242,31 @@ class BotApp:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
+    def _stop_signal(self, stop: asyncio.Event) -> None:
+        """SIGINT or SIGTERM: stop, and let no other program's lock on the database hold
+        the stop (store operations that find it locked now fail at once)."""
+        stop.set()
+        self.gate.stop()  # cut what arXiv is doing now; a harvest cut short loses nothing
+        if self._open is not None:
+            self._open.store.stop_waiting()
+
     async def _scheduled_cycle(self) -> int:
-        return (await self.run_cycle()).new_papers
+        try:
+            return (await self.run_cycle()).new_papers
+        except StorageError as error:  # said in one line; the next cycle tries again
+            log.error("harvest cycle failed: %s", error)
+            return 0
 
     async def _pump_deliveries(self) -> None:
-        """Between harvests, retry posts whose backoff has passed."""
+        """At start and between harvests: match stranded papers, send what is due."""
         while True:
-            await asyncio.sleep(DELIVERY_PUMP_SECONDS)
             try:
-                await self.dispatcher.deliver_due()
+                await self._require_open().cycle.match_and_deliver()
+            except StorageError as error:
+                log.error("delivering queued posts failed: %s", error)
             except Exception:
                 log.exception("delivering queued posts failed")
+            await asyncio.sleep(DELIVERY_PUMP_SECONDS)
 
 
 async def _until_first(work: Awaitable[Any], *others: Awaitable[Any]) -> bool:

@@ -21,9 +21,14 @@ __all__ = ["ID_EXAMPLES", "parse_arxiv_id", "strip_version"]
 
 ID_EXAMPLES = "2506.11674, 2506.11674v2, arXiv:2506.11674, hep-th/9901001 or an arxiv.org link"
 
-_NEW_ID = r"(?P<new>(?P<yymm>\d{4})\.(?P<seq>\d{4,5}))"
-_OLD_ID = r"(?P<old>(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.[a-z]{2}(?:-[a-z]{2})?)?/(?P<number>\d{7}))"
-_VERSION = r"(?:v(?P<version>\d+))?"
+# ASCII digits only: ``\d`` would take any script's digits, which arXiv does not.
+_NEW_ID = r"(?P<new>(?P<yymm>[0-9]{4})\.(?P<seq>[0-9]{4,5}))"
+_OLD_ID = (
+    r"(?P<old>(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.[a-z]{2}(?:-[a-z]{2})?)?/(?P<number>[0-9]{7}))"
+)
+_VERSION = r"(?:v(?P<version>[0-9]+))?"
+MAX_VERSION = 9999
+"""No paper has anywhere near this many versions; larger numbers are typos."""
 _ID_RE = re.compile(rf"(?:{_NEW_ID}|{_OLD_ID}){_VERSION}", re.IGNORECASE)
 
 # Hosts whose paths name arXiv papers, with the path prefixes that do.
@@ -46,11 +51,14 @@ def _error(text: str) -> PaperIdError:
             f"Give an arXiv paper id such as {ID_EXAMPLES} "
             "(for example https://arxiv.org/abs/2506.11674)."
         )
-    shown = text if len(text) <= 80 else text[:77] + "..."
     return PaperIdError(
-        f"{shown!r} is not an arXiv paper id. Use an id such as {ID_EXAMPLES} "
+        f"{_shown(text)!r} is not an arXiv paper id. Use an id such as {ID_EXAMPLES} "
         "(for example https://arxiv.org/abs/2506.11674)."
     )
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _match_id(candidate: str) -> tuple[str, int | None] | None:
@@ -58,6 +66,11 @@ def _match_id(candidate: str) -> tuple[str, int | None] | None:
     if match is None:
         return None
     version_text = match.group("version")
+    if version_text is not None and len(version_text.lstrip("0")) > len(str(MAX_VERSION)):
+        raise PaperIdError(
+            f"v{_shown(version_text)} is not a version arXiv has: versions are small "
+            "numbers such as v1 or v2. Leave the version out for the latest one."
+        )
     version = int(version_text) if version_text is not None else None
     if version == 0:
         return None

@@ -17,15 +17,33 @@ from bot.adapter import CommandContext, choose_factories, discover_factories
 from bot.app import BotApp
 from bot.commands.grammar import DEFAULT_LIMIT, MAX_LIMIT, PaperCommand, SearchCommand
 from bot.config import Settings, load_settings
-from bot.errors import UserError
+from bot.cycle import CycleReport
+from bot.errors import (
+    ArxivRejectedError,
+    CommandError,
+    LimitError,
+    PaperIdError,
+    QueryError,
+    UserError,
+)
 from bot.models import ChannelRef, Reply, SortOrder, Tone
 from bot.query import parse_query
-from bot.render import reply_text
+from bot.render import plural, reply_text
+from bot.secrets import install_log_filter, mask_secrets
 from bot.tables import print_reply_table
+from bot.typography import option_text, plain
 
 T = TypeVar("T")
 
 CLI_CHANNEL = ChannelRef(platform="cli", workspace="local", channel="cli", name="cli")
+
+EXIT_USAGE = 2
+"""The settings or the command line are wrong as written, as for click's usage errors.
+Any other failure (arXiv, the database, a delivery, a platform refusing a token) exits
+1, click's default. The table is in docs/configuration.md#exit-codes."""
+
+_INPUT_ERRORS = (CommandError, QueryError, PaperIdError, LimitError, ArxivRejectedError)
+"""Errors in what the person typed: fixing the input, not retrying, helps."""
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -34,17 +52,31 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_filter()  # no token or URL password in any log line
     if settings.log_level_number > logging.DEBUG:
         # Both log every page or job at INFO; our own modules log what matters.
         for chatty in ("arxiv", "apscheduler"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+class _UsageFailure(click.ClickException):
+    """Shown like any click failure (``Error: ...`` on standard error), but exits 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def _failure(error: UserError, *, settings: bool = False) -> click.ClickException:
+    """``error`` as one ``Error: ...`` on standard error, exiting 2 when the settings
+    (``settings``: found invalid before anything ran) or the input are wrong, else 1."""
+    usage = settings or isinstance(error, _INPUT_ERRORS)
+    return (_UsageFailure if usage else click.ClickException)(mask_secrets(str(error)))
+
+
 def _settings_or_exit(**overrides: object) -> Settings:
     try:
         settings = load_settings(**overrides)
     except UserError as error:
-        raise click.ClickException(str(error)) from None
+        raise _failure(error, settings=True) from None
     _configure_logging(settings)
     return settings
 
@@ -53,7 +85,7 @@ def _run(coroutine: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_call(coroutine))
     except UserError as error:
-        raise click.ClickException(str(error)) from None
+        raise _failure(error) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
@@ -115,14 +147,40 @@ def run(channel: str, console: bool | None, once: bool) -> None:
     settings = _settings_or_exit()
     try:
         factories = choose_factories(discover_factories(), console=console)
-    except UserError as error:
-        raise click.ClickException(str(error)) from None
+    except UserError as error:  # an adapter's settings
+        raise _failure(error, settings=True) from None
 
-    async def main() -> None:
+    async def main() -> str | None:
         async with BotApp(settings) as app:
-            await app.run(factories, channel=channel, once=once)
+            report = await app.run(factories, channel=channel, once=once)
+            return await _cycle_failure(app, report) if once else None
 
-    _run(main)
+    failed = _run(main)
+    if failed:
+        raise click.ClickException(failed)  # exit code 1
+
+
+async def _cycle_failure(app: BotApp, report: CycleReport | None) -> str | None:
+    """Why ``run --once`` failed, in one line, or None when its cycle succeeded.
+
+    A failed harvest, a failed post and a channel paused this cycle count; nothing due,
+    and posts left for a platform that is not running, do not.
+    """
+    if report is None:
+        return "stopped before the cycle finished"
+    problems = []
+    if report.harvest is None:
+        why = await app.harvester.last_error() or "see the log above"
+        problems.append(f"the harvest failed: {why}")
+    delivered = report.delivered
+    if delivered.failed:
+        problems.append(
+            f"{plural(delivered.failed, 'post')} failed ({plural(delivered.gave_up, 'paper')} "
+            "given up, the rest are retried)"
+        )
+    if delivered.paused:
+        problems.append(f"posting is paused in {', '.join(delivered.paused)}")
+    return mask_secrets("; ".join(problems)) if problems else None
 
 
 def query_from_argv(words: Sequence[str]) -> str:
@@ -133,7 +191,7 @@ def query_from_argv(words: Sequence[str]) -> str:
     """
     rebuilt = []
     for word in words:
-        if re.search(r"\s", word) and '"' not in word:
+        if re.search(r"\s", word) and '"' not in plain(word):  # “curly” quotes count
             field = re.match(r"^([a-z]+):(.+)$", word, flags=re.DOTALL)
             word = f'{field[1]}:"{field[2]}"' if field else f'"{word}"'
         rebuilt.append(word)
@@ -190,4 +248,11 @@ def paper(reference: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="arxiv-bot")
+    words = sys.argv[1:] if argv is None else list(argv)
+    cli.main(args=[_typed_option(word) for word in words], prog_name="arxiv-bot")
+
+
+def _typed_option(word: str) -> str:
+    """``—limit`` (the em-dash a phone or a Mac makes of ``--``) as ``--limit``."""
+    name = option_text(word)
+    return word if name is None else f"--{name}"

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.secrets import is_secret_name, mask_secrets, remember_settings
 
 _S = TypeVar("_S", bound=BaseSettings)
 
@@ -33,6 +34,7 @@ class Settings(EnvSettings):
     """Every core setting. Adapters read their own settings (``SLACK_*``, ``DISCORD_*``)."""
 
     database_url: str = "sqlite:///arxiv-bot.db"
+    database_busy_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_request_interval: Annotated[float, Field(ge=0)] = ARXIV_MIN_INTERVAL
@@ -47,8 +49,10 @@ class Settings(EnvSettings):
     harvest_retry_minutes: Annotated[int, Field(ge=0, le=720)] = 60
     harvest_lookback_days: Annotated[int, Field(ge=0, le=60)] = 3
     digest_cap: Annotated[int, Field(ge=1, le=1000)] = 30
+    digest_cards: Annotated[int, Field(ge=0, le=100)] = 10
     revision_notes: bool = False
     delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    delivery_lease_seconds: Annotated[float, Field(ge=10, le=86400)] = 300.0
 
     @field_validator("database_url")
     @classmethod
@@ -67,7 +71,7 @@ class Settings(EnvSettings):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
+            raise ValueError("must be an http(s) URL such as https://export.arxiv.org/api/query")
         return value.rstrip("?")
 
     @field_validator("harvest_cron")
@@ -131,21 +135,32 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def load(settings_class: type[_S], **overrides: object) -> _S:
-    """Read ``settings_class``; a bad value is a :class:`ConfigError` naming the variable."""
+    """Read ``settings_class``; a bad value is a :class:`ConfigError` naming the variable.
+
+    Its secrets (tokens, passwords in URLs) are remembered, so logs and messages mask them.
+    """
     try:
-        return settings_class(**overrides)  # type: ignore[arg-type]
+        settings = settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         prefix = str(settings_class.model_config.get("env_prefix") or "")
         raise ConfigError(describe_validation_error(exc, prefix)) from None
+    remember_settings(settings.model_dump())
+    return settings
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     problems = []
     for error in exc.errors():
         name = "_".join(str(part) for part in error["loc"]).upper()
-        message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        shown = f" (got {value!r})" if name and not isinstance(value, dict) else ""
+        # A token in the wrong format is still a token: show only its kind (xoxp-***).
+        known = (value,) if is_secret_name(name) and isinstance(value, str) else ()
+        message = mask_secrets(error["msg"].removeprefix("Value error, "), known)
+        shown = (
+            f" (got {mask_secrets(repr(value), known)})"
+            if name and not isinstance(value, dict)
+            else ""
+        )
         label = f" {prefix.upper()}{name}" if name else ""
         problems.append(f"invalid setting{label}: {message}{shown}")
     return "; ".join(problems)

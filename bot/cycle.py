@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.delivery import DeliveryReport, Dispatcher
 from bot.enqueue import Enqueuer, MatchReport
-from bot.errors import ArxivBotError
+from bot.errors import ArxivBotError, StorageError
 from bot.harvest import Harvester, HarvestReport
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,16 @@ class Cycle:
         harvest: HarvestReport | None = None
         try:
             harvest = await self._harvester.harvest()
+        except StorageError:
+            raise  # not arXiv: the store failed, and matching and delivering would too
         except ArxivBotError as error:
             log.warning("harvest failed, will retry from the old watermark: %s", error)
-        matched = await self._enqueuer.match_pending()
-        delivered = await self._dispatcher.deliver_due()
-        log.info("cycle done: harvest %s, %s, %s", harvest, matched, delivered)
+        matched, delivered = await self.match_and_deliver()
+        log.info("cycle done: harvest %s, %s, %s", harvest or "failed", matched, delivered)
         return CycleReport(harvest, matched, delivered)
+
+    async def match_and_deliver(self) -> tuple[MatchReport, DeliveryReport]:
+        """Match whatever harvested papers wait for it (a crash may have stranded some
+        between harvest and matching), then deliver what is due."""
+        matched = await self._enqueuer.match_pending()
+        return matched, await self._dispatcher.deliver_due()

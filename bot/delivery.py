@@ -1,42 +1,45 @@
-"""Delivery: send what matching queued, through the adapters, and record it.
+"""Delivery: plan what matching queued into messages, send them, and record each.
 
-:meth:`Dispatcher.deliver_due` claims each channel's due rows of the
-:class:`~bot.store.deliveries.DeliveryQueue` (filled by :mod:`bot.enqueue`) and sends
-them: channels in parallel, each channel's posts one after another in a fixed order.
+:meth:`Dispatcher.deliver_due` works channel by channel, channels in parallel:
+
+1. **Plan.** The channel's queued deliveries (filled by :mod:`bot.enqueue`) are grouped
+   (one post per paper, or one digest) and rendered by the channel's adapter into
+   platform messages, which go into the :mod:`outbox <bot.store.outbox>` in the same
+   transaction that ties each delivery to the message that shows it. From then on the
+   plan is fixed: a crash resumes it at the next message, never re-plans it.
+2. **Send.** The channel's outbox messages are claimed for a lease and sent one after
+   another, each with an idempotency key; each is recorded the moment it lands, and its
+   deliveries become delivered.
 
 Delivery guarantee
 ------------------
-A paper is queued in SQLite before anything is sent, and marked delivered only after the
-adapter's ``send_post`` or ``send_digest`` returned. Before sending, a run claims the
-channel's due rows (status ``sending``) for a lease (``lease_seconds``, default five
-minutes, renewed as the channel's messages go out); another run, in this process or in
-another one (``arxiv-bot run --once`` next to the running bot), never sends rows under a
-live claim.
-
-* **Nothing is lost.** A process killed at any point leaves its rows queued or claimed;
-  the claims of a dead process lapse after the lease, and the next run sends the rows.
-* **At most one message repeated per channel after a hard kill.** Each channel has at
-  most one message in flight (one post, or one digest). If the process dies after the
-  platform accepted that message but before the store recorded it, it is sent again
-  after the restart; every other paper is sent exactly once. A clean shutdown
-  (cancellation) lets each channel's message in flight finish and records it (for up to
-  ``in_flight_grace`` seconds), and puts the unsent rows straight back in the queue.
-* Exactly-once would need the platform to recognise a retried message (an idempotency
-  key); Slack's ``chat.postMessage`` has none, so we do not claim it.
+* **Nothing is lost.** Deliveries and messages are in SQLite before anything is sent. A
+  process killed at any point leaves them queued or claimed; claims of a process that
+  no longer exists are taken back at the next round (on the same host at once, else
+  after the lease), and the next run continues.
+* **Nothing is repeated where the platform can tell.** A message whose claim lapsed, or
+  whose attempt failed, may have landed anyway. Before sending it again, the dispatcher
+  asks the adapter to look for it (:meth:`Sender.find_sent`: Slack reads back its
+  message metadata, Discord its nonce window and recent messages) and records what it
+  finds instead of posting again. Where the adapter cannot look (the console, or a
+  platform without the read scope), at most one message per channel is repeated after a
+  hard kill. A clean stop lets each channel's message in flight land and records it.
+* **Every paper marked delivered was shown.** A delivery is delivered only when the
+  message that lists or shows it has landed; digests list every paper, over as many
+  messages as the platform's limits need.
 
 Failures: an adapter error is retried with exponential backoff (``backoff_base`` seconds,
-doubling, at most six hours) up to ``max_attempts`` attempts, then the row is ``failed``
-and shown in ``/arxiv status``. After a failure, the channel's other posts wait for the
-next round (a struggling platform is not hammered), but they do not wait for the failed
-post's backoff. :class:`~bot.errors.ChannelUnavailableError` pauses the channel with its
-reason: its rows stay queued, unattempted, until it is resumed; other channels go on. A
-channel whose platform is not running (no sender registered) is skipped, attempts
-untouched.
+doubling, at most six hours) up to ``max_attempts`` attempts, then the message (and the
+messages in its thread) is ``failed`` with its deliveries, shown in ``/arxiv status``.
+After a failure the channel's other messages wait for the next round. A
+:class:`~bot.errors.ChannelUnavailableError` pauses the channel with its reason; its
+messages stay, unattempted, until it is resumed. A channel whose platform is not running
+(no sender registered) is skipped.
 
 Grouping: a channel in ``digest`` mode gets one digest per round with every new paper; a
 channel in ``each`` mode gets a post per paper, or one folded digest when more than
-``digest_cap`` new papers are due at once. Revised notes (see :mod:`bot.enqueue`) are always
-single compact posts, after the new papers.
+``digest_cap`` new papers are due at once. Revised notes are always single posts, after
+the new papers.
 """
 
 from __future__ import annotations
@@ -44,20 +47,29 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utc_now
-from bot.errors import ChannelUnavailableError
-from bot.models import ChannelRef, DeliveryMode, Digest, PaperPost, Subscription
+from bot.errors import ChannelUnavailableError, StorageError
+from bot.models import (
+    ChannelRef,
+    DeliveryMode,
+    Digest,
+    OutgoingMessage,
+    PaperPost,
+    SentCandidate,
+    Subscription,
+)
 from bot.render import make_post
 from bot.store import Channel, Store
-from bot.store.deliveries import ClaimedDelivery, DeliveryQueue
+from bot.store.deliveries import DeliveryQueue, DueDelivery
+from bot.store.outbox import ClaimOwner, Outbox, OutboxMessage, PlannedRow
 
 __all__ = [
+    "DEFAULT_DIGEST_CARDS",
     "DeliveryReport",
     "Dispatcher",
     "Sender",
@@ -68,42 +80,62 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 6 * 3600.0
 ERROR_TEXT_LIMIT = 500
+DEFAULT_DIGEST_CARDS = 10
+"""Full cards in a digest unless the channel or the settings say otherwise."""
 
 
 class Sender(Protocol):
     """What the dispatcher needs of an adapter (:class:`bot.adapter.Adapter` has it)."""
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        """Deliver one paper to a channel.
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> Sequence[OutgoingMessage]:
+        """Render one post or digest as the messages to send, first message first.
 
+        Each message names the papers it shows; together they show every paper of
+        ``item``. A digest carries at most ``cards`` full cards besides its list.
+        """
+
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
+        """Post ``message`` (in the thread of the message ``thread`` names, if given) and
+        return the platform's reference for it.
+
+        ``key`` (at most 25 characters) identifies the message across retries: pass it to
+        the platform where it deduplicates, or put it where :meth:`find_sent` can see it.
         Raise :class:`~bot.errors.ChannelUnavailableError` when the channel is gone or
         closed to the bot, and :class:`~bot.errors.DeliveryError` (or anything else) for
         a failure worth retrying.
         """
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        """Deliver several papers as one message (with full cards threaded, if possible)."""
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> Mapping[str, str]:
+        """Which of these messages already landed: their keys, with the platform's
+        reference for each. Empty where the platform cannot tell."""
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     delivered: int = 0
-    """Papers (rows) confirmed delivered."""
+    """Deliveries (channel, paper) whose message landed."""
     messages: int = 0
-    """Messages sent: posts plus digests."""
+    """Messages sent."""
+    recovered: int = 0
+    """Messages found already posted (read back after a crash or a failed attempt)."""
     failed: int = 0
-    """Rows whose attempt failed this round (retried later unless given up)."""
+    """Messages whose attempt failed this round (retried later unless given up)."""
     gave_up: int = 0
-    """Rows that used their last attempt this round and are now ``failed``."""
+    """Deliveries that failed for good this round."""
     paused: tuple[str, ...] = ()
     """Channels paused this round (their labels)."""
     skipped: int = 0
-    """Channels with due rows that were not attempted: paused, or platform not running."""
+    """Channels with work that were not attempted: paused, or platform not running."""
 
     def __add__(self, other: DeliveryReport) -> DeliveryReport:
         return DeliveryReport(
             delivered=self.delivered + other.delivered,
             messages=self.messages + other.messages,
+            recovered=self.recovered + other.recovered,
             failed=self.failed + other.failed,
             gave_up=self.gave_up + other.gave_up,
             paused=self.paused + other.paused,
@@ -112,23 +144,15 @@ class DeliveryReport:
 
     def __str__(self) -> str:
         text = f"delivered {self.delivered} papers in {self.messages} messages"
+        if self.recovered:
+            text += f", {self.recovered} found already posted"
         if self.failed:
-            text += f", {self.failed} failed ({self.gave_up} given up)"
+            text += f", {self.failed} failed ({self.gave_up} papers given up)"
         if self.paused:
             text += f", paused {', '.join(self.paused)}"
         if self.skipped:
             text += f", {self.skipped} channels skipped"
         return text
-
-
-async def _settled(sending: asyncio.Future[None], grace: float) -> bool:
-    """Wait up to ``grace`` seconds for ``sending``; True if it succeeded, else cancel it."""
-    done, _ = await asyncio.wait({sending}, timeout=grace)
-    if sending in done and not sending.cancelled() and sending.exception() is None:
-        return True
-    sending.cancel()
-    await asyncio.gather(sending, return_exceptions=True)
-    return False
 
 
 def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECONDS) -> timedelta:
@@ -137,26 +161,15 @@ def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECON
 
 
 @dataclass(frozen=True, slots=True)
-class _Message:
-    """One message to send and the rows it settles."""
+class _Group:
+    """Deliveries that go out together: one post, or one digest."""
 
-    rows: tuple[ClaimedDelivery, ...]
-    post: PaperPost | None = None
-    digest: Digest | None = None
-
-    async def send(self, sender: Sender, channel: ChannelRef) -> None:
-        if self.digest is not None:
-            await sender.send_digest(channel, self.digest)
-        elif self.post is not None:
-            await sender.send_post(channel, self.post)
-
-    def sent(self) -> list[tuple[str, int]]:
-        posts = self.digest.posts if self.digest is not None else (self.post,)
-        return [(p.paper.arxiv_id, p.paper.version) for p in posts if p is not None]
+    rows: tuple[DueDelivery, ...]
+    item: PaperPost | Digest
 
 
 class Dispatcher:
-    """Delivers queued posts through the adapters; see the module doc."""
+    """Plans and sends queued deliveries through the adapters; see the module doc."""
 
     def __init__(
         self,
@@ -165,6 +178,7 @@ class Dispatcher:
         queue: DeliveryQueue,
         senders: Mapping[str, Sender],
         digest_cap: int = 30,
+        digest_cards: int = DEFAULT_DIGEST_CARDS,
         max_attempts: int = 8,
         backoff_base: float = 60.0,
         lease_seconds: float = 300.0,
@@ -179,8 +193,10 @@ class Dispatcher:
         finish (and be recorded) before it is abandoned."""
         self._store = store
         self._queue = queue
+        self._outbox = Outbox(store)
         self._senders = senders
         self._digest_cap = digest_cap
+        self._digest_cards = digest_cards
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._lease = timedelta(seconds=lease_seconds)
@@ -188,14 +204,16 @@ class Dispatcher:
         self._parallel = asyncio.Semaphore(parallel_channels)
         self._in_flight_grace = in_flight_grace
 
-    # -- delivering ---------------------------------------------------------------------
-
     async def deliver_due(self) -> DeliveryReport:
-        """Send every due delivery: channels in parallel, each channel's in order."""
-        channels = await self._queue.due_channels(self._clock())
+        """Plan and send every channel's due work: channels in parallel, each in order."""
+        await self._outbox.reclaim_dead()
+        channels = {c.id: c for c in await self._queue.queued_channels()}
+        for channel_id in await self._outbox.open_channels(self._clock()):
+            if channel_id not in channels:
+                channels[channel_id] = await self._store.get_channel(channel_id)
         tasks: list[asyncio.Task[DeliveryReport]] = []
         skipped = 0
-        for channel in channels:
+        for channel in sorted(channels.values(), key=lambda c: c.id):
             sender = self._senders.get(channel.ref.platform)
             if channel.paused or sender is None:
                 skipped += 1
@@ -218,128 +236,62 @@ class Dispatcher:
         for channel_result in results:
             if isinstance(channel_result, DeliveryReport):
                 report += channel_result
+            elif isinstance(channel_result, StorageError):
+                raise channel_result  # the store is the problem, not the channel: say so
             else:
                 log.error("delivering to a channel failed", exc_info=channel_result)
-        if report.delivered or report.failed or report.paused:
+                report += DeliveryReport(failed=1)
+        if report.delivered or report.failed or report.paused or report.recovered:
             log.info("%s", report)
         return report
 
     async def _deliver_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
         async with self._parallel:
-            return await self._claim_and_send(channel, sender)
+            planned = await self._plan(channel, sender)
+            return planned + await self._claim_and_send(channel, sender)
 
-    async def _claim_and_send(self, channel: Channel, sender: Sender) -> DeliveryReport:
-        token = uuid.uuid4().hex
-        now = self._clock()
-        claimed = await self._queue.claim(
-            channel.id, token=token, now=now, lease_until=now + self._lease
-        )
-        if not claimed:
+    # -- planning -----------------------------------------------------------------------
+
+    async def _plan(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        """Turn the channel's queued deliveries into outbox messages."""
+        due = await self._queue.queued(channel.id)
+        if not due:
             return DeliveryReport()
-        try:
-            return await self._send_claimed(
-                channel, sender, token, claimed, renew_at=now + self._lease / 2
-            )
-        except BaseException:  # cancelled (shutdown) or a store error: unsent rows go back
-            await self._queue.release(channel.id, token)
-            raise
-
-    async def _send_claimed(
-        self,
-        channel: Channel,
-        sender: Sender,
-        token: str,
-        claimed: Sequence[ClaimedDelivery],
-        *,
-        renew_at: datetime,
-    ) -> DeliveryReport:
         subscriptions = {s.id: s for s in await self._store.list_subscriptions(channel.id)}
-        messages, unwanted, missing = self._plan(channel, claimed, subscriptions)
+        groups, unwanted, missing = self._group(channel, due, subscriptions)
         if unwanted:
-            await self._queue.cancel(channel.id, token, unwanted)
+            await self._queue.cancel(channel.id, unwanted)
         report = DeliveryReport()
         if missing:
-            report += await self._fail(channel, token, missing, "paper missing from the store")
-        delivered = sent = 0
-        for message in messages:
-            sending = asyncio.ensure_future(message.send(sender, channel.ref))
-            try:
-                await asyncio.shield(sending)
-            except asyncio.CancelledError:
-                # Shutdown: the platform may already have the message; let it finish and
-                # record it, so that a clean stop never causes a repeat.
-                if await _settled(sending, self._in_flight_grace):
-                    await self._queue.delivered(
-                        channel.id, token, message.sent(), now=self._clock(), lease_until=None
-                    )
-                raise
-            except ChannelUnavailableError as error:
-                reason = _error_text(error.reason or "channel unavailable")
-                log.warning("Pausing channel %s (%s): %s", channel.id, channel.ref.label, reason)
-                await self._store.pause_channel(channel.id, reason)
-                await self._queue.release(
-                    channel.id,
-                    token,
-                    noted=[row.arxiv_id for row in message.rows],
-                    error=f"channel paused: {reason}",
-                    now=self._clock(),
-                )
-                return report + DeliveryReport(
-                    delivered=delivered, messages=sent, paused=(channel.ref.label,)
-                )
-            except Exception as error:
-                report += await self._fail(channel, token, message.rows, _describe(error))
-                await self._queue.release(channel.id, token)
-                return report + DeliveryReport(delivered=delivered, messages=sent)
-            now = self._clock()
-            renew = now >= renew_at  # keep the claim alive through a long channel
-            if renew:
-                renew_at = now + self._lease / 2
-            delivered += await self._queue.delivered(
-                channel.id,
-                token,
-                message.sent(),
-                now=now,
-                lease_until=now + self._lease if renew else None,
+            error = "paper missing from the store"
+            await self._queue.give_up(channel.id, missing, error=error, now=self._clock())
+            log.warning("Channel %s: %s deliveries failed: %s", channel.id, len(missing), error)
+            report = DeliveryReport(gave_up=len(missing))
+        cards = channel.digest_cards if channel.digest_cards is not None else self._digest_cards
+        covers = [
+            (
+                [PlannedRow(row.arxiv_id, row.version) for row in group.rows],
+                list(sender.plan(group.item, cards=cards)),
             )
-            sent += 1
-        return report + DeliveryReport(delivered=delivered, messages=sent)
+            for group in groups
+        ]
+        if covers and not await self._outbox.plan(channel.id, covers, now=self._clock()):
+            log.info("Channel %s: its deliveries changed while planning; next round", channel.id)
+        return report
 
-    async def _fail(
-        self, channel: Channel, token: str, rows: Sequence[ClaimedDelivery], error: str
-    ) -> DeliveryReport:
-        now = self._clock()
-
-        def retry_at(attempts: int) -> datetime | None:
-            if attempts >= self._max_attempts:
-                return None
-            return now + backoff_delay(attempts, self._backoff_base)
-
-        gave_up = await self._queue.failed(
-            channel.id, token, rows, error=error, now=now, retry_at=retry_at
-        )
-        log.warning(
-            "Delivery to channel %s (%s) failed for %s: %s%s",
-            channel.id,
-            channel.ref.label,
-            ", ".join(row.arxiv_id for row in rows[:5]) + (" ..." if len(rows) > 5 else ""),
-            error,
-            " (giving up)" if gave_up else "",
-        )
-        return DeliveryReport(failed=len(rows), gave_up=gave_up)
-
-    def _plan(
+    def _group(
         self,
         channel: Channel,
-        claimed: Sequence[ClaimedDelivery],
+        due: Sequence[DueDelivery],
         subscriptions: Mapping[int, Subscription],
-    ) -> tuple[list[_Message], list[str], list[ClaimedDelivery]]:
-        """The messages to send, the rows nobody subscribes to any more, the broken rows."""
-        new: list[tuple[ClaimedDelivery, PaperPost]] = []
-        revised: list[tuple[ClaimedDelivery, PaperPost]] = []
+    ) -> tuple[list[_Group], list[str], list[DueDelivery]]:
+        """The posts and digests to send, the rows nobody subscribes to any more, and the
+        rows whose paper is missing."""
+        new: list[tuple[DueDelivery, PaperPost]] = []
+        revised: list[tuple[DueDelivery, PaperPost]] = []
         unwanted: list[str] = []
-        missing: list[ClaimedDelivery] = []
-        for row in claimed:
+        missing: list[DueDelivery] = []
+        for row in due:
             if row.paper is None:
                 missing.append(row)
                 continue
@@ -352,20 +304,158 @@ class Dispatcher:
                 revised.append((row, dataclasses.replace(post, revised=True)))
             else:
                 new.append((row, post))
-        messages: list[_Message] = []
+        groups: list[_Group] = []
         digest_mode = channel.mode is DeliveryMode.DIGEST
         if new and (digest_mode or len(new) > self._digest_cap):
             digest = Digest(tuple(post for _, post in new), folded=not digest_mode)
-            messages.append(_Message(rows=tuple(row for row, _ in new), digest=digest))
+            groups.append(_Group(tuple(row for row, _ in new), digest))
         else:
-            messages.extend(_Message(rows=(row,), post=post) for row, post in new)
-        messages.extend(_Message(rows=(row,), post=post) for row, post in revised)
-        return messages, unwanted, missing
+            groups.extend(_Group((row,), post) for row, post in new)
+        groups.extend(_Group((row,), post) for row, post in revised)
+        return groups, unwanted, missing
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def _claim_and_send(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        owner = ClaimOwner.new_round()
+        now = self._clock()
+        claimed = await self._outbox.claim(
+            channel.id, owner, now=now, lease_until=now + self._lease
+        )
+        if not claimed:
+            return DeliveryReport()
+        try:
+            return await self._send_claimed(channel, sender, owner, claimed)
+        finally:  # whatever this round did not send goes back, due now
+            await asyncio.shield(self._outbox.release(channel.id, owner, now=self._clock()))
+
+    async def _send_claimed(
+        self,
+        channel: Channel,
+        sender: Sender,
+        owner: ClaimOwner,
+        claimed: Sequence[OutboxMessage],
+    ) -> DeliveryReport:
+        report = DeliveryReport()
+        refs: dict[int, str] = {}
+        """Platform references of this round's landed messages, by outbox id."""
+        landed = await self._read_back(channel, sender, claimed)
+        renew_at = self._clock() + self._lease / 2
+        for message in claimed:
+            thread = message.thread_ref or refs.get(message.thread_of or 0)
+            if message.thread_of is not None and thread is None:
+                continue  # its thread's first message has not landed: a later round
+            ref = landed.get(message.key)
+            if ref is None:
+                try:
+                    ref = await self._send_one(channel, sender, message, thread)
+                except ChannelUnavailableError as error:
+                    return report + await self._pause(channel, owner, error)
+                except _SendFailed as failure:
+                    return report + await self._fail(channel, message, failure.error)
+                report += DeliveryReport(messages=1)
+            else:
+                report += DeliveryReport(recovered=1)
+            now = self._clock()
+            renew = now >= renew_at  # keep the claim alive through a long channel
+            if renew:
+                renew_at = now + self._lease / 2
+            delivered = await self._outbox.sent(
+                message.id, ref, now=now, renew=(owner, now + self._lease) if renew else None
+            )
+            refs[message.id] = ref
+            report += DeliveryReport(delivered=delivered)
+        return report
+
+    async def _read_back(
+        self, channel: Channel, sender: Sender, claimed: Sequence[OutboxMessage]
+    ) -> Mapping[str, str]:
+        """Ask the platform which of the messages that may have landed did."""
+        uncertain = [m for m in claimed if m.uncertain]
+        if not uncertain:
+            return {}
+        candidates = [SentCandidate(m.key, m.message, m.thread_ref) for m in uncertain]
+        try:
+            found = await sender.find_sent(channel.ref, candidates)
+        except Exception as error:  # reading back is a courtesy: sending again is safe
+            log.warning(
+                "Channel %s (%s): could not look for %s messages that may have landed "
+                "(%s); sending them again may repeat one",
+                channel.id,
+                channel.ref.label,
+                len(uncertain),
+                _describe(error),
+            )
+            return {}
+        if found:
+            log.info(
+                "Channel %s (%s): %s of %s messages had landed before; not posting them again",
+                channel.id,
+                channel.ref.label,
+                len(found),
+                len(uncertain),
+            )
+        return found
+
+    async def _send_one(
+        self, channel: Channel, sender: Sender, message: OutboxMessage, thread: str | None
+    ) -> str:
+        """Send one message; on cancellation (a clean stop) let it land for a moment and
+        record it, so that a stop never causes a repeat."""
+        sending = asyncio.ensure_future(
+            sender.send(channel.ref, message.message, key=message.key, thread=thread)
+        )
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            ref = await _settled(sending, self._in_flight_grace)
+            if ref is not None:
+                await self._outbox.sent(message.id, ref, now=self._clock())
+            else:  # it may still land: look for it before sending it again
+                await self._outbox.failed(
+                    message, error="cut short by a stop", now=self._clock(), retry_at=self._clock()
+                )
+            raise
+        except ChannelUnavailableError:
+            raise
+        except Exception as error:
+            raise _SendFailed(_describe(error)) from error
+
+    async def _pause(
+        self, channel: Channel, owner: ClaimOwner, error: ChannelUnavailableError
+    ) -> DeliveryReport:
+        reason = _error_text(error.reason or "channel unavailable")
+        log.warning("Pausing channel %s (%s): %s", channel.id, channel.ref.label, reason)
+        await self._store.pause_channel(channel.id, reason)
+        await self._outbox.release(
+            channel.id, owner, error=f"channel paused: {reason}", now=self._clock()
+        )
+        return DeliveryReport(paused=(channel.ref.label,))
+
+    async def _fail(self, channel: Channel, message: OutboxMessage, error: str) -> DeliveryReport:
+        now = self._clock()
+        attempts = message.attempts + 1
+        retry_at = (
+            None
+            if attempts >= self._max_attempts
+            else now + backoff_delay(attempts, self._backoff_base)
+        )
+        gave_up = await self._outbox.failed(message, error=error, now=now, retry_at=retry_at)
+        log.warning(
+            "Delivery to channel %s (%s) failed (message %s, attempt %s): %s%s",
+            channel.id,
+            channel.ref.label,
+            message.id,
+            attempts,
+            error,
+            " (giving up)" if retry_at is None else "",
+        )
+        return DeliveryReport(failed=1, gave_up=gave_up)
 
     # -- reporting ----------------------------------------------------------------------
 
     async def pending_count(self) -> int:
-        """Deliveries queued or in flight, including those of paused channels."""
+        """Deliveries queued or on their way, including those of paused channels."""
         return await self._queue.pending_count()
 
     async def last_errors(self, limit: int = 3) -> list[str]:
@@ -383,6 +473,25 @@ class Dispatcher:
                 f"of {failure.arxiv_id}: {failure.error} ({state})"
             )
         return lines
+
+
+class _SendFailed(Exception):
+    """A send failed in a way worth retrying; ``error`` is one line for the log and status."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+async def _settled(sending: asyncio.Future[str], grace: float) -> str | None:
+    """Wait up to ``grace`` seconds for ``sending``; its result if it succeeded, else
+    cancel it and return None."""
+    done, _ = await asyncio.wait({sending}, timeout=grace)
+    if sending in done and not sending.cancelled() and sending.exception() is None:
+        return sending.result()
+    sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
+    return None
 
 
 def _describe(error: BaseException) -> str:

@@ -118,6 +118,10 @@ class Enqueuer:
         self._lock = asyncio.Lock()
         self._index: SubscriptionIndex | None = None
 
+    async def waiting(self) -> int:
+        """Harvested papers not matched yet (normally none between cycles)."""
+        return await self._queue.unmatched_count()
+
     async def match_pending(self) -> MatchReport:
         """Match every paper waiting for it and queue its deliveries, batch by batch.
 

@@ -62,8 +62,29 @@ class ArxivUnavailableError(UserError):
     """arXiv is down, slow or rate-limiting us; the user should try again later."""
 
 
+class ArxivIncompleteError(ArxivUnavailableError):
+    """arXiv answered, but not with something to believe: a body cut off, a page that is
+    not a result feed, a count its entries do not add up to, an entry without its id,
+    title or categories. Never shown as results, never cached; ``detail`` says what was
+    wrong, for the log and ``/arxiv status``."""
+
+    MESSAGE = "arXiv sent an incomplete answer; try again in a minute."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.detail = detail
+
+
 class ArxivRejectedError(UserError):
     """arXiv refused a request (HTTP 400), usually a query it cannot parse."""
+
+
+class StorageError(UserError):
+    """The database cannot be used: the message says what is wrong with it and what to do.
+
+    Raised at the store's boundary in place of the ``sqlite3`` or ``OSError`` that a
+    read-only, damaged, full, locked or unreachable file causes.
+    """
 
 
 class DeliveryError(ArxivBotError):

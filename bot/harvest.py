@@ -30,9 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, utc_now
-from bot.errors import HarvestError, QueryError
+from bot.errors import HarvestError, QueryError, StorageError
 from bot.models import HarvestedRecord
 from bot.query import parse_query
+from bot.sources.gate import run_in_thread
 from bot.sources.oai import OaiClient
 from bot.store import HarvestCounts, Store
 
@@ -207,6 +208,8 @@ class Harvester:
             try:
                 for set_spec in sets if sets is not None else (None,):
                     await self._harvest_set(from_date, set_spec, tally)
+            except StorageError:
+                raise  # the store can record nothing now; the caller says what is wrong
             except Exception as exc:
                 await self._record_failure(exc, started_at, from_date, tally.counts)
                 raise
@@ -230,10 +233,11 @@ class Harvester:
             return report
 
     async def _harvest_set(self, from_date: date, set_spec: str | None, tally: _Tally) -> None:
-        """Store every page of one set as it arrives (the OAI client runs in a thread)."""
+        """Store every page of one set as it arrives (the OAI client runs in a thread,
+        whose request is cut when the harvest is cancelled)."""
         pages = self._oai.list_records(from_date=from_date, set_spec=set_spec)
         try:
-            while (page := await asyncio.to_thread(_next_page, pages)) is not None:
+            while (page := await run_in_thread(_next_page, pages)) is not None:
                 tally.counts += await self._store.upsert_harvested(page)
         finally:
             # ValueError: the worker thread is still inside the generator (cancelled).
@@ -258,6 +262,8 @@ class Harvester:
         )
         try:
             await self._store.set_state(_LAST_ERROR_KEY, " ".join(text.split()))
+        except StorageError as error:
+            log.error("could not record the harvest failure: %s", error)
         except Exception:
             log.exception("could not record the harvest failure")
 

@@ -7,8 +7,10 @@ queries) is never pre-escaped: each adapter escapes for its own markup when rend
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 ARXIV_BASE = "https://arxiv.org"
 
@@ -137,6 +139,32 @@ class Digest:
 
     posts: tuple[PaperPost, ...]
     folded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One platform message of a planned post or digest, as the outbox keeps it.
+
+    ``payload`` is the adapter's own rendering (JSON-serialisable), stored before anything
+    is sent so that a crash resumes at the next message. ``shows`` names the papers
+    (version-less ids) this message shows: they count as delivered once it lands.
+    ``in_thread`` messages reply in the thread of the plan's first message.
+    """
+
+    payload: Mapping[str, Any]
+    shows: tuple[str, ...] = ()
+    in_thread: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SentCandidate:
+    """A message that may have landed before a crash, to look for when reading back."""
+
+    key: str
+    """The idempotency key it was (or would have been) sent with."""
+    message: OutgoingMessage
+    thread: str | None = None
+    """The platform reference of the thread it belongs in, if any."""
 
 
 class Visibility(enum.Enum):

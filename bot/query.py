@@ -39,6 +39,7 @@ from bot.categories import (
 )
 from bot.errors import QueryError
 from bot.textproc import words
+from bot.typography import plain, sanitize
 
 __all__ = [
     "FIELDS",
@@ -202,8 +203,11 @@ def parse_query(text: str, *, max_length: int | None = MAX_QUERY_LENGTH) -> Quer
 
     ``max_length`` limits what a user may type; pass None to re-parse a query the bot
     produced itself (a canonical form or an API string can be longer than its source).
+
+    Typographic quotes and spaces are read as plain ones (``ti:“medical imaging”`` is a
+    phrase), but errors quote the text as typed: :mod:`bot.typography` keeps offsets.
     """
-    source = text.strip()
+    source = sanitize(text.strip())
     if not source:
         raise QueryError(
             "The query is empty. Give some words to look for, for example: "
@@ -219,8 +223,12 @@ def parse_query(text: str, *, max_length: int | None = MAX_QUERY_LENGTH) -> Quer
             source,
             max_length,
         )
-    tokens = _tokenize(source)
-    return Query(source, _Parser(source, tokens).parse())
+    parsed = plain(source)
+    try:
+        root = _Parser(parsed, _tokenize(parsed)).parse()
+    except QueryError as error:
+        raise QueryError(error.message, source, error.position) from None
+    return Query(source, root)
 
 
 # -- tokens --------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def paper_summary(paper: Paper) -> str:
     )
 
 
-def _channel_prefix(channel: str | None) -> str:
+def channel_prefix(channel: str | None) -> str:
+    """``#channel · `` before a post printed for the terminal (nothing without one)."""
     return f"#{clean(channel)} · " if channel is not None else ""
 
 
@@ -110,7 +111,7 @@ def revision_text(post: PaperPost, *, channel: str | None = None) -> str:
     """The compact note for a revision of a paper the channel already received."""
     paper = post.paper
     return (
-        f"{_channel_prefix(channel)}[{paper.versioned_id}] revised: {clean(paper.title)}"
+        f"{channel_prefix(channel)}[{paper.versioned_id}] revised: {clean(paper.title)}"
         f" ({format_date(paper.updated)}) {paper.abs_url}"
     )
 
@@ -124,7 +125,7 @@ def digest_title(digest: Digest) -> str:
 
 def digest_text(digest: Digest, *, channel: str | None = None) -> str:
     """A digest as plain text: a numbered list of the papers."""
-    lines = [_channel_prefix(channel) + digest_title(digest)]
+    lines = [channel_prefix(channel) + digest_title(digest)]
     for number, post in enumerate(digest.posts, start=1):
         lines.append(f"{number:>3}. {paper_summary(post.paper)}")
         lines.append(f"     {post.paper.abs_url}")
@@ -138,7 +139,7 @@ def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -
     if post.revised:
         return revision_text(post, channel=channel)
     paper = post.paper
-    header = _channel_prefix(channel) + f"[{paper.versioned_id}] {paper.primary_category}"
+    header = channel_prefix(channel) + f"[{paper.versioned_id}] {paper.primary_category}"
     lines = [header, clean(paper.title), f"Authors: {author_line(paper.authors)}"]
     lines.append(f"Categories: {category_line(paper)}")
     lines.append(date_line(paper))

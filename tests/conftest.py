@@ -13,7 +13,8 @@ import pytest
 from bot.adapter import Adapter
 from bot.app import BotApp
 from bot.config import Settings
-from bot.models import Paper
+from bot.delivery import Sender
+from bot.models import ChannelRef, Digest, Paper, PaperPost
 from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
 from tests.fakes.corpus import sample_papers
 from tests.fakes.oai import FakeOai, running_fake_oai
@@ -78,6 +79,18 @@ async def running(app: BotApp, adapter: AdapterT) -> AsyncIterator[AdapterT]:
         yield adapter
     finally:
         await adapter.stop()
+
+
+async def send_plan(
+    sender: Sender, channel: ChannelRef, item: PaperPost | Digest, *, cards: int = 10
+) -> list[str]:
+    """Plan ``item`` and send its messages in order, as the dispatcher does (threads
+    included); the platform's references of the messages sent."""
+    refs: list[str] = []
+    for number, message in enumerate(sender.plan(item, cards=cards)):
+        thread = refs[0] if message.in_thread else None
+        refs.append(await sender.send(channel, message, key=f"t{number}", thread=thread))
+    return refs
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -62,7 +62,7 @@ def test_one_shot_paper(settings: Settings) -> None:
 
 def test_one_shot_bad_query_exits_nonzero_with_a_message(settings: Settings) -> None:
     result = arxiv_bot("search", "ti:(unbalanced", settings=settings)
-    assert result.returncode == 1
+    assert result.returncode == 2  # the input is wrong
     assert "Traceback" not in result.stderr
     assert "( is never closed" in result.stderr
     assert "    ^" in result.stderr

@@ -13,6 +13,7 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.models import ChannelRef, Paper
 from bot.render import make_post
+from tests.conftest import send_plan
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.corpus import paper_by_id
 
@@ -154,7 +155,7 @@ async def test_posts_show_channel_and_id_and_neutralise_control_text(
     output = io.StringIO()
     adapter = ConsoleAdapter(app, channel=channel, stdin=io.StringIO(""), stdout=output)
     target = ChannelRef("console", "local", channel, channel)
-    await adapter.send_post(target, make_post(hostile))
+    await send_plan(adapter, target, make_post(hostile))
     text = output.getvalue()
     assert text.startswith(f"#{channel} · [2506.11674v1] eess.IV")
     assert "\x1b" not in text

@@ -12,7 +12,7 @@ from adapters.console import ConsoleAdapter
 from bot.adapter import CommandContext
 from bot.app import STOPPING_TEXT, BotApp
 from bot.config import Settings
-from bot.models import ChannelRef
+from bot.models import ChannelRef, HarvestedRecord
 from tests.conftest import settings_env
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai
@@ -136,3 +136,22 @@ async def test_a_command_arriving_after_the_bot_stopped_gets_a_message(settings:
     reply = await app.execute("help", CommandContext(channel=ChannelRef("console", "local", "c")))
     assert reply.title == STOPPING_TEXT
     assert await app.channel_subscriptions(ChannelRef("console", "local", "c")) == []
+
+
+async def test_papers_stranded_between_harvest_and_matching_are_counted_and_matched(
+    app: BotApp, fake_oai: FakeOai
+) -> None:
+    """A crash after the harvest committed but before matching: /arxiv status counts the
+    papers waiting, and the next cycle matches and posts them even if its own harvest
+    fails."""
+    await run_console(app, "/arxiv subscribe cat:eess.IV\n", channel="imaging")
+    stranded = replace(paper_by_id("2506.11674"), submitted=datetime.now(UTC))
+    await app.store.upsert_harvested([HarvestedRecord(stranded, today())])
+    status = await run_console(app, "/arxiv status\n", channel="imaging")
+    assert "Papers waiting to be matched: 1." in status
+
+    fake_oai.truncate_next(times=5)  # a broken answer: the harvest fails
+    output = await cycle_output(app)
+
+    assert "#imaging · [2506.11674v1]" in output
+    assert "Papers waiting to be matched" not in await run_console(app, "/arxiv status\n")

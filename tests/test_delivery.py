@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,15 @@ from bot.models import (
     DeliveryMode,
     Digest,
     HarvestedRecord,
+    OutgoingMessage,
     Paper,
     PaperPost,
+    SentCandidate,
     Subscription,
 )
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue, PaperMatches
+from bot.store.outbox import ClaimOwner, Outbox, process_is_alive
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id, revised
 
@@ -51,9 +54,19 @@ class Sent:
 
 @dataclass
 class RecordingSender:
-    """Records every message; can be told to fail, or to block a channel until released."""
+    """Records every message; can be told to fail, or to block a channel until released.
+
+    A plan is one message per post or digest; its payload indexes :attr:`items`, so
+    tests can look at what was sent. Keys of landed messages are remembered, so
+    :meth:`find_sent` answers like a platform that can tell (unless ``can_tell`` is off).
+    """
 
     sent: list[Sent] = field(default_factory=list)
+    items: list[PaperPost | Digest] = field(default_factory=list)
+    landed: dict[str, str] = field(default_factory=dict)
+    can_tell: bool = True
+    lose_answers: Counter[str] = field(default_factory=Counter)
+    """Per channel: this many next sends land, but the sender reports a failure."""
     attempts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -76,13 +89,30 @@ class RecordingSender:
     def block(self, channel: ChannelRef) -> asyncio.Event:
         return self.gates.setdefault(channel.channel, asyncio.Event())
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        await self._send(channel, post)
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        self.items.append(item)
+        posts = item.posts if isinstance(item, Digest) else (item,)
+        shows = tuple(post.paper.arxiv_id for post in posts)
+        return [OutgoingMessage({"item": len(self.items) - 1}, shows)]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        await self._send(channel, digest)
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        if not self.can_tell:
+            return {}
+        return {c.key: self.landed[c.key] for c in candidates if c.key in self.landed}
 
-    async def _send(self, channel: ChannelRef, item: PaperPost | Digest) -> None:
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
+        item = self.items[int(message.payload["item"])]
+        await self._send(channel, item, key)
+        if self.lose_answers[channel.channel] > 0:
+            self.lose_answers[channel.channel] -= 1
+            raise DeliveryError("the platform took it, but the answer was lost")
+        return self.landed[key]
+
+    async def _send(self, channel: ChannelRef, item: PaperPost | Digest, message_key: str) -> None:
         key = channel.channel
         self.attempts[key] += 1
         self.in_flight[key] += 1
@@ -99,6 +129,7 @@ class RecordingSender:
             if pending:
                 raise pending.pop(0)
             self.sent.append(Sent(channel, item))
+            self.landed[message_key] = f"ref-{len(self.sent)}"
             await self._notify()
         finally:
             self.in_flight[key] -= 1
@@ -417,7 +448,7 @@ async def test_a_failed_send_is_retried_after_backoff_and_delivered_once(bed: Be
     first = await bed.cycle(dispatcher)
     assert (first.failed, first.delivered, first.gave_up) == (1, 0, 0)
     row = await bed.row(IMAGING, "2506.50001")
-    assert (row["status"], row["attempts"]) == ("queued", 1)
+    assert (row["status"], row["attempts"]) == ("sending", 1), "planned, its message waits"
     assert row["last_error"] == "DeliveryError: rate limited"
     assert any("rate limited" in line for line in await dispatcher.last_errors())
 
@@ -485,7 +516,7 @@ async def test_an_unavailable_channel_is_paused_and_other_channels_go_on(bed: Be
     assert await dispatcher.pending_count() == 2
     for arxiv_id in ("2506.60001", "2506.60002"):
         row = await bed.row(IMAGING, arxiv_id)
-        assert (row["status"], row["attempts"]) == ("queued", 0)
+        assert (row["status"], row["attempts"]) == ("sending", 0)
     assert any(reason in line and "resumed" in line for line in await dispatcher.last_errors())
 
     bed.clock.advance(days=1)
@@ -584,7 +615,7 @@ async def test_a_failed_digest_is_retried_whole(bed: Bed) -> None:
     bed.sender.fail(IMAGING, DeliveryError("timeout"))
     dispatcher = bed.dispatcher(backoff_base=30)
 
-    assert (await bed.cycle(dispatcher)).failed == 2
+    assert (await bed.cycle(dispatcher)).failed == 1, "one message"
     bed.clock.advance(seconds=30)
     assert (await dispatcher.deliver_due()).delivered == 2
 
@@ -630,18 +661,31 @@ async def test_concurrent_rounds_never_send_a_paper_twice(bed: Bed) -> None:
     assert sorted(bed.sender.ids(IMAGING)) == [f"2506.8100{n}" for n in range(1, 6)]
 
 
+async def claim_as(bed: Bed, owner: ClaimOwner, *, lease: float = 120) -> list[str]:
+    """Plan the imaging channel's deliveries and claim its messages as ``owner`` would
+    (a process that then dies without settling them)."""
+    planner = bed.dispatcher()
+    planner._senders = {}  # plan without sending: no sender runs the channel
+    outbox = Outbox(bed.store)
+    channel = await bed.store.get_channel(bed.channels[IMAGING])
+    await planner._plan(channel, bed.sender)
+    claimed = await outbox.claim(
+        channel.id, owner, now=bed.clock(), lease_until=bed.clock() + timedelta(seconds=lease)
+    )
+    return [m.key for m in claimed]
+
+
+def other_host_owner() -> ClaimOwner:
+    return ClaimOwner("elsewhere.example", 4242, "deadbeef0000", "r1")
+
+
 async def test_a_lapsed_claim_is_sent_again_after_the_lease(bed: Bed) -> None:
-    """What a process killed mid-send leaves behind: rows claimed, never settled."""
+    """What a process on another host killed mid-send leaves behind: messages claimed,
+    never settled. This host cannot tell it died, so it waits out the lease."""
     await bed.subscribe(IMAGING, "cat:eess.IV")
     await bed.harvest([paper("2506.82001", "eess.IV")])
     await bed.match()
-    claimed = await bed.queue.claim(
-        bed.channels[IMAGING],
-        token="dead-process",
-        now=bed.clock(),
-        lease_until=bed.clock() + timedelta(seconds=120),
-    )
-    assert [c.arxiv_id for c in claimed] == ["2506.82001"]
+    assert len(await claim_as(bed, other_host_owner())) == 1
     restarted = bed.dispatcher()
 
     assert (await restarted.deliver_due()).messages == 0, "the claim is still live"
@@ -649,6 +693,95 @@ async def test_a_lapsed_claim_is_sent_again_after_the_lease(bed: Bed) -> None:
     bed.clock.advance(seconds=120)
     assert (await restarted.deliver_due()).delivered == 1
     assert bed.sender.ids(IMAGING) == ["2506.82001"]
+
+
+async def test_a_dead_local_process_claim_is_taken_back_at_once(bed: Bed) -> None:
+    """A process of this host that no longer exists: its claim is reclaimed at the next
+    round, not after the lease; so is one of an earlier incarnation with our own pid
+    (pid 1 in a container)."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.82002", "eess.IV")])
+    await bed.match()
+    here = ClaimOwner.new_round()
+    dead_pid = max_pid_unused()
+    assert len(await claim_as(bed, replace(here, pid=dead_pid, boot="0ldb00t"))) == 1
+
+    report = await bed.dispatcher().deliver_due()
+    assert (report.delivered, report.messages) == (1, 1)
+
+    await bed.harvest([paper("2506.82003", "eess.IV")])
+    await bed.match()
+    assert len(await claim_as(bed, replace(here, boot="0ldb00t"), lease=3600)) == 1
+    assert (await bed.dispatcher().deliver_due()).delivered == 1
+    assert bed.sender.ids(IMAGING) == ["2506.82002", "2506.82003"]
+
+
+async def test_a_live_claim_of_this_process_is_left_alone(bed: Bed) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.82004", "eess.IV")])
+    await bed.match()
+    await claim_as(bed, ClaimOwner.new_round())
+    assert (await bed.dispatcher().deliver_due()).messages == 0
+
+
+def max_pid_unused() -> int:
+    """A process id no process has now."""
+    pid = 4_000_000
+    while process_is_alive(pid):
+        pid -= 1
+    return pid
+
+
+async def test_a_message_that_landed_before_a_crash_is_found_not_reposted(bed: Bed) -> None:
+    """The platform took the message, the process died before recording it: the next
+    round reads back and records it instead of posting it again."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8210{n}", "eess.IV") for n in range(1, 4)])
+    await bed.match()
+    keys = await claim_as(bed, other_host_owner(), lease=60)
+    bed.sender.landed[keys[0]] = "ref-from-before"  # the first one had landed
+    bed.clock.advance(seconds=60)
+
+    report = await bed.dispatcher().deliver_due()
+
+    assert (report.recovered, report.messages, report.delivered) == (1, 2, 3)
+    assert bed.sender.ids(IMAGING) == ["2506.82102", "2506.82103"], "no repeat"
+    row = await bed.row(IMAGING, "2506.82101")
+    assert row["status"] == "delivered"
+
+
+async def test_without_read_back_a_crash_repeats_at_most_the_message_in_flight(
+    bed: Bed,
+) -> None:
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8220{n}", "eess.IV") for n in range(1, 3)])
+    await bed.match()
+    keys = await claim_as(bed, other_host_owner(), lease=60)
+    bed.sender.landed[keys[0]] = "ref-from-before"
+    bed.sender.can_tell = False
+    bed.clock.advance(seconds=60)
+
+    report = await bed.dispatcher().deliver_due()
+
+    assert (report.recovered, report.messages) == (0, 2)
+    assert bed.sender.ids(IMAGING) == ["2506.82201", "2506.82202"]
+
+
+async def test_a_failed_attempt_that_landed_anyway_is_not_posted_twice(bed: Bed) -> None:
+    """A timeout after the platform took the message: the retry looks first."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper("2506.82301", "eess.IV")])
+    bed.sender.lose_answers[IMAGING.channel] = 1
+    dispatcher = bed.dispatcher(backoff_base=10)
+
+    first = await bed.cycle(dispatcher)
+    assert (first.failed, first.delivered) == (1, 0)
+    bed.clock.advance(seconds=10)
+    again = await dispatcher.deliver_due()
+
+    assert (again.recovered, again.messages, again.delivered) == (1, 0, 1)
+    assert bed.sender.ids(IMAGING) == ["2506.82301"]
+    assert await dispatcher.pending_count() == 0
 
 
 async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
@@ -665,9 +798,11 @@ async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:
         await delivering
 
     statuses = Counter(
-        row["status"] for row in await bed.store.fetchall("SELECT status FROM deliveries")
+        row["status"] for row in await bed.store.fetchall("SELECT status FROM outbox")
     )
-    assert statuses == {"queued": 3}
+    assert statuses == {"pending": 3}, "back in the outbox, due now"
+    [cut_short] = await bed.store.fetchall("SELECT id FROM outbox WHERE attempts = 1")
+    assert cut_short["id"] == 1, "the message in flight is marked: it is looked for first"
     bed.sender.gates.clear()
     assert (await dispatcher.deliver_due()).delivered == 3
 
@@ -697,7 +832,7 @@ async def test_cancelling_a_round_records_the_message_in_flight_when_it_lands(
         for row in await bed.store.fetchall("SELECT arxiv_id, status FROM deliveries")
     }
     assert statuses.pop(landed) == "delivered"
-    assert set(statuses.values()) == {"queued"}
+    assert set(statuses.values()) == {"sending"}, "planned, their messages wait"
     assert (await dispatcher.deliver_due()).delivered == 2
     assert sorted(bed.sender.ids(IMAGING)) == [f"2506.8310{n}" for n in range(1, 4)]
 

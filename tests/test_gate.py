@@ -16,24 +16,10 @@ import requests
 from bot.errors import ArxivRejectedError, ArxivUnavailableError, UserError
 from bot.sources.gate import ArxivGate, atom_error_message, build_user_agent, format_duration
 from tests.fakes.arxiv_api import FakeArxiv, render_error_feed, running_fake_arxiv
+from tests.fakes.clock import ManualTime
 from tests.fakes.corpus import sample_papers
 
 UA = "arxiv-bot/0.1.0 (+https://pypi.org/project/arxiv-bot/; mailto:test@example.org)"
-
-
-class FakeClock:
-    """A monotonic clock that only moves when slept on (or advanced by hand)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
 
 
 @pytest.fixture
@@ -43,12 +29,12 @@ def fake() -> Iterator[FakeArxiv]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualTime:
+    return ManualTime()
 
 
 def make_gate(
-    clock: FakeClock | None = None,
+    clock: ManualTime | None = None,
     *,
     interval: float = 0.0,
     timeout: float = 5.0,
@@ -99,7 +85,7 @@ def test_user_agent_replaces_the_callers(fake: FakeArxiv) -> None:
 # -- spacing and one connection at a time ----------------------------------------------
 
 
-def test_requests_are_spaced_by_the_interval(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_requests_are_spaced_by_the_interval(fake: FakeArxiv, clock: ManualTime) -> None:
     session = make_gate(clock, interval=3.0).session()
     for _ in range(3):
         session.get(fake.url)
@@ -112,7 +98,7 @@ def test_requests_are_spaced_by_the_interval(fake: FakeArxiv, clock: FakeClock) 
     assert fake.request_count == 5
 
 
-def test_spacing_is_shared_by_every_session_of_a_gate(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_spacing_is_shared_by_every_session_of_a_gate(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock, interval=3.0)
     gate.session().get(fake.url)
     gate.session().get(fake.url)
@@ -147,7 +133,7 @@ def test_one_connection_at_a_time(fake: FakeArxiv) -> None:
 # -- backoff on 429 / 503 --------------------------------------------------------------
 
 
-def test_retry_after_seconds_is_honoured(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_retry_after_seconds_is_honoured(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock)
     fake.fail_next(429, retry_after="7")
     response = gate.session().get(fake.url)
@@ -160,7 +146,7 @@ def test_retry_after_seconds_is_honoured(fake: FakeArxiv, clock: FakeClock) -> N
     assert stats.last_success_at is not None
 
 
-def test_retry_after_http_date_is_honoured(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_retry_after_http_date_is_honoured(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock)
     fake.fail_next(503, retry_after=formatdate(time.time() + 20, usegmt=True))
     assert gate.session().get(fake.url).status_code == 200
@@ -168,7 +154,7 @@ def test_retry_after_http_date_is_honoured(fake: FakeArxiv, clock: FakeClock) ->
     assert 18 <= clock.sleeps[0] <= 20
 
 
-def test_retry_after_wait_also_covers_the_interval(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_retry_after_wait_also_covers_the_interval(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock, interval=3.0)
     fake.fail_next(429, retry_after="1")
     gate.session().get(fake.url)
@@ -176,7 +162,9 @@ def test_retry_after_wait_also_covers_the_interval(fake: FakeArxiv, clock: FakeC
     assert clock.sleeps == [1.0, 2.0]
 
 
-def test_503_without_retry_after_backs_off_exponentially(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_503_without_retry_after_backs_off_exponentially(
+    fake: FakeArxiv, clock: ManualTime
+) -> None:
     gate = make_gate(clock)
     fake.fail_next(503, times=3)
     assert gate.session().get(fake.url).status_code == 200
@@ -184,7 +172,7 @@ def test_503_without_retry_after_backs_off_exponentially(fake: FakeArxiv, clock:
     assert fake.request_count == 4
 
 
-def test_gives_up_after_max_attempts(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_gives_up_after_max_attempts(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock, max_attempts=3)
     fake.fail_next(503, times=10)
     with pytest.raises(ArxivUnavailableError, match=r"unavailable right now \(HTTP 503\)"):
@@ -193,7 +181,7 @@ def test_gives_up_after_max_attempts(fake: FakeArxiv, clock: FakeClock) -> None:
     assert clock.sleeps == [2.0, 4.0]
 
 
-def test_rate_limit_give_up_says_when_to_try_again(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_rate_limit_give_up_says_when_to_try_again(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock, max_attempts=2)
     fake.fail_next(429, retry_after="5", times=2)
     with pytest.raises(ArxivUnavailableError) as caught:
@@ -203,7 +191,7 @@ def test_rate_limit_give_up_says_when_to_try_again(fake: FakeArxiv, clock: FakeC
     )
 
 
-def test_other_errors_are_returned_not_retried(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_other_errors_are_returned_not_retried(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock)
     fake.fail_next(500)
     assert gate.session().get(fake.url).status_code == 500
@@ -214,7 +202,7 @@ def test_other_errors_are_returned_not_retried(fake: FakeArxiv, clock: FakeClock
 # -- deadlines -------------------------------------------------------------------------
 
 
-def test_retry_after_beyond_the_deadline_fails_at_once(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_retry_after_beyond_the_deadline_fails_at_once(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock)
     fake.fail_next(429, retry_after="60")
     with gate.deadline(15), pytest.raises(ArxivUnavailableError, match="about 60 seconds"):
@@ -230,7 +218,7 @@ def test_retry_after_beyond_the_deadline_fails_at_once(fake: FakeArxiv, clock: F
     assert clock.sleeps == [40.0]
 
 
-def test_spacing_beyond_the_deadline_fails_at_once(fake: FakeArxiv, clock: FakeClock) -> None:
+def test_spacing_beyond_the_deadline_fails_at_once(fake: FakeArxiv, clock: ManualTime) -> None:
     gate = make_gate(clock, interval=3.0)
     session = gate.session()
     session.get(fake.url)
@@ -287,7 +275,7 @@ async def test_deadline_reaches_worker_threads(fake: FakeArxiv) -> None:
     assert time.monotonic() - started < 2
 
 
-def test_nested_deadlines_keep_the_earliest(clock: FakeClock) -> None:
+def test_nested_deadlines_keep_the_earliest(clock: ManualTime) -> None:
     gate = make_gate(clock)
     assert gate.remaining() is None
     with gate.deadline(5):

@@ -60,3 +60,22 @@ async def test_another_channels_subscription_is_not_found_here(app: BotApp) -> N
 
 def replace_settings(settings: Settings, **changes: object) -> Settings:
     return settings.model_copy(update=changes)
+
+
+async def test_a_channel_sets_how_many_full_cards_its_digests_carry(app: BotApp) -> None:
+    reply = await app.execute("/arxiv mode digest --cards 3", HERE)
+    assert reply.tone is Tone.SUCCESS
+    assert reply.title == "This channel's mode is now digest."
+    assert "full cards for the first 3 papers" in " ".join(reply.lines)
+    channel = await app.store.get_channel(await app.store.ensure_channel(HERE.channel))
+    assert channel.digest_cards == 3
+
+    assert "with no full cards" in " ".join(
+        (await app.execute("/arxiv mode --cards 0", HERE)).lines
+    )
+    shown = await app.execute("/arxiv mode", HERE)
+    assert shown.title == "This channel's mode is digest."
+    for bad in ("--cards 101", "--cards -1", "--cards many"):
+        refused = await app.execute(f"/arxiv mode digest {bad}", HERE)
+        assert refused.tone is Tone.ERROR and "--cards must be" in refused.title, bad
+    assert (await app.store.get_channel(channel.id)).digest_cards == 0

@@ -9,6 +9,7 @@ from bot.categories import ALL_ARCHIVES, ALL_CATEGORIES, has_subcategories
 from bot.errors import QueryError
 from bot.query import And, AndNot, Category, Node, Or, Query, Term, parse_query
 from bot.textproc import fold, words
+from bot.typography import sanitize
 
 # Pieces of query syntax, glued together without spaces as often as with them, so the
 # parser meets every awkward adjacency: ``ti:"(``, ``AND)``, ``cat:cs.*?`` ...
@@ -39,7 +40,7 @@ def test_parsing_raises_only_query_error(text: str) -> None:
         query = parse_query(text)
     except QueryError as error:
         assert error.message
-        assert error.query == text.strip()
+        assert error.query == sanitize(text.strip())  # as typed, control characters shown
         assert error.position is not None
         assert 0 <= error.position <= len(error.query)
     else:

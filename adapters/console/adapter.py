@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TextIO
 
 from bot.adapter import AdapterOptions, CommandContext, Core
-from bot.models import ChannelRef, Digest, PaperPost
-from bot.render import digest_text, post_text, reply_text
+from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
+from bot.render import channel_prefix, digest_text, post_text, reply_text
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,9 @@ class ConsoleAdapter:
         if not self._commands:  # only posting (arxiv-bot run --once)
             return
         loop = asyncio.get_running_loop()
+        if isinstance(self._stdin, io.TextIOWrapper):
+            # Undecodable bytes become U+FFFD (the reply says so) instead of ending the input.
+            self._stdin.reconfigure(errors="replace")
         if self.interactive:
             self._print(
                 f"arxiv-bot console, channel #{self.channel.name}. "
@@ -116,13 +121,25 @@ class ConsoleAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        async with self._write_lock:
-            self._print(post_text(post, channel=channel.label) + "\n")
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        """One block of text: a paper card, or a digest listing every paper."""
+        if isinstance(item, Digest):
+            shows = tuple(post.paper.arxiv_id for post in item.posts)
+            return [OutgoingMessage({"text": digest_text(item)}, shows)]
+        return [OutgoingMessage({"text": post_text(item)}, (item.paper.arxiv_id,))]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
         async with self._write_lock:
-            self._print(digest_text(digest, channel=channel.label) + "\n")
+            self._print(f"{channel_prefix(channel.label)}{message.payload['text']}\n")
+        return key
+
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        """A terminal keeps no record to read back: a message cut short may repeat."""
+        return {}
 
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")

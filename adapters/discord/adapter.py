@@ -5,8 +5,9 @@ paper an embed with link buttons; a long digest starts a thread from its list me
 discord.py waits out rate limits itself. Errors that mean the channel cannot be posted to
 until someone acts (deleted, no access, missing permissions) raise
 :class:`~bot.errors.ChannelUnavailableError`, which pauses the channel's subscriptions.
-Once the first message of a post is accepted the paper counts as delivered: a failed
-thread message is logged, not retried, so a retry never posts the card twice.
+The core keeps every message in its outbox; each goes out with its key as an enforced
+nonce, and after a crash :meth:`DiscordAdapter.find_sent` reads the channel back, so a
+message is never posted twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Literal
 
 import aiohttp
@@ -22,20 +24,14 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
-from adapters.background import BackgroundTasks
 from adapters.discord.commands import PLATFORM, ArxivGroup, CommandRunner
-from adapters.discord.permissions import missing_permissions, missing_text
-from adapters.discord.render import (
-    DigestPlan,
-    DiscordMessage,
-    digest_messages,
-    paper_buttons,
-    paper_embed,
-)
+from adapters.discord.permissions import can_read_history, missing_permissions, missing_text
+from adapters.discord.render import digest_parts, message_fingerprint, post_parts
 from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
 from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError, DeliveryError
-from bot.models import ChannelRef, Digest, PaperPost
+from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
+from bot.secrets import mask_url
 
 __all__ = ["DiscordAdapter", "DiscordFactory", "build_client", "classify_error"]
 
@@ -43,8 +39,10 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
-THREAD_GRACE_SECONDS = 10.0
-"""How long a stop waits for digest threads still being posted."""
+THREAD_EXISTS = 160004
+"""Discord's code for "a thread has already been created for this message"."""
+READ_BACK_LIMIT = 50
+"""How many of a channel's latest messages a read-back looks at."""
 
 UNAVAILABLE_REASONS: dict[int, str] = {
     10003: (
@@ -157,7 +155,9 @@ class DiscordAdapter:
         self._closed = asyncio.Event()
         self._failure: ConfigError | None = None
         self._stopping = False
-        self._threads = BackgroundTasks("Discord digest thread")
+        self._warned_history: set[str] = set()
+        self._threads: dict[int, int] = {}
+        """Digest threads by the message they were started from (the target to post in)."""
 
     # -- starting and stopping ---------------------------------------------------------
 
@@ -173,7 +173,7 @@ class DiscordAdapter:
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             await self.client.close()
             raise ConfigError(
-                f"cannot reach Discord at {self._settings.api_url} "
+                f"cannot reach Discord at {mask_url(self._settings.api_url)} "
                 f"({error or type(error).__name__}); check the network or DISCORD_API_URL"
             ) from None
         user = self.client.user
@@ -213,7 +213,8 @@ class DiscordAdapter:
         try:
             _, url, _ = await self.client.http.get_bot_gateway()
         except discord.GatewayNotFound as error:
-            raise ConfigError(f"{self._settings.api_url} named no gateway: {error}") from None
+            api = mask_url(self._settings.api_url)
+            raise ConfigError(f"{api} named no gateway: {error}") from None
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)  # one process, one Discord
 
     async def sync_commands(self, guild_id: int | None, *, clear: bool = False) -> int:
@@ -239,7 +240,6 @@ class DiscordAdapter:
     async def stop(self) -> None:
         self._stopping = True
         try:
-            await self._threads.wait(grace=THREAD_GRACE_SECONDS)
             await self.client.close()
             if self._connection is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -250,50 +250,97 @@ class DiscordAdapter:
 
     # -- posting -----------------------------------------------------------------------
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        message = DiscordMessage(embeds=(paper_embed(post),))
-        await self._send(int(channel.channel), message, view=paper_buttons(post))
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        parts = digest_parts(item, cards=cards) if isinstance(item, Digest) else post_parts(item)
+        return [OutgoingMessage(part.to_payload(), part.shows, part.in_thread) for part in parts]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        """The digest's first message; a thread with its cards follows in the background,
-        so the digest counts as delivered the moment the first message is accepted."""
-        plan = digest_messages(digest)
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
+        """Post with ``key`` as an enforced nonce: Discord itself returns the message it
+        already has instead of posting it twice for a few minutes after a first try."""
+        payload = dict(message.payload)
+        thread_name = str(payload.pop("thread_name", "") or "arXiv")
         channel_id = int(channel.channel)
-        head = await self._send(channel_id, plan.head)
-        if plan.needs_thread:
-            self._threads.start(self._post_thread(channel, head.id, plan))
+        target = channel_id
+        if thread is not None:
+            target = await self._thread_for(channel_id, int(thread), thread_name)
+        missing = self._missing_permissions(target)
+        if missing:
+            raise ChannelUnavailableError(missing_text(missing))
+        route = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=target)
+        try:
+            data = await self.client.http.request(
+                route, json={**payload, "nonce": key, "enforce_nonce": True}
+            )
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            raise classify_error(error) from error
+        return str(data["id"])
 
-    async def flush(self) -> None:
-        """Wait until every digest thread started so far is posted (tests, shutdown)."""
-        await self._threads.wait()
-
-    async def _post_thread(self, channel: ChannelRef, head_id: int, plan: DigestPlan) -> None:
-        channel_id = int(channel.channel)
-        target = await self._thread_for(channel_id, head_id, plan.thread_name)
-        for number, message in enumerate(plan.thread, start=1):
-            try:
-                await self._send(target, message)
-            except Exception as error:
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        """Look through the bot's latest messages in the channel (and in the threads the
+        candidates belong in) for ones with the same embeds and text as a candidate."""
+        if not self._can_read_history(int(channel.channel)):
+            if channel.channel not in self._warned_history:
+                self._warned_history.add(channel.channel)
                 log.warning(
-                    "Discord: digest part %s of %s in %s not posted: %s",
-                    number,
-                    len(plan.thread),
+                    "Discord: the bot lacks Read Message History in %s, so after a crash it "
+                    "cannot check what it already posted there and may repeat one message; "
+                    "grant it (it is in the invite URL)",
                     channel.label,
-                    error,
                 )
-                return
+            return {}
+        me = self.client.user.id if self.client.user is not None else None
+        found: dict[str, str] = {}
+        places = {int(channel.channel)} | {int(c.thread) for c in candidates if c.thread}
+        for place in sorted(places):
+            try:
+                recent = await self.client.http.logs_from(place, READ_BACK_LIMIT)
+            except discord.NotFound:
+                continue  # a thread never started: nothing landed there
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+                raise classify_error(error) from error
+            landed = {
+                message_fingerprint(message): str(message["id"])
+                for message in reversed(recent)
+                if me is None or int(message.get("author", {}).get("id", 0)) == me
+            }
+            for candidate in candidates:
+                ref = landed.get(message_fingerprint(candidate.message.payload))
+                if ref is not None and candidate.key not in found:
+                    found[candidate.key] = ref
+        return found
 
     async def _thread_for(self, channel_id: int, message_id: int, name: str) -> int:
-        """A thread started from the digest's message; the channel itself where threads
-        cannot be started (inside a thread or forum post, or without the permission)."""
+        """The thread started from the message ``message_id`` (started now if need be); the
+        channel itself where threads cannot be started (inside a thread or forum post, or
+        without the permission)."""
+        if message_id in self._threads:
+            return self._threads[message_id]
         try:
             thread = await self.client.http.start_thread_with_message(
                 channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
             )
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
-            log.info("Discord: no thread in %s (%s); posting the cards there", channel_id, error)
-            return channel_id
-        return int(thread["id"])
+            target = int(thread["id"])
+        except discord.HTTPException as error:
+            if error.code != THREAD_EXISTS:
+                log.info("Discord: no thread in %s (%s); posting there", channel_id, error)
+            target = message_id if error.code == THREAD_EXISTS else channel_id
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise classify_error(error) from error
+        self._threads[message_id] = target
+        return target
+
+    def _can_read_history(self, channel_id: int) -> bool:
+        """False when the gateway's cache knows the bot may not read the channel's history
+        (True when nothing is known, as in ``run --once``)."""
+        channel = self.client.get_channel(channel_id)
+        if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return True
+        me = channel.guild.me
+        return me is None or can_read_history(channel.permissions_for(me))
 
     def _missing_permissions(self, channel_id: int) -> list[str]:
         """What the bot lacks to post in the channel, as far as the gateway's cache knows
@@ -306,29 +353,6 @@ class DiscordAdapter:
             return []
         in_thread = isinstance(channel, discord.Thread)
         return missing_permissions(channel.permissions_for(me), in_thread=in_thread)
-
-    async def _send(
-        self, channel_id: int, message: DiscordMessage, *, view: discord.ui.View | None = None
-    ) -> discord.Message:
-        missing = self._missing_permissions(channel_id)
-        if missing:
-            raise ChannelUnavailableError(missing_text(missing))
-        target = self.client.get_partial_messageable(channel_id)
-        try:
-            if view is None:
-                return await target.send(
-                    message.content or None,
-                    embeds=list(message.embeds),
-                    allowed_mentions=discord.AllowedMentions.none(),
-                )
-            return await target.send(
-                message.content or None,
-                embeds=list(message.embeds),
-                allowed_mentions=discord.AllowedMentions.none(),
-                view=view,
-            )
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
-            raise classify_error(error) from error
 
 
 class DiscordFactory:

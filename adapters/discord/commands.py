@@ -360,14 +360,27 @@ class ArxivGroup(app_commands.Group):
         await self.runner.run(interaction, "preview", text, typed=(query, category))
 
     @app_commands.command(description="Show or set how this channel gets papers")
-    @app_commands.describe(mode="each: a post per paper; digest: one message per announcement")
+    @app_commands.describe(
+        mode="each: a post per paper; digest: one message per announcement",
+        cards="Full cards in a digest, after its list of every paper (0 to 100)",
+    )
     async def mode(
-        self, interaction: discord.Interaction, mode: Literal["each", "digest"] | None = None
+        self,
+        interaction: discord.Interaction,
+        mode: Literal["each", "digest"] | None = None,
+        cards: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
-        if mode is None:
+        if mode is None and cards is None:
             await self.runner.run(interaction, "mode", "mode")
-        else:
-            await self.runner.run(interaction, "mode", f"mode {mode}", manages=True)
+            return
+        text = " ".join(
+            [
+                "mode",
+                *([mode] if mode else []),
+                *([f"--cards {cards}"] if cards is not None else []),
+            ]
+        )
+        await self.runner.run(interaction, "mode", text, manages=True)
 
     @app_commands.command(description="Harvests, deliveries and this channel's state")
     async def status(self, interaction: discord.Interaction) -> None:

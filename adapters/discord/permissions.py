@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import discord
 
-__all__ = ["missing_permissions", "missing_text"]
+__all__ = ["INVITE_PERMISSIONS", "can_read_history", "missing_permissions", "missing_text"]
+
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    use_application_commands=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+)
+"""What the invite URL asks for (docs/discord.md): posting papers, their threads, the
+command, and reading back its own recent messages after a crash so none is posted twice."""
 
 
 def missing_permissions(permissions: discord.Permissions, *, in_thread: bool) -> list[str]:
@@ -30,3 +42,9 @@ def missing_text(missing: list[str]) -> str:
         f"The bot lacks {', '.join(missing)} in this Discord channel; grant "
         f"{'it' if len(missing) == 1 else 'them'} to the bot (or its role)"
     )
+
+
+def can_read_history(permissions: discord.Permissions) -> bool:
+    """Read Message History: without it the bot cannot look for what it already posted
+    (Discord then lists no messages rather than refusing)."""
+    return permissions.read_message_history

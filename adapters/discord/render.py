@@ -14,15 +14,16 @@ counts embeds): title 256, description 4,096, 25 fields (name 256, value 1,024),
 2,048, author 256, 6,000 characters over all embeds of a message (as ``len(embed)``
 counts them), 10 embeds, content 2,000. :func:`fit_message` is the last guard.
 
-Digests (:func:`digest_messages`) are one message of up to 10 embeds when they all fit;
-otherwise a message listing the papers, and the full cards for a thread started from it
-(see :class:`DigestPlan`).
+Digests (:func:`digest_parts`) are one message of up to 10 embeds when they all fit;
+otherwise messages listing every paper (the first in the channel, the rest in a thread
+started from it) and the full cards of the first few in that thread (see
+:class:`DiscordPart`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,16 +58,18 @@ __all__ = [
     "MAX_THREAD_NAME",
     "MAX_TITLE",
     "MAX_TOTAL",
-    "DigestPlan",
     "DiscordMessage",
+    "DiscordPart",
     "clamp_embed",
-    "digest_messages",
+    "digest_parts",
     "escape",
     "escape_code",
     "fit_message",
+    "message_fingerprint",
     "pack_embeds",
     "paper_buttons",
     "paper_embed",
+    "post_parts",
     "reply_message",
 ]
 
@@ -210,29 +213,35 @@ class DiscordMessage:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class DigestPlan:
-    """How to deliver a digest.
+class DiscordPart:
+    """One message of a planned post or digest.
 
-    When ``thread`` is empty, ``head`` is the whole digest: up to 10 cards sharing the
-    6,000 characters of one message (abstracts shortened, cards compact if need be).
-    When not, ``head`` lists the papers (numbered links) and the caller starts a thread
-    named ``thread_name`` from it (``start_thread_with_message``) and posts ``thread``
-    there in order: the full cards, packed up to 10 and 6,000 characters a message. Where
-    no thread can be started (the channel is itself a thread or a forum post, or the bot
-    lacks Create Public Threads), post :attr:`messages` one after another instead.
+    ``shows`` names the papers it lists or shows; ``in_thread`` parts go in a thread
+    named ``thread_name`` started from the plan's first message (or, where no thread can
+    be started, in the channel after it). ``view`` holds link buttons.
     """
 
-    head: DiscordMessage
-    thread: tuple[DiscordMessage, ...] = ()
+    message: DiscordMessage
+    shows: tuple[str, ...] = ()
+    in_thread: bool = False
     thread_name: str = ""
+    view: discord.ui.View | None = None
 
-    @property
-    def needs_thread(self) -> bool:
-        return bool(self.thread)
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body of ``POST /channels/{id}/messages`` (no nonce yet): pings nobody.
 
-    @property
-    def messages(self) -> tuple[DiscordMessage, ...]:
-        return (self.head, *self.thread)
+        ``thread_name`` rides along for the adapter, which removes it before sending.
+        """
+        payload: dict[str, Any] = {
+            "content": self.message.content or None,
+            "embeds": [embed.to_dict() for embed in self.message.embeds],
+            "allowed_mentions": {"parse": []},
+        }
+        if self.view is not None:
+            payload["components"] = self.view.to_components()
+        if self.in_thread:
+            payload["thread_name"] = self.thread_name
+        return payload
 
 
 # -- limits
@@ -523,44 +532,80 @@ def _digest_single(title: str, posts: Sequence[PaperPost]) -> DiscordMessage | N
     return fit_message(escape(title), embeds)
 
 
-DIGEST_CARDS_MAX = 100
-"""Cards in a digest's thread at most (ten messages); a huge digest is not a flood."""
+def post_parts(post: PaperPost) -> list[DiscordPart]:
+    """A paper card with its link buttons, one message."""
+    message = DiscordMessage(embeds=(paper_embed(post),))
+    return [DiscordPart(message, (post.paper.arxiv_id,), view=paper_buttons(post))]
 
 
-def digest_messages(digest: Digest) -> DigestPlan:
-    """A digest: one message of up to 10 cards if they all fit, else a list and a thread.
+def digest_parts(digest: Digest, *, cards: int) -> list[DiscordPart]:
+    """A digest as messages that together list every paper.
 
-    Up to 10 posts share the 6,000 characters of one message (:func:`paper_embed` with a
-    budget each, shorter abstracts first, then compact cards). More posts, or posts too
-    big to share a message, give a head message listing every paper that fits (numbered
-    links) and the full cards packed into thread messages (:func:`pack_embeds`).
+    Up to ``cards`` (and at most 10) posts that share the 6,000 characters of one message
+    (:func:`paper_embed` with a budget each) are one message of cards. Otherwise the
+    papers are listed as numbered links: the first message in the channel, the rest of
+    the list in a thread started from it, as many messages as the 4,096-character
+    descriptions need; then full cards of the first ``cards`` papers in the thread,
+    packed up to 10 and 6,000 characters a message (:func:`pack_embeds`).
     """
     title = digest_title(digest)
     posts = digest.posts
-    if len(posts) <= MAX_EMBEDS:
+    every = tuple(post.paper.arxiv_id for post in posts)
+    if posts and len(posts) <= min(cards, MAX_EMBEDS):
         single = _digest_single(title, posts)
         if single is not None:
-            return DigestPlan(single)
-    lines = _Lines(MAX_DESCRIPTION)
-    shown = 0
-    for number, post in enumerate(posts, start=1):
-        if not lines.add(_digest_line(number, post)):
-            break
-        shown += 1
-    rest = len(posts) - shown
-    listing = discord.Embed(
-        title=_cut(title, MAX_TITLE),
-        colour=ARXIV_RED,
-        description=lines.text(f"… and {rest:,} more" if rest else ""),
+            return [DiscordPart(single, every)]
+    thread_name = _cut(title, MAX_THREAD_NAME)
+    parts: list[DiscordPart] = []
+    lines = [_digest_line(number, post) for number, post in enumerate(posts, start=1)]
+    for start, stop in _line_chunks(lines, MAX_DESCRIPTION - NOTE_RESERVE) or [(0, 0)]:
+        first = not parts
+        heading = title if first else f"{title}, continued ({start + 1:,} to {stop:,})"
+        listing = discord.Embed(
+            title=_cut(heading, MAX_TITLE),
+            colour=ARXIV_RED,
+            description="\n".join(lines[start:stop]) or None,
+        )
+        if first and (stop < len(posts) or cards):
+            listing.set_footer(text="More in the thread.")
+        message = fit_message(escape(title) if first else "", [listing])
+        parts.append(DiscordPart(message, every[start:stop], not first, thread_name))
+    carded = posts[:cards]
+    for group in pack_embeds(map(paper_embed, carded)):
+        parts.append(DiscordPart(DiscordMessage("", group), (), True, thread_name))
+    return parts
+
+
+def message_fingerprint(message: Mapping[str, Any]) -> tuple[object, ...]:
+    """What identifies a message the bot posted, as sent or as Discord returns it: its
+    text and each embed's title, link and description (nonces are not returned)."""
+    embeds = message.get("embeds") or ()
+    return (
+        str(message.get("content") or "").strip(),
+        tuple(
+            (
+                str(e.get("title") or "").strip(),
+                str(e.get("url") or ""),
+                str(e.get("description") or "").strip(),
+            )
+            for e in embeds
+        ),
     )
-    listing.set_footer(text="Full cards are in the thread.")
-    head = fit_message(escape(title), [listing])
-    carded = posts[:DIGEST_CARDS_MAX]
-    thread = [DiscordMessage("", group) for group in pack_embeds(map(paper_embed, carded))]
-    if len(posts) > len(carded):
-        more = len(posts) - len(carded)
-        thread.append(DiscordMessage(f"… and {more:,} more papers not shown here."))
-    return DigestPlan(head, tuple(thread), _cut(title, MAX_THREAD_NAME))
+
+
+def _line_chunks(lines: Sequence[str], limit: int) -> list[tuple[int, int]]:
+    """Index ranges of ``lines`` whose newline-joined text fits ``limit`` characters."""
+    chunks: list[tuple[int, int]] = []
+    start = size = 0
+    for index, line in enumerate(lines):
+        grown = size + len(line) + (1 if index > start else 0)
+        if index > start and grown > limit:
+            chunks.append((start, index))
+            start, grown = index, len(line)
+        size = grown
+    if lines:
+        chunks.append((start, len(lines)))
+    return chunks
 
 
 # -- command replies

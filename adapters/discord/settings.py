@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -39,6 +41,11 @@ class DiscordSettings(EnvSettings):
     def _api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://discord.com/api/v10")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError(
+                "must not hold a user name or password (user:password@): Discord's API "
+                "takes only the bot token; use e.g. https://discord.com/api/v10"
+            )
         return value.rstrip("/")
 
     @property

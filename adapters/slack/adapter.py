@@ -3,15 +3,17 @@
 Posting goes through one ``AsyncWebClient`` per bot token, with slack_sdk's retry
 handlers for rate limits and server errors (:mod:`adapters.slack.client`), paced per
 channel (:mod:`adapters.slack.pacing`). A paper's card is one message; its full
-abstract, or a digest's cards, follow in the message's thread. Once the first message
-is accepted the paper counts as delivered: a failed thread reply is logged, not retried,
-so a retry never posts the card twice.
+abstract, or a digest's continued list and cards, follow in the message's thread. The
+core keeps each of these messages in its outbox and sends them one by one; each carries
+its idempotency key in Slack message metadata, so after a crash :meth:`find_sent` reads
+the channel back and the core never posts a message twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
@@ -23,24 +25,35 @@ from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.background import BackgroundTasks
-from adapters.slack.client import error_code, make_web_client, post_with_join
+from adapters.slack.client import (
+    classify_error,
+    error_code,
+    find_by_metadata,
+    make_web_client,
+    message_metadata,
+    post_with_join,
+)
+from adapters.slack.endpoint import SlackEndpoint
 from adapters.slack.listeners import PLATFORM, register_listeners
 from adapters.slack.oauth import bot_token_for, installation_store, oauth_settings
 from adapters.slack.pacing import ChannelPacer
-from adapters.slack.render import SlackMessage, digest_message, paper_card
-from adapters.slack.settings import SlackMode, SlackSettings, load_slack_settings
+from adapters.slack.render import digest_parts, post_parts
+from adapters.slack.settings import (
+    READ_BACK_SCOPES,
+    SlackMode,
+    SlackSettings,
+    load_slack_settings,
+)
 from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError
-from bot.models import ChannelRef, Digest, PaperPost
+from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
+from bot.secrets import mask_url
 
 __all__ = ["EVENTS_PATH", "SlackAdapter", "SlackFactory"]
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-THREAD_GRACE_SECONDS = 10.0
-"""How long a stop waits for threads still being posted."""
 NOT_INSTALLED = (
     "arxiv-bot is no longer installed in this Slack workspace; reinstall it from the "
     "bot's /slack/install page"
@@ -71,7 +84,7 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
-        self._threads = BackgroundTasks("Slack thread")
+        self._warned_scopes: set[str] = set()
         self.app: AsyncApp | None = None
         """The bolt app answering commands (None when commands are off)."""
         self.http_port: int | None = None
@@ -130,10 +143,19 @@ class SlackAdapter:
             identity.get("user"),
             identity.get("team_id"),
         )
+        granted = set(str(identity.headers.get("x-oauth-scopes", "")).replace(" ", "").split(","))
+        missing = [scope for scope in READ_BACK_SCOPES if scope not in granted]
+        if identity.headers.get("x-oauth-scopes") is not None and missing:
+            log.warning(
+                "Slack: the token lacks %s: after a crash the bot cannot check what it had "
+                "already posted, so one message per channel may repeat; add the scopes and "
+                "reinstall the app (see deploy/slack-manifest.yml)",
+                ", ".join(missing),
+            )
 
     def _unreachable(self, error: BaseException) -> ConfigError:
         return ConfigError(
-            f"cannot reach Slack at {self._settings.api_url} "
+            f"cannot reach Slack at {mask_url(self._settings.api_url)} "
             f"({error or type(error).__name__}); check the network or SLACK_API_URL"
         )
 
@@ -155,9 +177,8 @@ class SlackAdapter:
 
     async def _serve_http(self, app: AsyncApp) -> None:
         settings = self._settings
-        self._runner = web.AppRunner(
-            app.web_app(path=EVENTS_PATH, port=settings.port), access_log=None
-        )
+        endpoint = SlackEndpoint(app, path=EVENTS_PATH, signing_secret=settings.signing_secret)
+        self._runner = web.AppRunner(endpoint.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)
         try:
@@ -182,7 +203,6 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         try:
-            await self._threads.wait(grace=THREAD_GRACE_SECONDS)
             if self._socket is not None:
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
             if self._runner is not None:
@@ -194,73 +214,66 @@ class SlackAdapter:
 
     # -- posting -----------------------------------------------------------------------
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        await self._send(channel, paper_card(post))
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        parts = digest_parts(item, cards=cards) if isinstance(item, Digest) else post_parts(item)
+        return [
+            OutgoingMessage(part.message.to_payload(), part.shows, part.in_thread) for part in parts
+        ]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        await self._send(channel, digest_message(digest))
-
-    async def _send(self, channel: ChannelRef, message: SlackMessage) -> None:
-        """Post ``message``; its thread follows in the background, so the paper counts as
-        delivered the moment the first message is accepted."""
-        client = await self._client_for(channel)
-        ts = await self._post(client, channel, message)
-        if message.thread:
-            self._threads.start(self._post_thread(client, channel, ts, message.thread))
-
-    async def flush(self) -> None:
-        """Wait until every thread started so far is posted (tests, shutdown)."""
-        await self._threads.wait()
-
-    async def _post(
-        self,
-        client: AsyncWebClient,
-        channel: ChannelRef,
-        message: SlackMessage,
-        thread_ts: str | None = None,
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
     ) -> str:
-        payload = message.to_payload()
-        if thread_ts is not None:
-            payload["thread_ts"] = thread_ts
+        """Post with ``key`` in the message's metadata, where :meth:`find_sent` looks."""
+        client = await self._client_for(channel, posting=True)
+        payload = {**message.payload, "metadata": message_metadata(key)}
+        if thread is not None:
+            payload["thread_ts"] = thread
         async with self._pacer.turn(f"{channel.workspace}/{channel.channel}"):
             return await post_with_join(client, channel=channel.channel, **payload)
 
-    async def _post_thread(
-        self,
-        client: AsyncWebClient,
-        channel: ChannelRef,
-        thread_ts: str,
-        replies: tuple[SlackMessage, ...],
-    ) -> None:
-        """Post ``replies`` in the thread; the parent is out, so failures are only logged."""
-        for number, reply in enumerate(replies, start=1):
-            try:
-                await self._post(client, channel, reply, thread_ts)
-            except Exception as error:
-                log.warning(
-                    "Slack: thread reply %s of %s in %s not posted: %s",
-                    number,
-                    len(replies),
-                    channel.label,
-                    error,
-                )
-                return
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        """Read the channel's (or thread's) latest messages back and match their metadata.
 
-    async def _client_for(self, channel: ChannelRef) -> AsyncWebClient:
+        Needs the ``channels:history`` / ``groups:history`` scopes; without them it finds
+        nothing (and says so once per workspace), so a crash may repeat one message.
+        """
+        client = await self._client_for(channel)
+        try:
+            return await find_by_metadata(client, channel.channel, candidates)
+        except SlackApiError as error:
+            if error_code(error) != "missing_scope":
+                raise classify_error(error) from error
+            if channel.workspace not in self._warned_scopes:
+                self._warned_scopes.add(channel.workspace)
+                log.warning(
+                    "Slack: the app cannot read message history in workspace %s (%s); "
+                    "reinstall it with the channels:history and groups:history scopes, or a "
+                    "crash may repeat one message per channel",
+                    channel.workspace,
+                    error.response.get("needed", "missing scope"),
+                )
+            return {}
+
+    async def _client_for(self, channel: ChannelRef, *, posting: bool = False) -> AsyncWebClient:
+        """The channel's workspace's client; ``posting`` clients never resend a request
+        that may have reached Slack (the core looks first, then sends again)."""
         if self._installations is None:
-            return self._client(self._settings.bot_token)
+            return self._client(self._settings.bot_token, posting=posting)
         token = await bot_token_for(self._installations, channel.workspace)
         if token is None:
             raise ChannelUnavailableError(NOT_INSTALLED)
-        return self._client(token)
+        return self._client(token, posting=posting)
 
-    def _client(self, token: str | None) -> AsyncWebClient:
-        key = token or ""
+    def _client(self, token: str | None, *, posting: bool = False) -> AsyncWebClient:
+        key = ("post:" if posting else "") + (token or "")
         if key not in self._clients:
             self._clients[key] = make_web_client(
                 token,
                 base_url=self._settings.api_url,
                 retry_interval=self._retry_interval,
+                resend=not posting,
             )
         return self._clients[key]
 

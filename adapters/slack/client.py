@@ -10,11 +10,13 @@ into every listener's client when this client is given to ``AsyncApp(client=...)
 channel's subscriptions pause) or :class:`~bot.errors.DeliveryError` (try again later).
 
 :func:`post_with_join` posts a message, joining the channel once when Slack answers
-``not_in_channel``.
+``not_in_channel``. :func:`message_metadata` tags a message with its idempotency key and
+:func:`find_by_metadata` reads a channel (or thread) back to find tagged messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -30,18 +32,27 @@ from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ChannelUnavailableError, DeliveryError
+from bot.models import SentCandidate
 
 __all__ = [
     "INVITE_HINT",
     "UNAVAILABLE_REASONS",
     "classify_error",
     "error_code",
+    "find_by_metadata",
     "make_web_client",
+    "message_metadata",
     "post_with_join",
     "unreachable",
 ]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
+
+METADATA_EVENT = "arxiv_bot_message"
+"""The metadata event type of every message the bot posts; its payload holds the key."""
+READ_BACK_LIMIT = 50
+"""How many of a channel's (or thread's) latest messages a read-back looks at: a crash's
+message in flight is among the newest."""
 
 INVITE_HINT = "The bot is not in this private channel; invite it with /invite @arxiv-bot"
 
@@ -79,9 +90,15 @@ def make_web_client(
     timeout: int = 30,
     max_retries: int = 3,
     retry_interval: RetryIntervalCalculator | None = None,
+    resend: bool = True,
 ) -> AsyncWebClient:
     """An ``AsyncWebClient`` for ``token`` with retries for connection errors, rate
     limits (waiting ``Retry-After``) and server errors (HTTP 500 and 503).
+
+    Without ``resend``, only rate limits are retried (Slack refused those requests
+    outright): a dropped connection or a server error after ``chat.postMessage`` may
+    mean the message was posted, and resending it blindly would post it twice. The
+    dispatcher retries such posts itself, after reading the channel back.
 
     ``base_url`` defaults to Slack's (``https://slack.com/api/``); tests point it at a
     fake. ``max_retries`` bounds the retries of one call, all kinds together (slack_sdk
@@ -91,10 +108,15 @@ def make_web_client(
     """
     interval = retry_interval or BackoffRetryIntervalCalculator()
     handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
-        AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries)
     ]
+    if resend:
+        handlers += [
+            AsyncConnectionErrorRetryHandler(
+                max_retry_count=max_retries, interval_calculator=interval
+            ),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        ]
     return AsyncWebClient(
         token=token,
         base_url=base_url or DEFAULT_BASE_URL,
@@ -157,9 +179,7 @@ async def post_with_join(client: AsyncWebClient, *, channel: str, **message: Any
     try:
         await client.conversations_join(channel=channel)
     except (aiohttp.ClientError, TimeoutError) as error:
-        raise DeliveryError(
-            f"Slack could not be reached: {error or type(error).__name__}"
-        ) from error
+        raise unreachable(error) from error
     except SlackApiError as error:
         if error_code(error) in _JOIN_IMPOSSIBLE:
             raise ChannelUnavailableError(INVITE_HINT) from error
@@ -174,10 +194,45 @@ async def _post(client: AsyncWebClient, channel: str, message: dict[str, Any]) -
     try:
         response = await client.chat_postMessage(channel=channel, **message)
     except (aiohttp.ClientError, TimeoutError) as error:  # after slack_sdk's own retries
-        raise DeliveryError(
-            f"Slack could not be reached: {error or type(error).__name__}"
-        ) from error
+        raise unreachable(error) from error
     ts = response.get("ts")
     if not isinstance(ts, str):
         raise DeliveryError("Slack accepted the message but returned no ts")
     return ts
+
+
+def message_metadata(key: str) -> dict[str, Any]:
+    """Slack message metadata naming the bot's idempotency ``key``."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+
+
+async def find_by_metadata(
+    client: AsyncWebClient, channel: str, candidates: Sequence[SentCandidate]
+) -> dict[str, str]:
+    """The ``ts`` of each candidate found among the latest messages of the channel, or of
+    the thread it belongs in, by the key in its metadata.
+
+    One ``conversations.history`` call for the channel, one ``conversations.replies`` per
+    thread. Raises ``SlackApiError`` (``missing_scope`` without the history scopes).
+    """
+    wanted = {c.key for c in candidates}
+    threads = {c.thread for c in candidates}
+    found: dict[str, str] = {}
+    try:
+        for thread in threads:
+            if thread is None:
+                response = await client.conversations_history(
+                    channel=channel, limit=READ_BACK_LIMIT, include_all_metadata=True
+                )
+            else:
+                response = await client.conversations_replies(
+                    channel=channel, ts=thread, limit=READ_BACK_LIMIT, include_all_metadata=True
+                )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                key = (metadata.get("event_payload") or {}).get("key")
+                if metadata.get("event_type") == METADATA_EVENT and key in wanted:
+                    found[key] = str(message["ts"])
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise unreachable(error) from error
+    return found

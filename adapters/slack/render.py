@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.models import Digest, Paper, PaperPost, Reply, Tone, Visibility
@@ -40,10 +40,12 @@ __all__ = [
     "SHARE_ACTION",
     "BlockDict",
     "SlackMessage",
-    "digest_message",
+    "SlackPart",
+    "digest_parts",
     "escape",
     "paper_card",
     "plain",
+    "post_parts",
     "reply_message",
 ]
 
@@ -65,7 +67,6 @@ LIST_TITLE_CHARS = 150
 FIELD_CHARS = 500
 SNIPPET_CHARS = 500
 DIGEST_LIST_MAX = 50
-DIGEST_CARDS_MAX = 100
 CODE_BUTTONS_MAX = 3
 
 _TONE_EMOJI = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.ERROR: ":warning: "}
@@ -320,24 +321,60 @@ def _digest_line(number: int, post: PaperPost) -> str:
     return _list_line(number, post.paper, digest_line_suffix(post))
 
 
-def digest_message(digest: Digest) -> SlackMessage:
-    """One message listing the papers; the full cards go in its thread."""
+@dataclass(frozen=True, slots=True)
+class SlackPart:
+    """One message of a planned post or digest: what it shows, and whether it replies in
+    the thread of the plan's first message."""
+
+    message: SlackMessage
+    shows: tuple[str, ...] = ()
+    in_thread: bool = False
+
+
+def post_parts(post: PaperPost) -> list[SlackPart]:
+    """A paper card, then its thread replies (the full abstract)."""
+    card = paper_card(post)
+    head = SlackPart(replace(card, thread=()), (post.paper.arxiv_id,))
+    return [head, *(SlackPart(reply, in_thread=True) for reply in card.thread)]
+
+
+def digest_parts(digest: Digest, *, cards: int) -> list[SlackPart]:
+    """Every paper listed: the first :data:`DIGEST_LIST_MAX` in the digest's message, the
+    rest in thread replies of as many again each; then full cards for the first ``cards``
+    papers in the thread."""
     title = digest_title(digest)
     posts = digest.posts
-    listed = posts[:DIGEST_LIST_MAX]
-    lines = [_digest_line(n, post) for n, post in enumerate(listed, start=1)]
-    tail: list[BlockDict] = []
-    if len(posts) > len(listed):
-        tail.append(_context(f"… and {len(posts) - len(listed):,} more"))
-    if posts:
-        tail.append(_context("Full cards are in the thread."))
-    blocks = _fit([_header(title)], _list_sections(lines), tail)
-    carded = posts[:DIGEST_CARDS_MAX]  # a huge digest is not a flood
-    thread = [paper_card(post) for post in carded]
-    if len(posts) > len(carded):
-        note = f"… and {len(posts) - len(carded):,} more papers not shown here."
-        thread.append(SlackMessage(note, (_context(note),)))
-    return SlackMessage(_fallback(title), tuple(blocks), tuple(thread))
+    lines = [_digest_line(n, post) for n, post in enumerate(posts, start=1)]
+    chunks = [
+        range(start, min(start + DIGEST_LIST_MAX, len(posts)))
+        for start in range(0, len(posts), DIGEST_LIST_MAX)
+    ] or [range(0)]
+    carded = posts[:cards]
+    parts: list[SlackPart] = []
+    for number, chunk in enumerate(chunks):
+        shows = tuple(posts[i].paper.arxiv_id for i in chunk)
+        sections = _list_sections(lines[i] for i in chunk)
+        if number == 0:
+            tail = [_context(_digest_footer(len(posts), len(chunks), len(carded)))]
+            blocks = _fit([_header(title)], sections, tail if posts else [])
+            parts.append(SlackPart(SlackMessage(_fallback(title), tuple(blocks)), shows))
+            continue
+        note = f"{title}, continued: papers {chunk.start + 1:,} to {chunk.stop:,} of {len(posts):,}"
+        blocks = _fit([_context(escape(note))], sections, [])
+        parts.append(SlackPart(SlackMessage(_fallback(note), tuple(blocks)), shows, True))
+    for post in carded:
+        card = replace(paper_card(post), thread=())
+        parts.append(SlackPart(card, in_thread=True))
+    return parts
+
+
+def _digest_footer(papers: int, messages: int, cards: int) -> str:
+    where = []
+    if messages > 1:
+        where.append(f"the rest of the list ({papers - DIGEST_LIST_MAX:,} more)")
+    if cards:
+        where.append("full cards" if cards == papers else f"full cards of the first {cards}")
+    return f"In the thread: {' and '.join(where)}." if where else "Every paper is listed here."
 
 
 def _paper_line(number: int, paper: Paper) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -22,14 +23,26 @@ from pydantic_settings import SettingsConfigDict
 from bot.config import EnvSettings, load
 from bot.errors import ConfigError
 
-__all__ = ["BOT_SCOPES", "SlackMode", "SlackSettings", "load_slack_settings"]
+__all__ = ["BOT_SCOPES", "READ_BACK_SCOPES", "SlackMode", "SlackSettings", "load_slack_settings"]
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "channels:join")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:join",
+    "channels:history",
+    "groups:history",
+)
 """What the bot asks for: the slash command, posting, posting to public channels it has
-not joined, and joining a public channel when Slack answers ``not_in_channel``. The
-manifest (``deploy/slack-manifest.yml``) and the OAuth install flow use the same list."""
+not joined, joining a public channel when Slack answers ``not_in_channel``, and reading
+back its own recent messages after a crash (public and private channels) so it never
+posts one twice. The manifest (``deploy/slack-manifest.yml``) and the OAuth install flow
+use the same list."""
+
+READ_BACK_SCOPES = ("channels:history", "groups:history")
+"""Without these the bot still works, but a crash may repeat one message per channel."""
 
 
 class SlackMode(enum.Enum):
@@ -73,6 +86,11 @@ class SlackSettings(EnvSettings):
     def _api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError(
+                "must not hold a user name or password (user:password@): Slack's Web API "
+                "takes only the token; use e.g. https://slack.com/api/"
+            )
         return value if value.endswith("/") else value + "/"
 
     @property

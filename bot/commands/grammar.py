@@ -14,11 +14,18 @@ from dataclasses import dataclass
 
 from bot.errors import CommandError
 from bot.models import DeliveryMode, SortOrder
-from bot.query import Query, parse_query
+from bot.query import MAX_QUERY_LENGTH, Query, parse_query
+from bot.typography import option_text, plain, sanitize
 
 PREFIX = "/arxiv"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 25
+MAX_COMMAND_LENGTH = 1000
+"""A query is at most 300 characters; the rest is room for the command and its options."""
+MAX_SUBSCRIPTION_ID = 2**63 - 1
+"""SQLite's largest integer: no subscription number can be larger."""
+SHOWN_CHARS = 40
+"""How much of a bad value a message quotes back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,8 @@ class PreviewCommand:
 @dataclass(frozen=True, slots=True)
 class ModeCommand:
     mode: DeliveryMode | None = None
+    cards: int | None = None
+    """Full cards in this channel's digests (``--cards``); None leaves it as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,30 +106,39 @@ class CommandSpec:
 # A token is a run of non-space characters, where a quoted stretch may hold spaces.
 # An unterminated quote runs to the end so the query parser can report it precisely.
 _TOKEN = re.compile(r'(?:[^\s"]+|"[^"]*"?)+')
+_WORD = re.compile(r"\s*(\S+)\s*")  # the command's name, and the spaces around it
 
 
 def split_options(
     arguments: str, allowed: tuple[str, ...], command: str
 ) -> tuple[str, dict[str, str]]:
-    """Separate ``--name value`` options (outside quotes) from the rest of the text."""
+    """Separate ``--name value`` options (outside quotes) from the rest of the text.
+
+    Quotes and dashes are read typographically (``—limit 2``, “a phrase”); the rest is
+    returned as typed, for the query parser to read and quote back.
+    """
     options: dict[str, str] = {}
     kept: list[str] = []
-    tokens = _TOKEN.findall(arguments)
+    read = plain(arguments)  # same offsets as ``arguments``
+    tokens = [
+        (read[m.start() : m.end()], arguments[m.start() : m.end()]) for m in _TOKEN.finditer(read)
+    ]
     index = 0
     while index < len(tokens):
-        token = tokens[index]
+        token, typed = tokens[index]
         index += 1
-        if not token.startswith("--") or len(token) == 2:
-            kept.append(token)
+        option = option_text(token)
+        if option is None:
+            kept.append(typed)
             continue
-        name, has_value, value = token[2:].partition("=")
+        name, has_value, value = option.partition("=")
         if name not in allowed:
             known = ", ".join(f"--{option}" for option in allowed) or "none"
             raise CommandError(f"Unknown option --{name} for {command}. Options: {known}.")
         if not has_value:
             if index >= len(tokens):
                 raise CommandError(f"Option --{name} needs a value, e.g. {_OPTION_EXAMPLES[name]}.")
-            value = tokens[index]
+            value = tokens[index][0]
             index += 1
         if name in options:
             raise CommandError(f"Option --{name} is given twice; keep one.")
@@ -128,7 +146,12 @@ def split_options(
     return " ".join(kept), options
 
 
-_OPTION_EXAMPLES = {"sort": "--sort date", "limit": "--limit 5", "mode": "--mode digest"}
+_OPTION_EXAMPLES = {
+    "sort": "--sort date",
+    "limit": "--limit 5",
+    "mode": "--mode digest",
+    "cards": "--cards 5",
+}
 
 
 def _parse_sort(value: str) -> SortOrder:
@@ -136,7 +159,7 @@ def _parse_sort(value: str) -> SortOrder:
         return SortOrder(value.lower())
     except ValueError:
         choices = " or ".join(order.value for order in SortOrder)
-        raise CommandError(f"--sort must be {choices}, not {value!r}.") from None
+        raise CommandError(f"--sort must be {choices}, not {_shown(value)}.") from None
 
 
 def _parse_mode(value: str) -> DeliveryMode:
@@ -145,15 +168,42 @@ def _parse_mode(value: str) -> DeliveryMode:
     except ValueError:
         choices = " or ".join(mode.value for mode in DeliveryMode)
         raise CommandError(
-            f"The mode must be {choices}, not {value!r}: each posts every paper on its own, "
+            f"The mode must be {choices}, not {_shown(value)}: each posts every paper on its own, "
             "digest posts one message per harvest."
         ) from None
 
 
+def _shown(value: str) -> str:
+    """``value`` quoted back to the user, cut short when it is long."""
+    return repr(value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 1] + "…")
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits, with or without a sign (``int`` would also take ``٣`` and ``1_000``)."""
+    digits = value.removeprefix("+").removeprefix("-")
+    return digits.isascii() and digits.isdigit()
+
+
+def _whole_number(value: str, *, what: str, expected: str, high: int, low: int = 1) -> int:
+    """``value`` as a whole number from ``low`` to ``high``, or a :class:`CommandError` saying
+    what is wrong: ``{what} must be {expected}; ...``. The digits are counted before
+    converting, so a 100,000-digit number costs nothing."""
+    if not _is_number(value):
+        raise CommandError(f"{what} must be {expected}, not {_shown(value)}.")
+    if value.startswith(("+", "-")):
+        raise CommandError(f"{what} must be {expected}, without a sign: not {_shown(value)}.")
+    significant = value.lstrip("0") or "0"
+    number = int(significant) if len(significant) <= len(str(high)) else high + 1
+    if number < low:
+        raise CommandError(f"{what} must be {expected}; {_shown(value)} is too small.")
+    if number > high:
+        raise CommandError(f"{what} must be {expected}; {_shown(value)} is too large.")
+    return number
+
+
 def _parse_limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise CommandError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}.")
-    return int(value)
+    expected = f"a whole number from 1 to {MAX_LIMIT}"
+    return _whole_number(value, what="--limit", expected=expected, high=MAX_LIMIT)
 
 
 def _no_arguments(name: str, command: Command) -> Callable[[str, dict[str, str]], Command]:
@@ -201,21 +251,39 @@ def _parse_preview(rest: str, _options: dict[str, str]) -> Command:
     return PreviewCommand(parse_query(rest))
 
 
-def _parse_mode_command(rest: str, _options: dict[str, str]) -> Command:
+MAX_DIGEST_CARDS = 100
+
+
+def _parse_mode_command(rest: str, options: dict[str, str]) -> Command:
     value = rest.strip()
     if len(value.split()) > 1:
         raise CommandError("Give one mode: /arxiv mode each or /arxiv mode digest.")
-    return ModeCommand(_parse_mode(value) if value else None)
+    cards = None
+    if "cards" in options:
+        expected = f"a whole number from 0 to {MAX_DIGEST_CARDS}"
+        cards = _whole_number(
+            options["cards"], what="--cards", expected=expected, high=MAX_DIGEST_CARDS, low=0
+        )
+    return ModeCommand(_parse_mode(value) if value else None, cards)
 
 
 def _parse_unsubscribe(rest: str, _options: dict[str, str]) -> Command:
     value = rest.strip().removeprefix("#")
-    if not value.isdigit():
+    if not _is_number(value):
         raise CommandError(
             "Give the number of the subscription to remove, e.g. /arxiv unsubscribe 3 "
             "(/arxiv list shows the numbers)."
         )
-    return UnsubscribeCommand(int(value))
+    try:
+        number = _whole_number(
+            value,
+            what="A subscription number",
+            expected="a whole number such as 3",
+            high=MAX_SUBSCRIPTION_ID,
+        )
+    except CommandError as error:
+        raise CommandError(f"{error} /arxiv list shows this channel's subscriptions.") from None
+    return UnsubscribeCommand(number)
 
 
 SPECS: dict[str, CommandSpec] = {
@@ -253,10 +321,12 @@ SPECS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             "mode",
-            "/arxiv mode [each|digest]",
-            "Show or set how this channel gets papers: each on its own, or one digest per harvest.",
-            "/arxiv mode digest",
+            "/arxiv mode [each|digest] [--cards N]",
+            "Show or set how this channel gets papers: each on its own, or one digest per "
+            "harvest that lists every paper, with full cards for the first N (--cards).",
+            "/arxiv mode digest --cards 5",
             _parse_mode_command,
+            ("cards",),
         ),
         CommandSpec(
             "unsubscribe",
@@ -293,25 +363,34 @@ SPECS: dict[str, CommandSpec] = {
 def _unknown_command(name: str) -> CommandError:
     close = difflib.get_close_matches(name, SPECS, n=1)
     hint = f" Did you mean `/arxiv {close[0]}`?" if close else ""
-    return CommandError(f"Unknown command {name!r}.{hint} Try /arxiv help.")
+    return CommandError(f"Unknown command {_shown(name)}.{hint} Try /arxiv help.")
 
 
 def parse_command(text: str) -> Command:
     """Parse one command line; the ``/arxiv`` prefix is optional.
 
     Raises :class:`~bot.errors.CommandError` or :class:`~bot.errors.QueryError` with a
-    message for the user.
+    message for the user. Typographic quotes, dashes and spaces are read as plain ones
+    (:mod:`bot.typography`); messages quote the text as typed.
     """
-    stripped = text.strip()
-    if stripped.lower() == PREFIX or stripped.lower().startswith(PREFIX + " "):
-        stripped = stripped[len(PREFIX) :].strip()
-    elif stripped.startswith("/"):
+    typed = sanitize(text).strip()
+    if len(typed) > MAX_COMMAND_LENGTH:
+        raise CommandError(
+            f"This command is {len(typed):,} characters long; the limit is "
+            f"{MAX_COMMAND_LENGTH:,} (and {MAX_QUERY_LENGTH} for a query). Shorten it."
+        )
+    read = plain(typed)  # same offsets as ``typed``
+    start = 0
+    if read.lower() == PREFIX or read.lower().startswith(PREFIX + " "):
+        start = len(PREFIX)
+    elif read.startswith("/"):
         raise CommandError(f"Commands start with {PREFIX}, e.g. `{PREFIX} help`.")
-    if not stripped:
+    word = _WORD.match(read, start)
+    if word is None:
         return HelpCommand()
-    name, _, arguments = stripped.partition(" ")
+    name = word.group(1)
     spec = SPECS.get(name.lower())
     if spec is None:
         raise _unknown_command(name)
-    rest, options = split_options(arguments.strip(), spec.options, spec.name)
+    rest, options = split_options(typed[word.end() :], spec.options, spec.name)
     return spec.parse(rest.strip(), options)

@@ -39,6 +39,7 @@ from bot.models import DeliveryMode, Reply, SortOrder, Tone, Visibility
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
 from bot.render import clean, format_date, make_post, plural
+from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate
 from bot.store import Store
@@ -59,6 +60,8 @@ class Operations(Protocol):
     def next_harvest(self) -> datetime | None: ...
 
     async def pending_deliveries(self) -> int: ...
+
+    async def unmatched_papers(self) -> int: ...
 
     async def last_errors(self) -> list[str]: ...
 
@@ -94,7 +97,7 @@ class CommandHandler:
             code = (error.query, " " * error.position + "^") if error.position is not None else ()
             return Reply(title=error.message, code=code, tone=Tone.ERROR)
         except UserError as error:
-            return Reply(title=str(error), tone=Tone.ERROR)
+            return Reply(title=mask_secrets(str(error)), tone=Tone.ERROR)
         except Exception:
             log.exception("command %r from %s failed", text, context.channel)
             return Reply(
@@ -114,8 +117,8 @@ class CommandHandler:
                 return await self._subscribe(command, context)
             case PreviewCommand(query):
                 return self._preview_reply(query.canonical(), await self._preview(query))
-            case ModeCommand(mode):
-                return await self._mode(mode, context)
+            case ModeCommand(mode, cards):
+                return await self._mode(mode, cards, context)
             case UnsubscribeCommand(subscription_id):
                 return await self._unsubscribe(subscription_id, context)
             case ListCommand():
@@ -225,26 +228,39 @@ class CommandHandler:
             footer="Subscribe with /arxiv subscribe <query> when it looks right.",
         )
 
-    async def _mode(self, mode: DeliveryMode | None, context: CommandContext) -> Reply:
-        if mode is None:
+    async def _mode(
+        self, mode: DeliveryMode | None, cards: int | None, context: CommandContext
+    ) -> Reply:
+        if mode is None and cards is None:
             channel_id = await self._store.ensure_channel(context.channel)
             channel = await self._store.get_channel(channel_id)
             return Reply(
                 title=f"This channel's mode is {channel.mode}.",
                 lines=(
                     _MODE_TEXT[DeliveryMode(channel.mode)],
-                    "Change it with /arxiv mode each|digest.",
+                    self._cards_line(channel.digest_cards),
+                    "Change it with /arxiv mode each|digest [--cards N].",
                 ),
             )
         channel_id, was_paused = await self._managed_channel(context)
-        await self._store.set_channel_mode(channel_id, mode)
+        if mode is not None:
+            await self._store.set_channel_mode(channel_id, mode)
+        if cards is not None:
+            await self._store.set_digest_cards(channel_id, cards)
+        channel = await self._store.get_channel(channel_id)
         resumed = (_resumed_line(was_paused),) if was_paused else ()
         return Reply(
-            title=f"This channel's mode is now {mode}.",
-            lines=(_MODE_TEXT[mode], *resumed),
+            title=f"This channel's mode is now {channel.mode}.",
+            lines=(_MODE_TEXT[channel.mode], self._cards_line(channel.digest_cards), *resumed),
             visibility=Visibility.CHANNEL,
             tone=Tone.SUCCESS,
         )
+
+    def _cards_line(self, cards: int | None) -> str:
+        count = self._settings.digest_cards if cards is None else cards
+        if count == 0:
+            return "Digests list every paper, with no full cards."
+        return f"Digests list every paper, with full cards for the first {plural(count, 'paper')}."
 
     async def _unsubscribe(self, subscription_id: int, context: CommandContext) -> Reply:
         self._require_manager(context)
@@ -315,13 +331,16 @@ class CommandHandler:
             if next_run is not None:
                 lines.append(f"Next harvest: {_when(next_run, self._settings)}.")
             lines.append(f"Pending deliveries: {await self.operations.pending_deliveries():,}.")
+            unmatched = await self.operations.unmatched_papers()
+            if unmatched:
+                lines.append(f"Papers waiting to be matched: {unmatched:,}.")
             errors += await self.operations.last_errors()
         harvest_error = await self._harvester.last_error()
         if harvest_error:
             errors.append(f"harvest: {harvest_error}")
         if errors:
             lines.append("Last errors:")
-            lines += [f"  {clean(error)}" for error in errors]
+            lines += [f"  {clean(mask_secrets(error))}" for error in errors]
         return Reply(title="arxiv-bot status", lines=tuple(lines))
 
     async def _harvest_line(self, now: datetime) -> str:

@@ -1,8 +1,17 @@
 """Search and look up papers through the arXiv API, with the ``arxiv`` package.
 
 The ``arxiv`` client is synchronous, so every call runs in a worker thread
-(``asyncio.to_thread``) under the gate's deadline; its session is the gate's, and its
-own retries and delays are switched off because the gate does both properly.
+(:func:`~bot.sources.gate.run_in_thread`) under the gate's deadline; its session is the
+gate's, and its own retries and delays are switched off because the gate does both
+properly.
+
+The ``arxiv`` client parses with lxml's ``recover=True`` and skips entries it cannot
+read, so an HTML error page or an empty or cut-off body would become "no results", and a
+damaged entry a paper without authors or categories. So every 200 answer is checked
+first (:func:`feed_problem`, run by the gate's session): it must be a well-formed Atom
+feed whose ``opensearch:totalResults`` its entries add up to, each entry with an id,
+title, dates, authors and categories. Anything else is
+:class:`~bot.errors.ArxivIncompleteError`: never shown as results, never cached.
 
 Identical searches and lookups within ``cache_seconds`` cost one request, and concurrent
 identical calls share one in-flight request (``async_lru``); failures are not cached.
@@ -12,26 +21,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import arxiv
+import requests
 from async_lru import alru_cache
 
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import (
+    ArxivIncompleteError,
     ArxivRejectedError,
     ArxivUnavailableError,
     NotFoundError,
     PaperIdError,
 )
 from bot.models import Paper, SearchResults, SortOrder
-from bot.sources.gate import ArxivGate, format_duration
+from bot.sources.gate import ArxivGate, format_duration, run_in_thread
+from bot.sources.xmlsafe import parse_xml
 
-__all__ = ["MAX_PAGE_SIZE", "ArxivApi", "paper_from_result"]
+__all__ = ["MAX_PAGE_SIZE", "ArxivApi", "check_feed", "feed_problem", "paper_from_result"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +54,13 @@ MAX_PAGE_SIZE = 2000
 
 DEADLINE_GRACE = 0.2
 """Seconds the event loop waits beyond the gate's deadline before giving up on the worker
-thread (which may be slow to start, or stuck on a server that trickles bytes)."""
+thread (which may be slow to start)."""
+
+DEFAULT_MAX_RESULTS = 10
+"""What arXiv serves when a request names no ``max_results``."""
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 
 _T = TypeVar("_T")
 
@@ -75,16 +95,92 @@ class _GatedClient(arxiv.Client):  # type: ignore[misc]
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
         feed = super()._parse_feed(url, first_page=first_page, _try_index=_try_index)
-        if getattr(feed, "malformed", False):
-            log.warning("arXiv sent a malformed feed for %s: %s", url, getattr(feed, "error", ""))
-            raise ArxivUnavailableError(
-                "arXiv sent a response that is not a valid result feed; try again later"
-            )
+        if getattr(feed, "malformed", False):  # feed_problem lets no such feed through
+            raise ArxivIncompleteError(f"malformed feed: {getattr(feed, 'error', '')}")
         holder = _feed_total.get()
         total = getattr(getattr(feed, "header", None), "total_results", None)
         if first_page and holder is not None and isinstance(total, int):
             holder.total = total
         return feed
+
+
+def check_feed(response: requests.Response) -> None:
+    """The gate's check of a 200 answer: :class:`~bot.errors.ArxivIncompleteError` unless
+    it is a complete result feed."""
+    problem = feed_problem(response.content, response.url)
+    if problem is not None:
+        raise ArxivIncompleteError(problem)
+
+
+def feed_problem(body: bytes, url: str) -> str | None:
+    """What keeps ``body``, arXiv's answer to ``url``, from being a complete result feed;
+    None when nothing does."""
+    try:
+        root = parse_xml(body)
+    except ValueError as exc:
+        return f"the answer {exc}"
+    if root.tag != f"{_ATOM}feed":
+        return f"the answer is not an Atom feed (root element {root.tag!r})"
+    total = _count(root.findtext(f"{_OPENSEARCH}totalResults"))
+    if total is None:
+        return "the feed has no opensearch:totalResults"
+    entries = root.findall(f"{_ATOM}entry")
+    if any("api/errors" in (entry.findtext(f"{_ATOM}id") or "") for entry in entries):
+        return None  # arXiv's error entry: rejected afterwards, in arXiv's words
+    for entry in entries:
+        problem = _entry_problem(entry)
+        if problem is not None:
+            return problem
+    return _count_problem(parse_qs(urlsplit(url).query), total, len(entries))
+
+
+def _count_problem(params: dict[str, list[str]], total: int, entries: int) -> str | None:
+    """Whether ``entries`` entries is what a feed announcing ``total`` results owes.
+
+    For ``id_list`` arXiv counts the ids asked for, found or not (a missing paper is a
+    feed with totalResults 1 and no entry), so only a total above that count is wrong.
+    """
+    ids = [part for part in ",".join(params.get("id_list", [])).split(",") if part.strip()]
+    if ids:
+        if total > len(ids):
+            return f"totalResults is {total} for {len(ids)} requested ids"
+        return None
+    start = _count(params.get("start", ["0"])[-1]) or 0
+    wanted = _count(params.get("max_results", [str(DEFAULT_MAX_RESULTS)])[-1])
+    owed = max(0, total - start)
+    if wanted is not None:
+        owed = min(owed, wanted)
+    if entries < owed:
+        return f"{entries} entries where totalResults {total} from {start} promises {owed}"
+    return None
+
+
+def _entry_problem(entry: ET.Element) -> str | None:
+    entry_id = _collapse(entry.findtext(f"{_ATOM}id"))
+    if not entry_id:
+        return "an entry has no id"
+    required = {
+        "title": _collapse(entry.findtext(f"{_ATOM}title")),
+        "published date": _collapse(entry.findtext(f"{_ATOM}published")),
+        "updated date": _collapse(entry.findtext(f"{_ATOM}updated")),
+        "authors": "".join(
+            _collapse(author.findtext(f"{_ATOM}name"))
+            for author in entry.iterfind(f"{_ATOM}author")
+        ),
+        "categories": "".join(
+            category.get("term") or "" for category in entry.iterfind(f"{_ATOM}category")
+        ),
+    }
+    missing = [name for name, value in required.items() if not value]
+    return f"entry {entry_id} has no {' or '.join(missing)}" if missing else None
+
+
+def _count(text: str | None) -> int | None:
+    try:
+        value = int((text or "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _collapse(text: str | None) -> str:
@@ -123,7 +219,8 @@ def paper_from_result(result: arxiv.Result) -> Paper:
 
 
 def _papers(results: list[Any]) -> tuple[Paper, ...]:
-    """Papers from results, turning arXiv's in-feed error entries into errors."""
+    """Papers from results, turning arXiv's in-feed error entries into errors; an entry
+    that is not a paper's makes the answer incomplete rather than a result short."""
     papers = []
     for result in results:
         if "api/errors" in result.entry_id:
@@ -132,7 +229,8 @@ def _papers(results: list[Any]) -> tuple[Paper, ...]:
         try:
             papers.append(paper_from_result(result))
         except ValueError as exc:
-            log.warning("skipping arXiv entry: %s", exc)
+            log.warning("arXiv sent an entry that is not a paper's: %s", exc)
+            raise ArxivIncompleteError(str(exc)) from None
     return tuple(papers)
 
 
@@ -166,7 +264,7 @@ class ArxivApi:
         self._deadline = deadline
         self._client = _GatedClient(page_size=page_size, delay_seconds=0, num_retries=0)
         self._client.query_url_format = base_url.rstrip("?") + "?{}"
-        self._client._session = gate.session()
+        self._client._session = gate.session(check=check_feed)
         ttl = max(0.0, cache_seconds)
         self._search_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._search_uncached)
         self._lookup_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._lookup_uncached)
@@ -239,16 +337,16 @@ class ArxivApi:
                 except arxiv.HTTPError as exc:
                     raise _http_error(exc) from exc
                 except arxiv.UnexpectedEmptyPageError as exc:
-                    raise ArxivUnavailableError(
-                        "arXiv returned an unexpectedly empty page of results; try again later"
+                    raise ArxivIncompleteError(
+                        "an empty page in the middle of the results"
                     ) from exc
 
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(guarded), timeout=self._deadline + DEADLINE_GRACE
+                run_in_thread(guarded), timeout=self._deadline + DEADLINE_GRACE
             )
         except TimeoutError:
-            # The thread ends by itself when its request times out; the user hears now.
+            # Cancelled, the worker's request is cut and the gate is free; the user hears now.
             raise ArxivUnavailableError(
                 f"arXiv did not answer within {format_duration(self._deadline)}; "
                 "it may be down — try again later"

@@ -5,16 +5,26 @@ seconds, counted over all of its interfaces, and ask for a descriptive User-Agen
 answers 429 or 503 (often with ``Retry-After``) when it wants clients to slow down.
 
 :class:`ArxivGate` enforces all of that for synchronous ``requests`` code, which runs in
-worker threads (``asyncio.to_thread``) so the event loop never blocks. Its sessions
+worker threads (:func:`run_in_thread`) so the event loop never blocks. Its sessions
 (:meth:`ArxivGate.session`) hold the gate's lock for a whole request, retries included,
-and space requests ``interval`` seconds apart, measured from the end of the previous one.
+and start requests at least ``interval`` seconds apart. Given ``shared_rhythm_path`` (a
+lock file beside the database, see :mod:`bot.sources.rhythm`), the lock and the spacing
+hold across every process using that database.
+
+Every request, body included, ends within the gate's ``timeout``: ``requests``' own
+timeout bounds each socket read, not the answer, so a server trickling a byte every few
+seconds would hold the gate for ever. A timer cuts the connection when the time is up,
+whatever the server is doing; the gate is free again at once.
 
 User-facing calls run under :meth:`ArxivGate.deadline`: a context-variable budget (it
-propagates into ``asyncio.to_thread``) covering the wait for the lock, the spacing, the
+propagates into worker threads) covering the wait for the lock, the spacing, the
 request itself and any backoff. When the budget cannot cover a wait, the gate raises
 :class:`~bot.errors.ArxivUnavailableError` at once rather than making the user wait for
 an answer that will come too late. Background work (the harvester) runs without a
 deadline and simply waits.
+
+A session may be given a ``check`` for 200 answers: :class:`~bot.errors.ArxivIncompleteError`
+from it fails the request, so an answer that cannot be believed never reaches its caller.
 
 The gate's exceptions derive from :class:`~bot.errors.ArxivBotError`, never from
 ``requests``' exceptions, so the ``arxiv`` package does not retry them on its own.
@@ -22,29 +32,41 @@ The gate's exceptions derive from :class:`~bot.errors.ArxivBotError`, never from
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 import re
+import socket
 import threading
 import time
 import weakref
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
+from urllib3.response import HTTPResponse
 from urllib3.util import Retry
 
 from bot.clock import Clock, utc_now
-from bot.errors import ArxivRejectedError, ArxivUnavailableError
+from bot.errors import ArxivIncompleteError, ArxivRejectedError, ArxivUnavailableError
+from bot.secrets import mask_secrets, mask_url
+from bot.sources.rhythm import SharedRhythm
+from bot.sources.xmlsafe import parse_xml
 
 __all__ = [
+    "CANCELLED_TEXT",
+    "LOCK_POLL_SECONDS",
     "MAX_RETRY_AFTER",
     "PROJECT_URL",
     "RETRY_STATUSES",
@@ -54,6 +76,7 @@ __all__ = [
     "atom_error_message",
     "build_user_agent",
     "format_duration",
+    "run_in_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,8 +89,15 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER = 600.0
 """A ``Retry-After`` longer than this (seconds) is not waited out: the request fails."""
 
+LOCK_POLL_SECONDS = 0.05
+"""How often a request waiting for another process's turn at the gate looks again."""
+
+CANCELLED_TEXT = "arxiv-bot stopped waiting for arXiv (it is stopping, or gave up on the answer)"
+
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+_T = TypeVar("_T")
 
 
 def build_user_agent(version: str, contact: str) -> str:
@@ -91,8 +121,8 @@ def atom_error_message(body: bytes) -> str | None:
     ``api/errors`` and whose ``<summary>`` holds the message.
     """
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
+        root = parse_xml(body)
+    except ValueError:
         return None
     for entry in root.iter(f"{_ATOM}entry"):
         entry_id = entry.findtext(f"{_ATOM}id") or ""
@@ -136,12 +166,206 @@ def _about(wait: float) -> str:
     return format_duration(max(1, math.ceil(wait)))
 
 
+def _innermost(exc: BaseException) -> str:
+    """The text of the innermost error that ``requests`` and urllib3 wrapped in ``exc``:
+    ``Connection broken: IncompleteRead(5 bytes read, 4376 more expected)``."""
+    while exc.args and isinstance(exc.args[0], BaseException):
+        exc = exc.args[0]
+    return mask_secrets(str(exc.args[0]) if exc.args else str(exc))
+
+
 def _connection_reason(exc: BaseException) -> str:
     """The short reason inside requests' long ConnectionError text."""
     match = _ERRNO_RE.search(str(exc))
     if match:
         return match.group(1).strip()
     return "connection failed"
+
+
+# -- cutting a request off: its total deadline, or its caller giving up ----------------
+
+_DEADLINE = "deadline"
+_CANCELLED = "cancelled"
+
+
+class _Watch:
+    """The socket of one request in flight, so that a timer or a cancellation can cut it.
+
+    Shutting the socket down ends a read blocked in another thread at once, whether it
+    waits for the status line, a header or the body.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._closed = False
+        self.reason: str | None = None
+        """Why the request was cut (``_DEADLINE`` or ``_CANCELLED``); None if it was not."""
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._sock = sock
+            if self.reason is not None:
+                _shut(sock)
+
+    def cut(self, reason: str) -> None:
+        with self._lock:
+            if self._closed or self.reason is not None:
+                return
+            self.reason = reason
+            if self._sock is not None:
+                _shut(self._sock)
+
+    def close(self) -> None:
+        """The request is over: its connection may go back to the pool, uncut."""
+        with self._lock:
+            self._closed = True
+            self._sock = None
+
+
+def _shut(sock: socket.socket) -> None:
+    # socket.socket's own shutdown, also for an SSL socket: it ends a read in progress
+    # in another thread without touching the TLS state that thread is using.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_current_watch: ContextVar[_Watch | None] = ContextVar("arxiv_gate_watch", default=None)
+
+
+def _attach_current(sock: socket.socket | None) -> None:
+    watch = _current_watch.get()
+    if watch is not None and sock is not None:
+        watch.attach(sock)
+
+
+class _HTTPConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+        _attach_current(self.sock)
+        return super().getresponse()
+
+
+class _HTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+        _attach_current(self.sock)
+        return super().getresponse()
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """urllib3's connection pools (``pool_classes_by_scheme``, ``ConnectionCls``), with
+    connections that hand their socket to the request's :class:`_Watch`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS has connection classes of its own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+class _Call:
+    """One caller's use of the gate, which can be called off (:meth:`cancel`): the
+    request in flight is cut, and waits and retries end at once."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._watch: _Watch | None = None
+
+    def watch(self, watch: _Watch | None) -> None:
+        """The request now in flight (None: none)."""
+        with self._lock:
+            self._watch = watch
+        if watch is not None and self.cancelled.is_set():
+            watch.cut(_CANCELLED)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled.set()
+            watch = self._watch
+        if watch is not None:
+            watch.cut(_CANCELLED)
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise ArxivUnavailableError(CANCELLED_TEXT)
+
+
+_current_call: ContextVar[_Call | None] = ContextVar("arxiv_gate_call", default=None)
+
+
+@contextlib.contextmanager
+def _watching(call: _Call, limit: float) -> Iterator[_Watch]:
+    """Watch one request: cut it after ``limit`` seconds, or when ``call`` is cancelled."""
+    watch = _Watch()
+    timer = threading.Timer(limit, watch.cut, args=(_DEADLINE,))
+    timer.daemon = True
+    token = _current_watch.set(watch)
+    call.watch(watch)
+    timer.start()
+    try:
+        yield watch
+    finally:
+        timer.cancel()
+        watch.close()
+        call.watch(None)
+        _current_watch.reset(token)
+
+
+async def run_in_thread(fn: Callable[..., _T], /, *args: Any) -> _T:
+    """``fn(*args)`` in a daemon worker thread, in a copy of the caller's context.
+
+    Not ``asyncio.to_thread``: its pool's threads are joined when the process exits, so
+    a request stuck in one would keep a stopping bot alive. When the awaiting task is
+    cancelled (a deadline, a shutdown), the gate cuts the thread's request in flight and
+    ends its waits at once, so it gives the gate back.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+    call = _Call()
+    context = contextvars.copy_context()
+    context.run(_current_call.set, call)
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = context.run(fn, *args)
+        except BaseException as exc:  # handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="arxiv-worker", daemon=True).start()
+    try:
+        return await future
+    except asyncio.CancelledError:
+        call.cancel()
+        raise
 
 
 class ArxivGate:
@@ -156,13 +380,16 @@ class ArxivGate:
         max_attempts: int = 4,
         backoff: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         wall_clock: Clock = utc_now,
+        shared_rhythm_path: Path | None = None,
     ) -> None:
-        """``backoff`` is the first wait after a 429/503 without ``Retry-After``; it
-        doubles on each further attempt. ``clock`` (monotonic seconds, for spacing) and
-        ``sleep`` are injectable for tests; ``wall_clock`` stamps the last success and
-        error that ``/arxiv status`` shows.
+        """``timeout`` bounds each request, body included. ``backoff`` is the first wait
+        after a 429/503 without ``Retry-After``; it doubles on each further attempt.
+        ``clock`` (monotonic seconds, for spacing) and ``sleep`` are injectable for tests
+        (by default waits are real and end early when the caller is cancelled);
+        ``wall_clock`` stamps the last success and error that ``/arxiv status`` shows.
+        ``shared_rhythm_path`` is the lock file that shares the gate with other processes.
         """
         if interval < 0:
             raise ValueError("interval must be >= 0")
@@ -180,11 +407,12 @@ class ArxivGate:
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
+        self._rhythm = SharedRhythm(shared_rhythm_path) if shared_rhythm_path else None
         # Held for the whole of a request, retries and backoff included.
         self._lock = threading.Lock()
+        self._last_started: float | None = None  # under _lock
         # Guards the fields below, which are also read without holding _lock.
         self._state = threading.Lock()
-        self._last_finished: float | None = None
         self._blocked_until = float("-inf")
         self._requests = 0
         self._retries = 0
@@ -192,6 +420,8 @@ class ArxivGate:
         self._last_error_at: datetime | None = None
         self._last_success_at: datetime | None = None
         self._sessions: weakref.WeakSet[GatedSession] = weakref.WeakSet()
+        self._calls: set[_Call] = set()
+        self._stopped = False
 
     @property
     def interval(self) -> float:
@@ -205,9 +435,17 @@ class ArxivGate:
     def user_agent(self) -> str:
         return self._user_agent
 
-    def session(self) -> GatedSession:
-        """A new ``requests.Session`` whose requests all pass through this gate."""
-        session = GatedSession(self)
+    @property
+    def shared_rhythm_path(self) -> Path | None:
+        return self._rhythm.path if self._rhythm is not None else None
+
+    def session(self, *, check: Callable[[requests.Response], None] | None = None) -> GatedSession:
+        """A new ``requests.Session`` whose requests all pass through this gate.
+
+        ``check`` sees every 200 answer before the caller does, and refuses one that
+        cannot be believed by raising :class:`~bot.errors.ArxivIncompleteError`.
+        """
+        session = GatedSession(self, check=check)
         with self._state:
             self._sessions.add(session)
         return session
@@ -220,13 +458,22 @@ class ArxivGate:
         for session in sessions:
             session.close()
 
+    def stop(self) -> None:
+        """Stop all arXiv traffic for good, for a process that is stopping: the request
+        in flight is cut, waiting and later requests fail at once. A harvest cut short
+        loses nothing (its watermark only moves once it is complete)."""
+        with self._state:
+            self._stopped = True
+            calls = list(self._calls)
+        for call in calls:
+            call.cancel()
+
     @contextlib.contextmanager
     def deadline(self, seconds: float) -> Iterator[None]:
         """Bound the total time of the requests made inside the block (in this context).
 
         Nested deadlines keep the earlier expiry. The context variable is copied into
-        ``asyncio.to_thread`` workers, so enter it before handing work to a thread or
-        inside the worker.
+        worker threads, so enter it before handing work to a thread or inside the worker.
         """
         expires_at = self._clock() + seconds
         current = _deadline.get()
@@ -261,16 +508,43 @@ class ArxivGate:
         method: str | bytes,
         url: str | bytes,
         kwargs: dict[str, Any],
+        *,
+        check: Callable[[requests.Response], None] | None = None,
     ) -> requests.Response:
-        """Run ``send(method, url, **kwargs)`` under the gate's rules.
+        """Run ``send(method, url, **kwargs)`` under the gate's rules; the body is read.
 
-        Used by :class:`GatedSession`; ``kwargs["timeout"]`` is set here.
+        Used by :class:`GatedSession`; ``kwargs["timeout"]`` and ``["stream"]`` are set here.
         """
         url_text = url.decode() if isinstance(url, bytes) else url
         deadline = _deadline.get()
+        call = _current_call.get() or _Call()
+        with self._active(call), self._turn(deadline, call):
+            return self._send_locked(send, method, url_text, kwargs, deadline, call, check)
+
+    @contextlib.contextmanager
+    def _active(self, call: _Call) -> Iterator[None]:
+        """Known to :meth:`stop` for the whole of the request, waits included."""
+        with self._state:
+            if self._stopped:
+                raise ArxivUnavailableError(CANCELLED_TEXT)
+            self._calls.add(call)
+        try:
+            yield
+        finally:
+            with self._state:
+                self._calls.discard(call)
+
+    @contextlib.contextmanager
+    def _turn(self, deadline: _Deadline | None, call: _Call) -> Iterator[None]:
+        """Hold the gate: this process's lock, then the database's lock file."""
         self._acquire(deadline)
         try:
-            return self._send_locked(send, method, url_text, kwargs, deadline)
+            self._lock_shared(deadline, call)
+            try:
+                yield
+            finally:
+                if self._rhythm is not None:
+                    self._rhythm.unlock()
         finally:
             self._lock.release()
 
@@ -287,6 +561,15 @@ class ArxivGate:
         if remaining <= 0 or not self._lock.acquire(timeout=remaining):
             raise self._too_slow(deadline.seconds)
 
+    def _lock_shared(self, deadline: _Deadline | None, call: _Call) -> None:
+        """Wait until no other process on this database is at the gate."""
+        if self._rhythm is None:
+            return
+        while not self._rhythm.try_lock():
+            if deadline is not None and self._clock() + LOCK_POLL_SECONDS > deadline.expires_at:
+                raise self._too_slow(deadline.seconds)
+            self._pause(LOCK_POLL_SECONDS, call)
+
     def _send_locked(
         self,
         send: Callable[..., requests.Response],
@@ -294,40 +577,17 @@ class ArxivGate:
         url: str,
         kwargs: dict[str, Any],
         deadline: _Deadline | None,
+        call: _Call,
+        check: Callable[[requests.Response], None] | None,
     ) -> requests.Response:
-        host = urlsplit(url).netloc or url
+        host = urlsplit(url).netloc.rpartition("@")[2] or mask_url(url)  # no credentials
         attempt = 0
         while True:
             attempt += 1
-            self._wait_for_turn(deadline)
-            timeout = self._timeout
-            if deadline is not None:
-                remaining = deadline.expires_at - self._clock()
-                if remaining <= 0:
-                    raise self._too_slow(deadline.seconds)
-                timeout = min(timeout, remaining)
-            kwargs["timeout"] = timeout
-            with self._state:
-                self._requests += 1
-            log.debug("arXiv request %s %s (attempt %s)", method, url, attempt)
-            try:
-                response = send(method, url, **kwargs)
-            except requests.Timeout as exc:
-                # Name the budget the user felt: the deadline when it cut the timeout short.
-                cut_short = deadline is not None and timeout < self._timeout
-                budget = deadline.seconds if deadline is not None and cut_short else self._timeout
-                raise self._failure(self._too_slow(budget)) from exc
-            except requests.ConnectionError as exc:
-                error = ArxivUnavailableError(
-                    f"could not reach arXiv at {host}: {_connection_reason(exc)}"
-                )
-                raise self._failure(error) from exc
-            except requests.RequestException as exc:
-                raise self._failure(
-                    ArxivUnavailableError(f"request to arXiv failed: {exc}")
-                ) from exc
-            finally:
-                self._last_finished = self._clock()
+            call.raise_if_cancelled()
+            self._wait_for_turn(deadline, call)
+            log.debug("arXiv request %s %s (attempt %s)", method, mask_url(url), attempt)
+            response = self._attempt(send, method, url, kwargs, call, deadline, host)
 
             status = response.status_code
             if status == 400:
@@ -336,9 +596,11 @@ class ArxivGate:
                     response.close()
                     # arXiv is fine; the query is not: not an error for /arxiv status.
                     self._record_success()
-                    log.info("arXiv rejected %s: %s", url, message)
+                    log.info("arXiv rejected %s: %s", mask_url(url), message)
                     raise ArxivRejectedError(f"arXiv rejected the query: {message}")
             if status not in RETRY_STATUSES:
+                if status == 200 and check is not None:
+                    self._check(check, response)
                 if status < 400:
                     self._record_success()
                 else:
@@ -348,13 +610,12 @@ class ArxivGate:
             wait = self._retry_wait(response, attempt)
             response.close()
             self._record_error(f"HTTP {status} from {host}")
-            with self._state:
-                self._blocked_until = max(self._blocked_until, self._clock() + wait)
+            self._block(wait)
             if attempt >= self._max_attempts or wait > MAX_RETRY_AFTER:
                 log.warning(
                     "arXiv answered HTTP %s to %s; giving up after %s attempts",
                     status,
-                    url,
+                    mask_url(url),
                     attempt,
                 )
                 raise self._give_up(status, wait)
@@ -366,28 +627,108 @@ class ArxivGate:
             log.warning(
                 "arXiv answered HTTP %s to %s; retrying in %.1f s (attempt %s of %s)",
                 status,
-                url,
+                mask_url(url),
                 wait,
                 attempt + 1,
                 self._max_attempts,
             )
-            self._sleep(wait)
+            self._pause(wait, call)
 
-    def _wait_for_turn(self, deadline: _Deadline | None) -> None:
-        """Sleep until ``interval`` has passed since the last request and any backoff ended."""
+    def _attempt(
+        self,
+        send: Callable[..., requests.Response],
+        method: str | bytes,
+        url: str,
+        kwargs: dict[str, Any],
+        call: _Call,
+        deadline: _Deadline | None,
+        host: str,
+    ) -> requests.Response:
+        """One request, its whole body read, cut off when its time is up."""
+        limit, budget = self._limit(deadline)
+        kwargs.update(timeout=limit, stream=True)
         with self._state:
-            ready_at = self._blocked_until
-        if self._last_finished is not None:
-            ready_at = max(ready_at, self._last_finished + self._interval)
-        wait = ready_at - self._clock()
+            self._requests += 1
+        self._mark_start()
+        with _watching(call, limit) as watch:
+            try:
+                response = send(method, url, **kwargs)
+                _ = response.content  # the body, under the same watch
+            except requests.RequestException as exc:
+                call.raise_if_cancelled()
+                cut = watch.reason == _DEADLINE or isinstance(exc, requests.Timeout)
+                error = self._too_slow(budget) if cut else self._request_error(exc, host)
+                raise self._failure(error) from exc
+        if watch.reason is not None:  # a body without Content-Length ends quietly when cut
+            response.close()
+            call.raise_if_cancelled()
+            raise self._failure(self._too_slow(budget))
+        return response
+
+    def _limit(self, deadline: _Deadline | None) -> tuple[float, float]:
+        """The seconds this attempt may take, and the budget to name if it takes longer
+        (the deadline the user felt when it cut the timeout short)."""
+        if deadline is not None:
+            remaining = deadline.expires_at - self._clock()
+            if remaining <= 0:
+                raise self._too_slow(deadline.seconds)
+            if remaining < self._timeout:
+                return remaining, deadline.seconds
+        return self._timeout, self._timeout
+
+    def _check(
+        self, check: Callable[[requests.Response], None], response: requests.Response
+    ) -> None:
+        try:
+            check(response)
+        except ArxivIncompleteError as error:
+            raise self._failure(error) from None
+
+    def _wait_for_turn(self, deadline: _Deadline | None, call: _Call) -> None:
+        """Sleep until ``interval`` has passed since the last request started (in this
+        process or, with a shared rhythm, any other on the database) and any backoff
+        ended."""
+        spacing, backoff = self._waits()
+        wait = max(spacing, backoff)
         if wait <= 0:
             return
         if deadline is not None and self._clock() + wait > deadline.expires_at:
-            with self._state:
-                blocked = self._blocked_until > self._clock()
-            raise self._rate_limited(wait) if blocked else self._too_slow(deadline.seconds)
+            raise self._rate_limited(wait) if backoff > 0 else self._too_slow(deadline.seconds)
         log.debug("arXiv gate: waiting %.2f s before the next request", wait)
-        self._sleep(wait)
+        self._pause(wait, call)
+
+    def _waits(self) -> tuple[float, float]:
+        """Seconds left of the spacing and of any backoff."""
+        now = self._clock()
+        with self._state:
+            backoff = self._blocked_until - now
+        spacing = 0.0
+        if self._last_started is not None:
+            spacing = self._last_started + self._interval - now
+        if self._rhythm is not None:
+            shared_spacing, shared_backoff = self._rhythm.waits(self._interval)
+            spacing, backoff = max(spacing, shared_spacing), max(backoff, shared_backoff)
+        return max(0.0, spacing), max(0.0, backoff)
+
+    def _mark_start(self) -> None:
+        self._last_started = self._clock()
+        if self._rhythm is not None:
+            self._rhythm.started(self._interval)
+
+    def _block(self, wait: float) -> None:
+        """No request for ``wait`` seconds, here and in every process sharing the gate."""
+        with self._state:
+            self._blocked_until = max(self._blocked_until, self._clock() + wait)
+        if self._rhythm is not None:
+            self._rhythm.block(wait)
+
+    def _pause(self, seconds: float, call: _Call) -> None:
+        """Sleep; a real sleep ends early when ``call`` is cancelled."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            call.cancelled.wait(seconds)
+        call.raise_if_cancelled()
 
     def _retry_wait(self, response: requests.Response, attempt: int) -> float:
         header = response.headers.get("Retry-After")
@@ -399,6 +740,18 @@ class ArxivGate:
         return float(self._backoff * 2 ** (attempt - 1))
 
     # -- errors and stats -----------------------------------------------------------
+
+    def _request_error(self, exc: requests.RequestException, host: str) -> Exception:
+        if isinstance(
+            exc,
+            (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+        ):
+            return ArxivIncompleteError(f"the answer from {host} was cut off ({_innermost(exc)})")
+        if isinstance(exc, requests.ConnectionError):
+            return ArxivUnavailableError(
+                f"could not reach arXiv at {host}: {_connection_reason(exc)}"
+            )
+        return ArxivUnavailableError(f"request to arXiv failed: {mask_secrets(str(exc))}")
 
     def _rate_limited(self, wait: float) -> ArxivUnavailableError:
         return ArxivUnavailableError(
@@ -419,8 +772,11 @@ class ArxivGate:
         )
 
     def _failure(self, error: Exception) -> Exception:
-        self._record_error(str(error))
-        log.warning("arXiv request failed: %s", error)
+        text = str(error)
+        if isinstance(error, ArxivIncompleteError):
+            text = f"incomplete answer: {error.detail}"
+        self._record_error(text)
+        log.warning("arXiv request failed: %s", text)
         return error
 
     def _record_error(self, text: str) -> None:
@@ -440,10 +796,15 @@ class GatedSession(requests.Session):
     the gate's timeout (cut to the deadline) replaces the caller's.
     """
 
-    def __init__(self, gate: ArxivGate) -> None:
+    def __init__(
+        self, gate: ArxivGate, *, check: Callable[[requests.Response], None] | None = None
+    ) -> None:
         super().__init__()
         self._gate = gate
+        self._check = check
         self.headers["User-Agent"] = gate.user_agent
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, _WatchedAdapter())
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, **kwargs: Any
@@ -455,4 +816,4 @@ class GatedSession(requests.Session):
         }
         headers["User-Agent"] = self._gate.user_agent
         kwargs["headers"] = headers
-        return self._gate.send(super().request, method, url, kwargs)
+        return self._gate.send(super().request, method, url, kwargs, check=self._check)

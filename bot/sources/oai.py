@@ -13,13 +13,18 @@ itself never retries. Anything that keeps a list from being read to its end (an 
 status, malformed or truncated XML, an expired resumption token) raises
 :class:`~bot.errors.HarvestError`, so the harvester keeps its old watermark.
 
+Pages are checked before they are believed: each resumption token's ``cursor`` (records
+before this page) and ``completeListSize`` (the whole list) must agree with the records
+counted so far, and a page without records cannot carry a token. A list that does not add
+up (an empty page with a token, a page short of records, a list that ends early) is a
+:class:`~bot.errors.HarvestError` like any other.
+
 Why not ``sickle``: it sends requests with module-level ``requests.get`` rather than a
 session (so it cannot go through the gate without overriding a private method), and it
 parses with lxml's ``recover=True``, which turns a truncated page into a shorter page
 without a resumption token: a harvest that silently loses records.
 
-XML is parsed with the standard library's C parser, refusing any DOCTYPE: without a DTD
-there are no entity declarations, so no entity expansion and no external entities.
+XML is parsed strictly, refusing any DOCTYPE (:func:`~bot.sources.xmlsafe.parse_xml`).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from typing import Any
 from requests import Response
 
 from bot.arxiv_ids import parse_arxiv_id
-from bot.errors import ArxivBotError, HarvestError, PaperIdError
+from bot.errors import ArxivBotError, ArxivIncompleteError, HarvestError, PaperIdError
 from bot.models import HarvestedRecord, Paper
+from bot.secrets import mask_url
 from bot.sources.gate import ArxivGate, GatedSession
+from bot.sources.xmlsafe import parse_xml
 
 __all__ = [
     "ARXIV_FORMAT_NS",
@@ -73,6 +80,46 @@ class OaiPage:
     complete_list_size: int | None = None
     cursor: int | None = None
 
+    @property
+    def items(self) -> int:
+        """Every record of the page, deleted and unreadable ones included: what the
+        resumption token's ``cursor`` and ``completeListSize`` count."""
+        return len(self.records) + self.deleted + self.skipped
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far through one list: the pages' own counts, checked as they arrive."""
+
+    items: int = 0
+    """Records of every kind on the pages so far."""
+    size: int | None = None
+    """``completeListSize``, once a page gave it."""
+
+    def add(self, page: OaiPage) -> None:
+        """Count ``page`` in; :class:`~bot.errors.HarvestError` when the list does not
+        add up, so no record is lost without a failed harvest to show for it."""
+        if page.cursor is not None and page.cursor != self.items:
+            raise HarvestError(
+                f"OAI-PMH page starts at record {page.cursor} but {self.items} records "
+                "came before it: records are missing"
+            )
+        if page.items == 0 and page.token is not None:
+            raise HarvestError("OAI-PMH sent an empty page with a resumption token")
+        self.items += page.items
+        if page.complete_list_size is not None:
+            if self.size is not None and page.complete_list_size != self.size:
+                raise HarvestError(
+                    f"OAI-PMH list size changed from {self.size} to {page.complete_list_size}"
+                )
+            self.size = page.complete_list_size
+        if self.size is None:
+            return
+        if page.token is None and self.items != self.size:
+            raise HarvestError(f"OAI-PMH list ended after {self.items} of its {self.size} records")
+        if self.items > self.size:
+            raise HarvestError(f"OAI-PMH sent {self.items} records of a list of {self.size}")
+
 
 class OaiError(HarvestError):
     """An OAI-PMH ``<error>`` answer, such as ``badResumptionToken`` or ``badArgument``."""
@@ -83,21 +130,11 @@ class OaiError(HarvestError):
         self.message = message
 
 
-class _NoDoctype(ET.TreeBuilder):
-    """A tree builder that refuses documents with a DOCTYPE (and so any entity)."""
-
-    def doctype(self, name: str, pubid: str, system: str) -> None:
-        raise HarvestError("OAI-PMH answer has a DOCTYPE, which is refused")
-
-
 def _parse_xml(body: bytes) -> ET.Element:
-    parser = ET.XMLParser(target=_NoDoctype())
     try:
-        parser.feed(body)
-        root: ET.Element = parser.close()
-    except ET.ParseError as exc:
-        raise HarvestError(f"OAI-PMH answer is not well-formed XML ({exc})") from None
-    return root
+        return parse_xml(body)
+    except ValueError as exc:
+        raise HarvestError(f"OAI-PMH answer {exc}") from None
 
 
 def parse_list_records(body: bytes) -> OaiPage:
@@ -264,6 +301,7 @@ class OaiClient:
             params["set"] = set_spec
         where = f"set {set_spec}" if set_spec else "all sets"
         seen_tokens: set[str] = set()
+        progress = _Progress()
         pages = records = 0
         while True:
             resuming = "resumptionToken" in params
@@ -274,6 +312,7 @@ class OaiClient:
                     log.info("OAI-PMH: nothing changed in %s since %s", where, from_date)
                     return
                 raise
+            progress.add(page)
             pages += 1
             records += len(page.records)
             log.info(
@@ -298,7 +337,8 @@ class OaiClient:
         try:
             response = self._get_session().get(self._base_url, params=params)
         except ArxivBotError as exc:
-            raise HarvestError(f"OAI-PMH request failed: {exc}") from exc
+            reason = exc.detail if isinstance(exc, ArxivIncompleteError) else str(exc)
+            raise HarvestError(f"OAI-PMH request failed: {reason}") from exc
         with response:
             status, body = response.status_code, response.content
         try:
@@ -308,7 +348,7 @@ class OaiClient:
         except HarvestError as exc:
             if status != 200:
                 raise HarvestError(f"OAI-PMH answered HTTP {status}") from None
-            raise HarvestError(f"{exc} from {self._base_url}") from None
+            raise HarvestError(f"{exc} from {mask_url(self._base_url)}") from None
         if status != 200:
             raise HarvestError(f"OAI-PMH answered HTTP {status}")
         return page

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -15,10 +15,14 @@ import aiosqlite
 
 from bot.clock import Clock, utc_now
 from bot.store import database
+from bot.store.failures import storage_errors
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.values import to_text
 
 logger = logging.getLogger(__name__)
+
+Params = Sequence[Any] | Mapping[str, Any]
+"""Bound parameters: positional (``?``) or named (``:name``)."""
 
 
 class StoreBase:
@@ -35,12 +39,14 @@ class StoreBase:
         path: Path | str,
         schema_version: int,
         clock: Clock = utc_now,
+        lock_wait: database.LockWait | None = None,
     ) -> None:
         """Wrap an already migrated connection; use :meth:`open` instead."""
         self._conn = conn
         self._path = path
         self._schema_version = schema_version
         self._clock = clock
+        self._lock_wait = lock_wait or database.LockWait()
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -51,19 +57,32 @@ class StoreBase:
         *,
         clock: Clock = utc_now,
         migrations: Sequence[Migration] = MIGRATIONS,
+        busy_timeout: float = database.BUSY_TIMEOUT,
     ) -> Self:
         """Open (creating if needed) the database at ``path`` and apply pending migrations.
 
-        ``migrations`` exists for tests; production code uses the default.
+        Raises :class:`~bot.errors.StorageError` when the file cannot be used (read-only,
+        damaged, locked for more than ``busy_timeout`` seconds, impossible path): here
+        rather than at the first write. ``migrations`` exists for tests.
         """
-        conn = await database.connect(path)
-        try:
-            version = await database.migrate(conn, migrations, label=str(path))
-        except BaseException:
-            await conn.close()
-            raise
+        lock_wait = database.LockWait(busy_timeout)
+        with storage_errors(path, busy_timeout=busy_timeout):
+            conn = await database.connect(path, lock_wait)
+            try:
+                version = await database.migrate(
+                    conn, migrations, label=str(path), lock_wait=lock_wait
+                )
+                await database.check_writable(conn, lock_wait)
+            except BaseException:
+                await conn.close()
+                raise
         logger.debug("Opened store %s at schema version %s", path, version)
-        return cls(conn, path=path, schema_version=version, clock=clock)
+        return cls(conn, path=path, schema_version=version, clock=clock, lock_wait=lock_wait)
+
+    def stop_waiting(self) -> None:
+        """Fail at once instead of waiting for another program's lock from now on: the
+        bot is stopping, and a locked database must not hold it."""
+        self._lock_wait.stop()
 
     async def close(self) -> None:
         if self._closed:
@@ -93,35 +112,43 @@ class StoreBase:
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _storage_errors(self) -> AbstractContextManager[None]:
+        """The boundary: a failing file's ``sqlite3`` errors become a StorageError."""
+        return storage_errors(self._path, busy_timeout=self._lock_wait.timeout)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: ``BEGIN IMMEDIATE``, then ``COMMIT`` or ``ROLLBACK``."""
         async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await database.rollback(self._conn)
-                raise
+            with self._storage_errors():
+                try:
+                    await self._lock_wait.run(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+                    yield self._conn
+                    await self._conn.execute("COMMIT")
+                except BaseException:
+                    await database.rollback(self._conn)
+                    raise
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self._lock:
-            return list(await self._conn.execute_fetchall(sql, params))
+            with self._storage_errors():
+                rows = await self._lock_wait.run(lambda: self._conn.execute_fetchall(sql, params))
+                return list(rows)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement as its own transaction; return the rows it changed.
 
         Cheaper than :meth:`transaction` for a single statement (SQLite makes every
         statement outside a transaction atomic by itself).
         """
         async with self._lock:
-            cursor = await self._conn.execute(sql, params)
-            return cursor.rowcount
+            with self._storage_errors():
+                cursor = await self._lock_wait.run(lambda: self._conn.execute(sql, params))
+                return cursor.rowcount
 
     def now_text(self) -> str:
         return to_text(self._clock())

@@ -35,6 +35,8 @@ class Channel:
     paused_reason: str | None
     created_at: datetime
     paused_at: datetime | None = None
+    digest_cards: int | None = None
+    """Full cards in this channel's digests; None: the configured default."""
 
     @property
     def paused(self) -> bool:
@@ -89,6 +91,10 @@ class ChannelStore(StoreBase):
     async def set_channel_mode(self, channel_id: int, mode: DeliveryMode) -> None:
         await self._update_channel(channel_id, "mode = ?", (DeliveryMode(mode).value,))
         logger.info("Channel %s set to mode %s", channel_id, mode)
+
+    async def set_digest_cards(self, channel_id: int, cards: int | None) -> None:
+        """How many full cards the channel's digests carry (None: the default)."""
+        await self._update_channel(channel_id, "digest_cards = ?", (cards,))
 
     async def pause_channel(self, channel_id: int, reason: str) -> None:
         """Stop delivering to a channel (its queued posts wait), showing ``reason``."""
@@ -199,6 +205,7 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
         paused_reason=row["paused_reason"],
         created_at=from_text(row["created_at"]),
         paused_at=from_text(row["paused_at"]) if row["paused_at"] else None,
+        digest_cards=row["digest_cards"],
     )
 
 

@@ -7,18 +7,31 @@ import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 from bot.errors import ArxivBotError, ConfigError
+from bot.store.failures import is_storage_problem, primary_code, unopenable
 from bot.store.migrations import MIGRATIONS, Migration
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 5000
-"""How long a writer waits for another connection's lock before failing."""
+T = TypeVar("T")
+
+BUSY_TIMEOUT = 5.0
+"""Seconds to wait for another connection's lock before failing (``DATABASE_BUSY_TIMEOUT``)."""
+
+LOCK_ATTEMPT_MS = 100
+"""SQLite's own wait for a lock in one attempt. :class:`LockWait` repeats attempts up to
+the busy timeout: SQLite's wait cannot be interrupted and blocks the connection's thread,
+which would hold a stop for the whole timeout."""
+
+LOCK_RETRY_PAUSE = 0.01
+"""Seconds between attempts, for the SQLITE_BUSY that SQLite returns without waiting."""
 
 MEMORY = ":memory:"
 
@@ -27,21 +40,54 @@ class MigrationError(ArxivBotError):
     """A schema migration failed; it was rolled back and the version left unchanged."""
 
 
-async def connect(
-    path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-) -> aiosqlite.Connection:
+class LockWait:
+    """Runs a database operation again while another connection holds the lock, for up
+    to ``timeout`` seconds in all, in attempts short enough that a stop is never held."""
+
+    def __init__(self, timeout: float = BUSY_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Wait no more: from now on an operation that finds the database locked fails."""
+        self._stopped = True
+
+    async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``operation()``, repeated while it fails with SQLITE_BUSY and time is left.
+
+        Only for operations that change nothing when they fail that way: a read, a
+        ``BEGIN``, a single autocommit statement.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return await operation()
+            except sqlite3.OperationalError as error:
+                busy = primary_code(error) == sqlite3.SQLITE_BUSY
+                if not busy or self._stopped or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(LOCK_RETRY_PAUSE)
+
+
+async def connect(path: Path | str, lock_wait: LockWait) -> aiosqlite.Connection:
     """Open ``path`` (creating parent directories) and set the connection pragmas.
 
     The connection is in autocommit mode (``isolation_level=None``): every write goes
-    through an explicit ``BEGIN IMMEDIATE`` ... ``COMMIT`` of our own.
+    through an explicit ``BEGIN IMMEDIATE`` ... ``COMMIT`` of our own. A directory that
+    cannot be created is a :class:`~bot.errors.StorageError`; SQLite's own errors are
+    left to the caller to word (see :mod:`bot.store.failures`).
     """
     if str(path) != MEMORY:
-        await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
+        except OSError as error:
+            raise unopenable(path, error.strerror or str(error)) from error
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+        attempt_ms = min(LOCK_ATTEMPT_MS, int(lock_wait.timeout * 1000))
+        await conn.execute(f"PRAGMA busy_timeout = {attempt_ms}")
+        rows = list(await lock_wait.run(lambda: conn.execute_fetchall("PRAGMA journal_mode = WAL")))
         mode = str(rows[0][0]) if rows else ""
         if mode.lower() != "wal" and str(path) != MEMORY:
             logger.warning("SQLite database %s is in journal mode %s, not WAL", path, mode)
@@ -58,11 +104,22 @@ async def user_version(conn: aiosqlite.Connection) -> int:
     return int(rows[0][0])
 
 
+async def check_writable(conn: aiosqlite.Connection, lock_wait: LockWait) -> None:
+    """Fail now rather than at the first write when the file is read-only: SQLite opens
+    a file it may not write without a word. Writes nothing (the change is rolled back)."""
+    await lock_wait.run(lambda: conn.execute("BEGIN IMMEDIATE"))
+    try:
+        await conn.execute(f"PRAGMA user_version = {await user_version(conn)}")
+    finally:
+        await rollback(conn)
+
+
 async def migrate(
     conn: aiosqlite.Connection,
     migrations: Sequence[Migration] = MIGRATIONS,
     *,
     label: str = "database",
+    lock_wait: LockWait | None = None,
 ) -> int:
     """Bring the schema up to ``len(migrations)`` and return the resulting version.
 
@@ -70,13 +127,15 @@ async def migrate(
     ``PRAGMA user_version`` bump, and the version is re-read inside that transaction, so
     two processes starting at once do not both apply the same step. Raises
     :class:`ConfigError` for a database newer than this code and :class:`MigrationError`
-    (after rolling back) when a step fails.
+    (after rolling back) when a step fails; a failing file's own ``sqlite3`` errors
+    (read-only, full, locked) pass through for the caller to word.
     """
+    lock_wait = lock_wait or LockWait()
     latest = len(migrations)
-    current = await user_version(conn)
+    current = await lock_wait.run(lambda: user_version(conn))
     _check_not_newer(current, latest, label)
     while current < latest:
-        await conn.execute("BEGIN IMMEDIATE")
+        await lock_wait.run(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             current = await user_version(conn)
             _check_not_newer(current, latest, label)
@@ -91,7 +150,7 @@ async def migrate(
             await conn.execute("COMMIT")
         except BaseException as exc:
             await rollback(conn)
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, sqlite3.Error) and not is_storage_problem(exc):
                 raise MigrationError(
                     f"schema migration {current + 1} ({migrations[current].name}) of {label} "
                     f"failed and was rolled back; the schema stays at version {current}: {exc}"

@@ -1,15 +1,15 @@
 """The durable delivery queue: the ``deliveries`` table, one row per (channel, paper).
 
 The row is both the "at most once" key (a channel never gets a paper twice, whatever
-its version) and the queue entry that carries a post from "matched" to "the adapter
-confirmed it". Every state change is one short transaction, so a crash at any point
-leaves the queue in a state the next run can continue from:
+its version) and the queue entry that carries a post from "matched" to "shown in the
+channel". Every state change is one short transaction, so a crash at any point leaves
+the queue in a state the next run can continue from:
 
-* ``queued``: waiting to be sent, not before ``next_attempt_at`` (NULL: now);
-* ``sending``: claimed by one dispatcher run (``claim`` holds its token) until
-  ``next_attempt_at``; a claim that lapses (the process died) makes the row due again;
-* ``delivered``: the adapter confirmed it (``delivered_version`` says which version);
-* ``failed``: the last allowed attempt failed; never retried automatically.
+* ``queued``: matched, waiting to be planned into messages;
+* ``sending``: planned: ``message_id`` names the :mod:`outbox <bot.store.outbox>`
+  message that shows it;
+* ``delivered``: that message landed (``delivered_version`` says which version);
+* ``failed``: that message used its last allowed attempt; never retried automatically.
 
 Policy (what is eligible, when to retry, how to group posts) lives in
 :mod:`bot.delivery`; this module only reads and writes rows.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -34,9 +34,9 @@ from bot.store.store import Store
 from bot.store.values import ID_CHUNK, from_text, to_text
 
 __all__ = [
-    "ClaimedDelivery",
     "DeliveryKind",
     "DeliveryQueue",
+    "DueDelivery",
     "EnqueueCounts",
     "FailedDelivery",
     "PaperMatches",
@@ -46,12 +46,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DeliveryKind = Literal["new", "revised"]
-
-_DUE = (
-    "((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))"
-    " OR (status = 'sending' AND next_attempt_at <= :now))"
-)
-"""A row that may be sent now: queued and its backoff over, or a lapsed claim."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +90,18 @@ class EnqueueCounts:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A row this run holds for sending, with the paper as stored now (its newest version)."""
+class DueDelivery:
+    """A queued row to plan into messages, with the paper as stored now (its newest
+    version)."""
 
     channel_id: int
     arxiv_id: str
+    version: int
+    """The version the row was read at: planning only takes it if it is unchanged."""
     kind: DeliveryKind
     paper: Paper | None
     """None if the paper is missing from the store (it is then marked failed)."""
     subscription_ids: tuple[int, ...]
-    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +140,22 @@ class DeliveryQueue:
             for row in rows
         ]
 
+    async def unmatched_count(self) -> int:
+        """Harvested papers still waiting for matching."""
+        row = await self._store.fetchone("SELECT count(*) FROM papers WHERE matched_at IS NULL")
+        return int(row[0]) if row is not None else 0
+
     async def record_matches(
         self, matches: Sequence[PaperMatches], *, now: datetime, revision_notes: bool
     ) -> EnqueueCounts:
         """Queue what ``matches`` call for and mark their papers matched, in one transaction.
 
         A channel without a row for the paper gets a new one naming every matching
-        subscription. A row not delivered yet takes the newer version and the union of
-        the subscriptions. A delivered row becomes a revised note (when ``revision_notes``
-        and the version is newer than the one last sent); otherwise nothing changes, so a
-        paper is never queued twice for a channel as new.
+        subscription. A row still queued takes the newer version and the union of the
+        subscriptions (once planned into messages, a row is left as it is). A delivered
+        row becomes a revised note (when ``revision_notes`` and the version is newer than
+        the one last sent); otherwise nothing changes, so a paper is never queued twice
+        for a channel as new.
         """
         if not matches:
             return EnqueueCounts()
@@ -177,7 +179,7 @@ class DeliveryQueue:
                             "subscription_ids": _ids(sub_ids),
                         }
                         queued += 1
-                    elif row["delivered_version"] is None and row["status"] != "failed":
+                    elif row["delivered_version"] is None and row["status"] == "queued":
                         merged = sorted({*json.loads(row["subscription_ids"]), *sub_ids})
                         await conn.execute(
                             "UPDATE deliveries SET version = max(version, ?), subscription_ids = ?"
@@ -198,7 +200,7 @@ class DeliveryQueue:
                             )
                             row["status"] = "queued"
                             revisions += 1
-                        else:  # a revised note is already waiting: send the newest version
+                        elif row["status"] == "queued":  # a note waits: the newest version
                             await conn.execute(
                                 "UPDATE deliveries SET version = max(version, ?)"
                                 " WHERE channel_id = ? AND arxiv_id = ?",
@@ -224,186 +226,70 @@ class DeliveryQueue:
             papers=marked, queued=queued, revisions=revisions, changed=len(matches) - marked
         )
 
-    # -- sending ------------------------------------------------------------------------
+    # -- planning -----------------------------------------------------------------------
 
-    async def due_channels(self, now: datetime) -> list[Channel]:
-        """Channels that have rows to send now, paused ones included, by id."""
+    async def queued_channels(self) -> list[Channel]:
+        """Channels with rows waiting to be planned, paused ones included, by id."""
         rows = await self._store.fetchall(
-            "SELECT * FROM channels WHERE id IN ("
-            f" SELECT DISTINCT channel_id FROM deliveries WHERE {_DUE.replace(':now', '?')}"
-            ") ORDER BY id",
-            (to_text(now), to_text(now)),
+            "SELECT * FROM channels WHERE id IN"
+            " (SELECT channel_id FROM deliveries WHERE status = 'queued') ORDER BY id"
         )
         return [channel_from_row(row) for row in rows]
 
-    async def claim(
-        self, channel_id: int, *, token: str, now: datetime, lease_until: datetime
-    ) -> list[ClaimedDelivery]:
-        """Take every row of the channel that is due, in sending order, until ``lease_until``.
-
-        Order: new papers before revised notes, then by when they were queued, then by id.
-        Rows held by another live claim are not taken.
-        """
-        params = {
-            "channel": channel_id,
-            "token": token,
-            "now": to_text(now),
-            "lease": to_text(lease_until),
-        }
-        async with self._store.transaction() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET status = 'sending', claim = :token, next_attempt_at = :lease"
-                f" WHERE channel_id = :channel AND {_DUE}",
-                params,
-            )
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT d.arxiv_id AS d_arxiv_id, d.kind AS d_kind,"
-                    " d.subscription_ids AS d_subscription_ids, d.attempts AS d_attempts, p.*"
-                    " FROM deliveries AS d LEFT JOIN papers AS p ON p.arxiv_id = d.arxiv_id"
-                    " WHERE d.channel_id = :channel AND d.claim = :token"
-                    " AND d.status = 'sending'"
-                    " ORDER BY d.kind, d.queued_at, d.arxiv_id",
-                    params,
-                )
-            )
+    async def queued(self, channel_id: int) -> list[DueDelivery]:
+        """The channel's queued rows in sending order: new papers before revised notes,
+        then by when they were queued, then by id."""
+        rows = await self._store.fetchall(
+            "SELECT d.arxiv_id AS d_arxiv_id, d.version AS d_version, d.kind AS d_kind,"
+            " d.subscription_ids AS d_subscription_ids, p.*"
+            " FROM deliveries AS d LEFT JOIN papers AS p ON p.arxiv_id = d.arxiv_id"
+            " WHERE d.channel_id = ? AND d.status = 'queued'"
+            " ORDER BY d.kind, d.queued_at, d.arxiv_id",
+            (channel_id,),
+        )
         return [
-            ClaimedDelivery(
+            DueDelivery(
                 channel_id=channel_id,
                 arxiv_id=row["d_arxiv_id"],
+                version=int(row["d_version"]),
                 kind=row["d_kind"],
                 paper=paper_from_row(row) if row["id"] is not None else None,
                 subscription_ids=tuple(json.loads(row["d_subscription_ids"])),
-                attempts=int(row["d_attempts"]),
             )
             for row in rows
         ]
 
-    async def delivered(
-        self,
-        channel_id: int,
-        token: str,
-        sent: Sequence[tuple[str, int]],
-        *,
-        now: datetime,
-        lease_until: datetime | None = None,
-    ) -> int:
-        """Mark ``sent`` (arXiv id, version sent) delivered; extend the claim on the rest to
-        ``lease_until`` if given.
-
-        Returns how many rows were marked; fewer than ``len(sent)`` means this run's claim
-        had lapsed and another run took the rows (they may be sent twice).
-        """
-        stamp = to_text(now)
-        params = [
-            (stamp, version, version, channel_id, arxiv_id, token) for arxiv_id, version in sent
-        ]
-        if len(params) == 1 and lease_until is None:  # the common case: one statement
-            marked = await self._store.execute(_MARK_DELIVERED, params[0])
-        else:
-            async with self._store.transaction() as conn:
-                cursor = await conn.executemany(_MARK_DELIVERED, params)
-                marked = cursor.rowcount
-                if lease_until is not None:
-                    await _extend(conn, channel_id, token, lease_until)
-        if marked < len(sent):
-            logger.warning(
-                "Channel %s: %s of %s delivered rows had been claimed by another run",
-                channel_id,
-                len(sent) - marked,
-                len(sent),
-            )
-        return marked
-
-    async def failed(
-        self,
-        channel_id: int,
-        token: str,
-        rows: Sequence[ClaimedDelivery],
-        *,
-        error: str,
-        now: datetime,
-        retry_at: Callable[[int], datetime | None],
-    ) -> int:
-        """Record a failed attempt on ``rows``; returns how many gave up for good.
-
-        ``retry_at(attempts)`` gives the next attempt's time after ``attempts`` failed
-        attempts, or None when no attempt is left (the row becomes ``failed``).
-        """
-        stamp = to_text(now)
-        params: list[tuple[Any, ...]] = []
-        gave_up = 0
-        for row in rows:
-            attempts = row.attempts + 1
-            when = retry_at(attempts)
-            gave_up += when is None
-            params.append(
-                (
-                    "failed" if when is None else "queued",
-                    attempts,
-                    to_text(when) if when is not None else None,
-                    error,
-                    stamp,
-                    channel_id,
-                    row.arxiv_id,
-                    token,
-                )
-            )
+    async def give_up(
+        self, channel_id: int, rows: Sequence[DueDelivery], *, error: str, now: datetime
+    ) -> None:
+        """Mark queued rows that cannot be planned (their paper is missing) failed."""
         async with self._store.transaction() as conn:
             await conn.executemany(
-                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
-                " last_error = ?, last_attempt_at = ?, claim = NULL"
-                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
-                params,
-            )
-        return gave_up
-
-    async def release(
-        self,
-        channel_id: int,
-        token: str,
-        *,
-        noted: Iterable[str] = (),
-        error: str | None = None,
-        now: datetime | None = None,
-    ) -> None:
-        """Put every row still held by this claim back in the queue, due now, unchanged.
-
-        ``noted`` rows also get ``error`` as their last error (a paused channel's reason).
-        """
-        noted = list(noted)
-        async with self._store.transaction() as conn:
-            if noted and error is not None and now is not None:
-                await conn.executemany(
-                    "UPDATE deliveries SET last_error = ?, last_attempt_at = ?"
-                    " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
-                    [(error, to_text(now), channel_id, a, token) for a in noted],
-                )
-            await conn.execute(
-                "UPDATE deliveries SET status = 'queued', claim = NULL, next_attempt_at = NULL"
-                " WHERE channel_id = ? AND claim = ? AND status = 'sending'",
-                (channel_id, token),
+                "UPDATE deliveries SET status = 'failed', last_error = ?, last_attempt_at = ?"
+                " WHERE channel_id = ? AND arxiv_id = ? AND status = 'queued'",
+                [(error, to_text(now), channel_id, row.arxiv_id) for row in rows],
             )
 
-    async def cancel(self, channel_id: int, token: str, arxiv_ids: Iterable[str]) -> None:
-        """Drop rows nobody wants any more (every subscription that matched was removed).
+    async def cancel(self, channel_id: int, arxiv_ids: Iterable[str]) -> None:
+        """Drop queued rows nobody wants any more (every subscription that matched was
+        removed).
 
         A paper never delivered loses its row; a revised note that was waiting is dropped
         and the row goes back to what the channel last received.
         """
-        params = [(channel_id, arxiv_id, token) for arxiv_id in arxiv_ids]
+        params = [(channel_id, arxiv_id) for arxiv_id in arxiv_ids]
         if not params:
             return
         async with self._store.transaction() as conn:
             await conn.executemany(
-                "DELETE FROM deliveries WHERE channel_id = ? AND arxiv_id = ? AND claim = ?"
-                " AND delivered_version IS NULL",
+                "DELETE FROM deliveries WHERE channel_id = ? AND arxiv_id = ?"
+                " AND status = 'queued' AND delivered_version IS NULL",
                 params,
             )
             await conn.executemany(
                 "UPDATE deliveries SET status = 'delivered', version = delivered_version,"
-                " claim = NULL, next_attempt_at = NULL, last_error = NULL"
-                " WHERE channel_id = ? AND arxiv_id = ? AND claim = ?",
+                " next_attempt_at = NULL, last_error = NULL"
+                " WHERE channel_id = ? AND arxiv_id = ? AND status = 'queued'",
                 params,
             )
 
@@ -439,12 +325,6 @@ class DeliveryQueue:
         ]
 
 
-_MARK_DELIVERED = (
-    "UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
-    " delivered_version = ?, version = max(version, ?), attempts = attempts + 1,"
-    " claim = NULL, next_attempt_at = NULL, last_error = NULL"
-    " WHERE channel_id = ? AND arxiv_id = ? AND claim = ? AND status = 'sending'"
-)
 _INSERT_NEW = (
     "INSERT INTO deliveries (channel_id, arxiv_id, version, kind, subscription_ids, status,"
     " attempts, queued_at) VALUES (?, ?, ?, 'new', ?, 'queued', 0, ?)"
@@ -476,13 +356,3 @@ async def _rows_for(
         for row in rows:
             found[(int(row["channel_id"]), row["arxiv_id"])] = dict(row)
     return found
-
-
-async def _extend(
-    conn: aiosqlite.Connection, channel_id: int, token: str, lease_until: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET next_attempt_at = ?"
-        " WHERE channel_id = ? AND claim = ? AND status = 'sending'",
-        (to_text(lease_until), channel_id, token),
-    )

@@ -221,9 +221,55 @@ create table if not exists oauth_states (
 );
 """
 
+_V3_OUTBOX = """
+-- The outbox: every platform message of a planned post or digest, written before the
+-- first one is sent, so a crash resumes at the next message and never re-plans. A
+-- channel's messages go out in id order. ``payload`` is the adapter's rendering (JSON);
+-- the deliveries it shows point at it (``deliveries.message_id``) and are delivered when
+-- it lands; ``thread_of`` is the message whose thread it replies in. ``claim`` names the
+-- process sending it (host:pid:boot) until ``lease_until``; ``sent_ref`` is the
+-- platform's id for it once sent (Slack ts, Discord message id). A message whose claim
+-- lapsed, or that failed an attempt, may have landed: it is looked for (read back)
+-- before it is sent again.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    channel_id      INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    payload         TEXT    NOT NULL,
+    thread_of       INTEGER REFERENCES outbox (id) ON DELETE CASCADE,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT,
+    claim           TEXT,
+    lease_until     TEXT,
+    sent_ref        TEXT,
+    last_error      TEXT,
+    created_at      TEXT    NOT NULL,
+    sent_at         TEXT
+);
+CREATE INDEX outbox_open ON outbox (channel_id, id) WHERE status IN ('pending', 'sending');
+
+-- A delivery planned into the outbox is 'sending' with the message that shows it; it
+-- becomes 'delivered' when that message lands. Claims and backoff moved to the outbox:
+-- rows an older arxiv-bot had claimed go back to the queue.
+ALTER TABLE deliveries ADD COLUMN message_id INTEGER REFERENCES outbox (id) ON DELETE SET NULL;
+CREATE INDEX deliveries_message ON deliveries (message_id) WHERE message_id IS NOT NULL;
+UPDATE deliveries SET status = 'queued', claim = NULL, next_attempt_at = NULL
+    WHERE status = 'sending';
+
+-- How many full cards a digest of this channel carries; NULL: the DIGEST_CARDS setting.
+ALTER TABLE channels ADD COLUMN digest_cards INTEGER CHECK (digest_cards >= 0);
+
+-- Idempotency keys must not repeat across databases posting to the same channel (a
+-- fresh database restarts outbox ids at 1): each database draws its own prefix.
+INSERT OR IGNORE INTO state (key, value, updated_at)
+    VALUES ('outbox.instance', lower(hex(randomblob(4))), strftime('%Y-%m-%dT%H:%M:%f+00:00'));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
+    Migration("outbox", _V3_OUTBOX),
 )
 """Every migration, oldest first."""
 

@@ -3,10 +3,14 @@ through the real HTTP client to the fake REST API."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import discord
 
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.commands import DM_ONLY_NOTE, DONE_NOTE, FAILED_NOTE, SHARE_PREFIX
+from adapters.discord.permissions import INVITE_PERMISSIONS
 from bot.app import BotApp
 from bot.models import ChannelRef
 from tests.discord.conftest import discord_settings
@@ -295,3 +299,12 @@ async def test_an_option_typed_into_the_query_gets_a_discord_specific_message(
     (answer,) = fake_discord.interaction_responses(token)
     assert answer.data["content"].startswith("--sort belongs in its own field of /arxiv search")
     assert answer.data["flags"] & EPHEMERAL
+
+
+def test_the_documented_invite_asks_for_exactly_what_the_bot_needs() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "discord.md").read_text()
+    asked = {int(n) for n in re.findall(r"permissions=(\d+)", page)}
+    assert asked == {INVITE_PERMISSIONS.value}
+    assert INVITE_PERMISSIONS.read_message_history, "needed to read back after a crash"
+    listed = re.findall(r"^\| [A-Z][^|]+\| `1 << (\d+)`", page, flags=re.MULTILINE)
+    assert sum(1 << int(bit) for bit in listed) == INVITE_PERMISSIONS.value

@@ -1,4 +1,5 @@
-"""discord.py's real HTTP client against the fake Discord REST API (no network)."""
+"""discord.py's real HTTP client against the fake Discord REST API (no network): messages,
+threads, interactions, nonces, reading back and lost answers."""
 
 from __future__ import annotations
 
@@ -307,3 +308,158 @@ async def test_global_rate_limit_and_server_errors(fake: FakeDiscord, http: HTTP
     with pytest.raises(discord.DiscordServerError):
         await http.send_message(CHANNEL, params=_params())
     assert fake.messages() == []
+
+
+# -- nonces, reading back, threads that exist, lost answers
+
+
+def _nonced(content: str, nonce: str) -> discord.http.MultipartParameters:
+    """What ``Messageable.send(nonce=...)`` sends: ``nonce`` and ``enforce_nonce``."""
+    return handle_message_parameters(
+        content=content, nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+    )
+
+
+async def test_enforced_nonce_answers_the_existing_message(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    params = _nonced("paper 2506.11674", "d7-2506.11674")
+    assert params.payload is not None and params.payload["enforce_nonce"] is True
+    first = await http.send_message(CHANNEL, params=params)
+    again = await http.send_message(CHANNEL, params=_nonced("paper 2506.11674", "d7-2506.11674"))
+    assert again["id"] == first["id"] and first["nonce"] == "d7-2506.11674"
+    assert len(fake.messages(CHANNEL)) == 1
+    # another channel, or another nonce, is another message
+    elsewhere = await http.send_message(CHANNEL + 1, params=_nonced("x", "d7-2506.11674"))
+    assert elsewhere["id"] != first["id"]
+    fake.advance_clock(fake.nonce_window + 1)  # Discord forgets the nonce
+    later = await http.send_message(CHANNEL, params=_nonced("paper 2506.11674", "d7-2506.11674"))
+    assert later["id"] != first["id"]
+    assert len(fake.messages(CHANNEL)) == 2
+
+
+async def test_nonce_through_messageable_send_and_a_raw_route(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    channel = discord.PartialMessageable(state=_state(http), id=CHANNEL)
+    sent = await channel.send("hello", nonce=12345)
+    resent = await channel.send("hello", nonce=12345)
+    assert resent.id == sent.id and sent.nonce == "12345"
+    route = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=CHANNEL)
+    body: dict[str, Any] = {"content": "raw", "nonce": "n-1"}
+    plain = [await http.request(route, json=body) for _ in range(2)]  # no enforce_nonce
+    assert plain[0]["id"] != plain[1]["id"]
+    enforced = await http.request(route, json={**body, "enforce_nonce": True})
+    assert enforced["id"] == plain[0]["id"]  # the first message with that nonce
+    with pytest.raises(discord.HTTPException) as too_long:
+        await http.request(route, json={"content": "x", "nonce": "n" * 26})
+    assert too_long.value.code == 50035
+    assert len(fake.messages(CHANNEL)) == 3
+
+
+async def test_enforced_nonce_in_a_multipart_payload(fake: FakeDiscord, http: HTTPClient) -> None:
+    def with_file() -> discord.http.MultipartParameters:
+        return handle_message_parameters(
+            content="with a file",
+            nonce="file-1",
+            file=discord.File(io.BytesIO(b"abc"), filename="papers.txt"),
+        )
+
+    first = await http.send_message(CHANNEL, params=with_file())
+    again = await http.send_message(CHANNEL, params=with_file())
+    assert again["id"] == first["id"]
+    assert all(c.multipart for c in fake.calls(MESSAGES))
+    assert len(fake.messages(CHANNEL)) == 1
+
+
+async def test_messages_read_back_newest_first_without_nonce(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    sent = [await http.send_message(CHANNEL, params=_nonced(f"m{n}", f"n{n}")) for n in range(4)]
+    await http.edit_message(CHANNEL, sent[0]["id"], params=_params("m0, edited"))
+    listed = await http.logs_from(CHANNEL, limit=50)
+    assert [m["content"] for m in listed] == ["m3", "m2", "m1", "m0, edited"]
+    assert all("nonce" not in m for m in listed)
+    assert "nonce" not in await http.get_message(CHANNEL, sent[1]["id"])
+    assert listed[0]["author"]["id"] == BOT_USER_ID and listed[0]["timestamp"]
+    assert [m["id"] for m in await http.logs_from(CHANNEL, limit=2)] == [
+        sent[3]["id"],
+        sent[2]["id"],
+    ]
+    before = await http.logs_from(CHANNEL, limit=2, before=sent[2]["id"])
+    assert [m["content"] for m in before] == ["m1", "m0, edited"]
+    after = await http.logs_from(CHANNEL, limit=2, after=sent[0]["id"])
+    assert [m["content"] for m in after] == ["m2", "m1"]
+    # The real client builds its Message objects from them.
+    channel = discord.PartialMessageable(state=_state(http), id=CHANNEL)
+    built = [m async for m in channel.history(limit=3)]
+    assert [m.content for m in built] == ["m3", "m2", "m1"]
+    with pytest.raises(discord.HTTPException) as too_many:
+        await http.logs_from(CHANNEL, limit=101)
+    assert too_many.value.code == 50035
+
+
+async def test_thread_messages_and_channels_the_bot_cannot_read(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    head = await http.send_message(CHANNEL, params=_params("digest"))
+    thread = await http.start_thread_with_message(
+        CHANNEL, head["id"], name="Digest", auto_archive_duration=1440
+    )
+    for n in range(2):
+        await http.send_message(thread["id"], params=_params(f"card {n}"))
+    assert [m["content"] for m in await http.logs_from(thread["id"], 50)] == ["card 1", "card 0"]
+    assert [m["content"] for m in await http.logs_from(CHANNEL, 50)] == ["digest"]
+
+    fake.set_channel(CHANNEL, can_read_history=False)
+    assert await http.logs_from(CHANNEL, 50) == []  # Discord returns none, no error
+    described: dict[str, Any] = dict(await http.get_channel(CHANNEL))
+    (deny,) = described["permission_overwrites"]
+    assert int(deny["deny"]) & discord.Permissions(read_message_history=True).value
+    fake.set_channel(CHANNEL, visible=False)
+    with pytest.raises(discord.Forbidden) as hidden:
+        await http.logs_from(CHANNEL, 50)
+    assert hidden.value.code == 50001
+
+
+async def test_second_thread_from_a_message_is_refused(fake: FakeDiscord, http: HTTPClient) -> None:
+    head = await http.send_message(CHANNEL, params=_params("digest"))
+    thread = await http.start_thread_with_message(
+        CHANNEL, head["id"], name="Digest", auto_archive_duration=1440
+    )
+    with pytest.raises(discord.HTTPException) as exists:
+        await http.start_thread_with_message(
+            CHANNEL, head["id"], name="Digest", auto_archive_duration=1440
+        )
+    assert (exists.value.status, exists.value.code) == (400, 160004)
+    assert len(fake.threads(CHANNEL)) == 1
+    assert (await http.get_channel(head["id"]))["id"] == thread["id"]  # reuse it
+
+
+async def test_a_dropped_answer_loses_the_reply_not_the_post(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    fake.drop_response_next(MESSAGES)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await http.send_message(CHANNEL, params=_nonced("landed", "lost-1"))
+    (stored,) = fake.messages(CHANNEL)
+    assert stored.content == "landed"
+    assert [c.status for c in fake.calls(MESSAGES)] == [0]
+    # Resent with its nonce within the window, it answers the message that landed.
+    resent = await http.send_message(CHANNEL, params=_nonced("landed", "lost-1"))
+    assert resent["id"] == stored.id
+    fake.drop_response_next(MESSAGES, status=503)
+    with pytest.raises(discord.DiscordServerError):
+        await http.send_message(CHANNEL, params=_params("landed too"))
+    assert [m.content for m in fake.messages(CHANNEL)] == ["landed", "landed too"]
+
+
+async def test_discord_py_retrying_a_lost_500_is_saved_by_the_nonce(
+    fake: FakeDiscord, http: HTTPClient
+) -> None:
+    """discord.py resends after a 500 (sleeping 1 s): the nonce makes that harmless."""
+    fake.drop_response_next(MESSAGES, status=500)
+    answer = await http.send_message(CHANNEL, params=_nonced("once", "retry-1"))
+    (stored,) = fake.messages(CHANNEL)
+    assert answer["id"] == stored.id
+    assert [c.status for c in fake.calls(MESSAGES)] == [500, 200]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.discord.render import (
-    DIGEST_CARDS_MAX,
     MAX_CONTENT,
     MAX_DESCRIPTION,
     MAX_EMBEDS,
@@ -25,15 +25,17 @@ from adapters.discord.render import (
     MAX_THREAD_NAME,
     MAX_TITLE,
     MAX_TOTAL,
-    DigestPlan,
     DiscordMessage,
+    DiscordPart,
     clamp_embed,
-    digest_messages,
+    digest_parts,
     escape,
     fit_message,
+    message_fingerprint,
     pack_embeds,
     paper_buttons,
     paper_embed,
+    post_parts,
     reply_message,
 )
 from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone
@@ -132,12 +134,39 @@ def check(message: DiscordMessage) -> None:
     assert params.payload["allowed_mentions"] == {"parse": []}
 
 
-def check_plan(plan: DigestPlan) -> None:
-    for message in plan.messages:
-        check(message)
-        assert_safe(message)
-    assert len(plan.thread_name) <= MAX_THREAD_NAME
-    assert plan.needs_thread == bool(plan.thread_name)
+def check_parts(parts: Sequence[DiscordPart]) -> None:
+    """Every part within the limits and safe, its payload plain JSON that pings nobody;
+    the first part is in the channel, the rest in one thread named within the limit."""
+    assert parts
+    assert not parts[0].in_thread
+    assert all(part.in_thread for part in parts[1:])
+    assert len({part.thread_name for part in parts[1:]}) <= 1
+    for part in parts:
+        check(part.message)
+        assert_safe(part.message)
+        payload = part.to_payload()
+        assert json.loads(json.dumps(payload)) == payload
+        assert payload["allowed_mentions"] == {"parse": []}
+        assert len(payload["content"] or "") <= MAX_CONTENT
+        assert len(payload["embeds"]) <= MAX_EMBEDS
+        if part.in_thread:
+            assert 0 < len(payload["thread_name"]) <= MAX_THREAD_NAME
+            assert payload["thread_name"] == part.thread_name
+        else:
+            assert "thread_name" not in payload
+
+
+def _shown(parts: Sequence[DiscordPart]) -> list[str]:
+    return [paper_id for part in parts for paper_id in part.shows]
+
+
+def _card_urls(parts: Sequence[DiscordPart]) -> list[str]:
+    """The links of the cards (listing embeds have no link of their own)."""
+    return [str(e.url) for part in parts for e in part.message.embeds if e.url is not None]
+
+
+def _listing(part: DiscordPart) -> str:
+    return "\n".join(str(e.description) for e in part.message.embeds if e.url is None)
 
 
 def _one(post: PaperPost, **options: bool) -> DiscordMessage:
@@ -393,33 +422,42 @@ def _posts(count: int, **fields: Any) -> tuple[PaperPost, ...]:
 
 def test_digest_of_ten_papers_is_one_message() -> None:
     posts = tuple(make_post(paper) for paper in sample_papers()[:10])
-    plan = digest_messages(Digest(posts))
-    check_plan(plan)
-    assert not plan.needs_thread
-    assert plan.messages == (plan.head,)
-    assert len(plan.head.embeds) == 10
-    assert plan.head.content == "Digest: 10 new papers from arXiv"
-    assert [e.url for e in plan.head.embeds] == [p.paper.abs_url for p in posts]
+    (part,) = digest_parts(Digest(posts), cards=10)
+    check_parts([part])
+    assert part.shows == tuple(post.paper.arxiv_id for post in posts)
+    assert len(part.message.embeds) == 10
+    assert part.message.content == "Digest: 10 new papers from arXiv"
+    assert [e.url for e in part.message.embeds] == [p.paper.abs_url for p in posts]
 
 
 def test_digest_of_few_papers_keeps_full_cards() -> None:
     posts = tuple(make_post(paper) for paper in sample_papers()[:2])
-    plan = digest_messages(Digest(posts))
-    assert not plan.needs_thread
-    assert [e.to_dict() for e in plan.head.embeds] == [paper_embed(p).to_dict() for p in posts]
+    (part,) = digest_parts(Digest(posts), cards=10)
+    assert [e.to_dict() for e in part.message.embeds] == [paper_embed(p).to_dict() for p in posts]
+
+
+def test_digest_with_fewer_cards_than_papers_lists_them() -> None:
+    posts = tuple(make_post(paper) for paper in sample_papers()[:5])
+    parts = digest_parts(Digest(posts), cards=3)
+    check_parts(parts)
+    assert parts[0].shows == tuple(post.paper.arxiv_id for post in posts)
+    assert parts[0].message.embeds[0].footer.text == "More in the thread."
+    assert _card_urls(parts) == [p.paper.abs_url for p in posts[:3]]
+    (alone,) = digest_parts(Digest(posts), cards=0)  # no cards, nothing in the thread
+    assert alone.shows == parts[0].shows and not alone.message.embeds[0].footer.text
 
 
 def test_digest_of_twenty_papers_lists_them_and_threads_the_cards() -> None:
     posts = tuple(make_post(paper) for paper in sample_papers())
-    plan = digest_messages(Digest(posts, folded=True))
-    check_plan(plan)
-    assert plan.needs_thread
-    assert "folded" in plan.head.content and plan.thread_name.startswith("20 new papers")
-    listing = str(plan.head.embeds[0].description)
+    parts = digest_parts(Digest(posts, folded=True), cards=len(posts))
+    check_parts(parts)
+    head = parts[0]
+    assert "folded" in head.message.content
+    assert parts[1].thread_name.startswith("20 new papers")
+    listing = _listing(head)
     for number, post in enumerate(posts, start=1):
         assert f"{number}. [" in listing and f"]({post.paper.abs_url})" in listing
-    cards = [embed for message in plan.thread for embed in message.embeds]
-    assert [e.url for e in cards] == [p.paper.abs_url for p in posts]
+    assert _card_urls(parts) == [p.paper.abs_url for p in posts]
 
 
 def test_digest_of_ten_oversized_hostile_papers_stays_within_limits() -> None:
@@ -430,24 +468,24 @@ def test_digest_of_ten_oversized_hostile_papers_stays_within_limits() -> None:
         )
         for n in range(10)
     )
-    plan = digest_messages(Digest(posts))
-    check_plan(plan)
-    cards = (
-        plan.head.embeds if not plan.needs_thread else [e for m in plan.thread for e in m.embeds]
-    )
-    assert len(cards) == 10
+    parts = digest_parts(Digest(posts), cards=10)
+    check_parts(parts)
+    assert _shown(parts) == [post.paper.arxiv_id for post in posts]
+    assert _card_urls(parts) == [post.paper.abs_url for post in posts]
 
 
-def test_digest_of_200_papers() -> None:
+def test_digest_of_200_papers_lists_every_one() -> None:
     posts = _posts(200, title="Paper & **friends** " * 10)
-    plan = digest_messages(Digest(posts))
-    check_plan(plan)
-    listing = str(plan.head.embeds[0].description)
-    assert re.search(r"… and \d+ more$", listing)
-    cards = [embed for message in plan.thread for embed in message.embeds]
-    # The first 100 get cards in the thread (not a flood); a last message counts the rest.
-    assert [e.url for e in cards] == [p.paper.abs_url for p in posts[:DIGEST_CARDS_MAX]]
-    assert plan.thread[-1].content == "… and 100 more papers not shown here."
+    parts = digest_parts(Digest(posts), cards=10)
+    check_parts(parts)
+    assert _shown(parts) == [post.paper.arxiv_id for post in posts]
+    listings = [part for part in parts if part.shows]
+    assert len(listings) > 1
+    assert str(listings[1].message.embeds[0].title).startswith("Digest: 200 new papers")
+    assert "continued" in str(listings[1].message.embeds[0].title)
+    assert _card_urls(parts) == [p.paper.abs_url for p in posts[:10]]
+    text = json.dumps([part.to_payload() for part in parts])
+    assert "not shown" not in text
 
 
 def test_digest_marks_revisions_and_matches() -> None:
@@ -456,16 +494,155 @@ def test_digest_marks_revisions_and_matches() -> None:
         PaperPost(paper_by_id("2506.11674"), matched=(_sub(4, "x"), _sub(5, "y"))),
         *_posts(12),
     )
-    plan = digest_messages(Digest(posts))
-    listing = str(plan.head.embeds[0].description)
+    parts = digest_parts(Digest(posts), cards=10)
+    check_parts(parts)
+    listing = _listing(parts[0])
     assert "2506.10231v2 (revised)" in listing
     assert "· matched #4, #5" in listing
 
 
 def test_empty_digest_is_just_its_title() -> None:
-    plan = digest_messages(Digest(()))
-    check_plan(plan)
-    assert plan.head.content == "Digest: 0 new papers from arXiv"
+    for cards in (0, 10):
+        (part,) = digest_parts(Digest(()), cards=cards)
+        check_parts([part])
+        assert part.shows == ()
+        assert part.message.content == "Digest: 0 new papers from arXiv"
+
+
+def _matrix_posts(count: int) -> tuple[PaperPost, ...]:
+    """Papers with ordinary, hostile and 5,000-character titles and authors in turn."""
+    titles = (
+        "Paper number {n} & friends",
+        EVIL + " {n}",
+        "*" * 5000,
+        "@everyone <@123> **{n}** " * 200,
+    )
+    posts = []
+    for n in range(1, count + 1):
+        hostile = n % 2 == 0
+        paper = _hostile_paper(
+            arxiv_id=f"2507.{n:05d}",
+            title=titles[n % len(titles)].format(n=n),
+            **({} if hostile else {"authors": ("Ada",), "abstract": "Short.", "comment": None}),
+        )
+        matched = (_sub(n, EVIL),) if hostile else ()
+        posts.append(PaperPost(paper, matched=matched, revised=n % 7 == 0))
+    return tuple(posts)
+
+
+_MATRIX_POSTS = _matrix_posts(500)
+
+
+@pytest.mark.parametrize("cards", [0, 3, 10])
+@pytest.mark.parametrize("count", [1, 3, 10, 11, 51, 191, 500])
+def test_digest_shows_every_paper_once_in_order(count: int, cards: int) -> None:
+    posts = _MATRIX_POSTS[:count]
+    parts = digest_parts(Digest(posts, folded=count > 100), cards=cards)
+    check_parts(parts)
+    ids = [post.paper.arxiv_id for post in posts]
+    assert _shown(parts) == ids  # every paper, once, in order
+    urls = _card_urls(parts)
+    assert urls == [post.paper.abs_url for post in posts[: min(cards, count)]]
+    listings = [part for part in parts if part.shows]
+    if len(parts) == 1 and urls:  # one message of cards: only when they all fit in it
+        assert count <= min(cards, MAX_EMBEDS)
+        assert parts[0].shows == tuple(ids)
+    else:
+        assert parts[: len(listings)] == listings  # the list first, then the cards
+        for part in listings:
+            listing = _listing(part)
+            for post in posts:  # listed there, not merely counted
+                shown = f"]({post.paper.abs_url})" in listing
+                assert shown == (post.paper.arxiv_id in part.shows)
+        assert all(not part.shows for part in parts[len(listings) :])
+    text = json.dumps([part.to_payload() for part in parts])
+    assert "not shown" not in text
+
+
+def test_digest_of_a_few_plain_papers_within_the_cards_is_one_message() -> None:
+    for count, cards in [(1, 3), (3, 3), (3, 10), (10, 10), (10, 25)]:
+        posts = _posts(count)
+        (part,) = digest_parts(Digest(posts), cards=cards)
+        assert _card_urls([part]) == [post.paper.abs_url for post in posts]
+        assert len(digest_parts(Digest(_posts(count + 1)), cards=count)) > 1
+
+
+def _as_returned(payload: dict[str, Any], message_id: int) -> dict[str, Any]:
+    """``payload`` as Discord returns the message: trimmed text, embeds with their type
+    and extra keys, ids and author added, no nonce, no thread name."""
+    embeds = []
+    for embed in payload["embeds"]:
+        returned = {**embed, "type": "rich", "content_scan_version": 0}
+        for key in ("title", "description"):
+            if key in returned:
+                returned[key] = returned[key].strip()
+        embeds.append(returned)
+    return {
+        "id": str(message_id),
+        "type": 0,
+        "channel_id": "1234",
+        "author": {"id": "42", "username": "arxiv-bot", "bot": True},
+        "content": (payload["content"] or "").strip(),
+        "embeds": embeds,
+        "components": payload.get("components", []),
+        "attachments": [],
+        "mentions": [],
+        "pinned": False,
+        "timestamp": "2025-06-13T12:00:00.000000+00:00",
+    }
+
+
+def test_fingerprint_matches_the_message_as_discord_returns_it() -> None:
+    posts = _matrix_posts(60)
+    parts = [
+        *digest_parts(Digest(posts), cards=10),
+        *digest_parts(Digest(posts[:3]), cards=10),
+        *post_parts(posts[0]),
+        *post_parts(posts[1]),
+    ]
+    prints = [message_fingerprint(part.to_payload()) for part in parts]
+    for number, (part, printed) in enumerate(zip(parts, prints, strict=True)):
+        payload = {**part.to_payload(), "nonce": f"n{number}", "enforce_nonce": True}
+        assert message_fingerprint(_as_returned(payload, number)) == printed
+    assert len(set(prints)) == len(parts)  # no two parts mistaken for each other
+
+
+def test_fingerprint_ignores_trimmed_whitespace_but_not_text() -> None:
+    embed = discord.Embed(title=" Title ", url="https://arxiv.org/abs/1", description="d \n")
+    part = DiscordPart(DiscordMessage(" hello \n", (embed,)))
+    printed = message_fingerprint(part.to_payload())
+    assert message_fingerprint(_as_returned(part.to_payload(), 1)) == printed
+    other = DiscordPart(DiscordMessage(" hello \n", (embed.copy().set_footer(text="f"),)))
+    assert message_fingerprint(other.to_payload()) == printed  # footers are not compared
+    changed = discord.Embed(title="Title", url="https://arxiv.org/abs/2", description="d")
+    moved = DiscordPart(DiscordMessage("hello", (changed,)))
+    assert message_fingerprint(moved.to_payload()) != printed  # another link
+    reworded = DiscordPart(DiscordMessage("hello!", (embed,)))
+    assert message_fingerprint(reworded.to_payload()) != printed  # other text
+
+
+def test_post_parts_is_one_card_with_link_buttons() -> None:
+    paper = paper_by_id("2506.11674")
+    post = make_post(paper)
+    (part,) = post_parts(post)
+    check_parts([part])
+    assert part.shows == ("2506.11674",)
+    assert part.message.embeds[0].to_dict() == paper_embed(post).to_dict()
+    payload = part.to_payload()
+    (row,) = payload["components"]
+    assert row["type"] == 1
+    buttons = [(b["type"], b["style"], b["label"], b["url"]) for b in row["components"]]
+    assert buttons == [
+        (2, 5, "Abstract", paper.abs_url),
+        (2, 5, "PDF", paper.pdf_url),
+        (2, 5, "Code", "https://github.com/lmueller/bad-seg"),
+    ]
+    assert "custom_id" not in json.dumps(payload)
+
+
+def test_post_parts_of_hostile_papers_are_safe() -> None:
+    for post in _matrix_posts(8):
+        check_parts(post_parts(post))
 
 
 # -- replies

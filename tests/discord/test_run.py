@@ -197,7 +197,7 @@ async def test_run_stops_on_a_bad_shards_setting_with_one_line(
 ) -> None:
     env = discord_env(settings, fake_discord, DISCORD_SHARDS="7")
     code, _, stderr = await run_bot(env, "run")
-    assert code == 1
+    assert code == 2  # a bad setting
     assert "DISCORD_SHARDS" in stderr
     assert "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr

@@ -25,8 +25,13 @@ What it serves at ``GET /api/query``:
   quotes, unknown fields, bad dates, ids or paging parameters.
 
 Scripted trouble, consumed one request at a time in the order scripted:
-:meth:`FakeArxiv.fail_next` (any status, optional ``Retry-After``) and
-:meth:`FakeArxiv.delay_next` (a slow answer). Every request is recorded
+:meth:`FakeArxiv.fail_next` (any status, optional ``Retry-After``),
+:meth:`FakeArxiv.delay_next` (a slow answer), a body sent badly
+(:meth:`~FakeArxiv.trickle_next` a byte at a time, :meth:`~FakeArxiv.hang_next` never,
+:meth:`~FakeArxiv.cut_next` cut off short of its ``Content-Length``), and answers that
+are valid HTTP but not a complete feed (:meth:`~FakeArxiv.serve_next` any body, such as
+an HTML page; :meth:`~FakeArxiv.truncate_next`, :meth:`~FakeArxiv.drop_entries_next`,
+:meth:`~FakeArxiv.strip_next`). Every request is recorded
 (:class:`RecordedRequest`) with its parameters, headers, status and timestamps, and
 :attr:`FakeArxiv.max_concurrent` tells whether requests ever overlapped.
 """
@@ -39,7 +44,7 @@ import hashlib
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +75,7 @@ _NS = (
 )
 _SCHEME = "http://arxiv.org/schemas/atom"
 _ATOM = "application/atom+xml; charset=utf-8"
+_ENTRY_RE = re.compile(rb"  <entry>.*?</entry>\n", re.DOTALL)
 _FIELDS = ("ti", "au", "abs", "co", "jr", "cat", "rn", "all", "id")
 _DATE_FIELDS = {"submitteddate": "submitted", "lastupdateddate": "updated"}
 _SORTS = ("relevance", "lastUpdatedDate", "submittedDate")
@@ -86,6 +92,9 @@ class FakeQueryError(ValueError):
 class _Script(Script):
     message: str | None = None
     """With a ``status``: the body is an arXiv error feed carrying it."""
+    rewrite: Callable[[bytes], bytes] | None = None
+    """Applied to the normal answer's body (sent with HTTP 200)."""
+    content_type: str | None = None
 
 
 # -- the query language, as far as a fake needs it -------------------------------------
@@ -443,11 +452,48 @@ class FakeArxiv(FakeHttpServer[_Script]):
         """Answer the next ``times`` requests normally, but only after ``seconds``."""
         self._add_script(_Script(delay=seconds, times=times))
 
+    def trickle_next(self, seconds: float, *, times: int = 1) -> None:
+        """Send the next answers' bodies one byte every ``seconds``."""
+        self._add_script(_Script(trickle=seconds, times=times))
+
+    def hang_next(self, *, times: int = 1) -> None:
+        """Send the next answers' headers, then nothing until the server stops."""
+        self._add_script(_Script(hang=True, times=times))
+
+    def cut_next(self, *, times: int = 1) -> None:
+        """Close the connection halfway through the next answers' bodies, short of the
+        ``Content-Length`` they announced."""
+        self._add_script(_Script(cut=True, times=times))
+
+    def serve_next(
+        self, body: bytes, *, content_type: str = "text/html; charset=utf-8", times: int = 1
+    ) -> None:
+        """Answer the next requests with HTTP 200 and ``body`` (an HTML page, nothing ...)."""
+        self._add_script(_Script(rewrite=lambda _: body, content_type=content_type, times=times))
+
+    def truncate_next(self, *, times: int = 1) -> None:
+        """Cut the next feeds off inside their last entry (valid HTTP, broken XML)."""
+        self._add_script(_Script(rewrite=_truncate, times=times))
+
+    def drop_entries_next(self, *, total: int | None = None, times: int = 1) -> None:
+        """Leave the entries out of the next feeds, their ``totalResults`` kept (or made
+        ``total``)."""
+        self._add_script(_Script(rewrite=lambda body: _drop_entries(body, total), times=times))
+
+    def strip_next(self, tag: str, *, times: int = 1) -> None:
+        """Leave every ``<tag>`` element (``title``, ``category`` ...) out of the next
+        feeds' entries."""
+        self._add_script(_Script(rewrite=lambda body: _strip(body, tag), times=times))
+
     # -- answers
 
     def _respond(self, params: dict[str, str], script: _Script | None) -> Answer:
         status, body = self.answer(params)
-        return status, {"Content-Type": _ATOM}, body
+        content_type = _ATOM
+        if script is not None and script.rewrite is not None:
+            status, body = 200, script.rewrite(body)
+            content_type = script.content_type or _ATOM
+        return status, {"Content-Type": content_type}, body
 
     def _failure(self, script: _Script, params: dict[str, str]) -> Answer:
         status, headers, body = super()._failure(script, params)
@@ -511,6 +557,28 @@ class FakeArxiv(FakeHttpServer[_Script]):
                 if 1 <= version <= paper.version:
                     return dataclasses.replace(paper, version=version)
         return None
+
+
+def _truncate(body: bytes) -> bytes:
+    last = body.rfind(b"<entry>")
+    return body[: last + len(body[last:]) // 2] if last > 0 else body[: len(body) // 2]
+
+
+def _drop_entries(body: bytes, total: int | None) -> bytes:
+    body = _ENTRY_RE.sub(b"", body)
+    if total is None:
+        return body
+    return re.sub(
+        rb"<opensearch:totalResults>\d+<", f"<opensearch:totalResults>{total}<".encode(), body
+    )
+
+
+def _strip(body: bytes, tag: str) -> bytes:
+    """``body`` without the ``<tag>`` elements of its entries (the feed's own title stays)."""
+    element = re.compile(
+        rb"\s*<" + tag.encode() + rb"\b[^>]*?(/>|>.*?</" + tag.encode() + rb">)", re.DOTALL
+    )
+    return _ENTRY_RE.sub(lambda entry: element.sub(b"", entry.group()), body)
 
 
 @contextlib.contextmanager

@@ -23,3 +23,23 @@ class SettableClock:
     def advance(self, **delta: float) -> None:
         """Move forward by ``timedelta(**delta)``, e.g. ``advance(hours=2)``."""
         self.now += timedelta(**delta)
+
+
+class ManualTime:
+    """A monotonic clock and a sleep for the arXiv gate that never wait: :meth:`sleep`
+    records the wait (to the millisecond) and moves the clock on. Call it, or pass
+    :meth:`clock`, as the gate's ``clock``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds

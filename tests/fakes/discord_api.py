@@ -20,8 +20,14 @@ and interaction routes, whose token is in the path):
 * ``GET /users/@me``, ``GET /oauth2/applications/@me``, ``GET /gateway/bot`` (login);
 * ``GET /channels/{id}``; ``POST /channels/{id}/messages`` (recorded, see
   :meth:`FakeDiscord.messages`), ``PATCH``/``GET`` ``/channels/{id}/messages/{id}``;
+* ``GET /channels/{id}/messages`` (``limit`` 1-100, default 50; ``before``, ``after``
+  or ``around``): the channel's (or thread's) messages, newest first, as full message
+  objects; ephemeral interaction answers are not there. Without Read Message History
+  (:meth:`FakeDiscord.set_channel` ``can_read_history=False``) the list is empty, as
+  Discord documents;
 * ``POST /channels/{id}/messages/{id}/threads`` and ``POST /channels/{id}/threads``
-  (threads from a message, without one, and forum posts with their first message);
+  (threads from a message, without one, and forum posts with their first message); a
+  second thread from the same message answers 400, code 160004, as on Discord;
 * ``POST /interactions/{id}/{token}/callback`` (``?with_response=1`` answers the callback
   object), followups ``POST /webhooks/{app_id}/{token}`` and ``GET``/``PATCH``/``DELETE``
   ``/webhooks/{app_id}/{token}/messages/{id or @original}``;
@@ -39,12 +45,24 @@ text otherwise. A wrong token in IDENTIFY closes the socket with 4004, as Discor
 :meth:`FakeDiscord.send_interaction` and :meth:`FakeDiscord.close_gateway`, and read
 :attr:`FakeDiscord.identifies` and :attr:`FakeDiscord.gateway_sessions`.
 
+Nonces. A message create may carry ``nonce`` (a string or integer of at most 25
+characters; 400/50035 otherwise), echoed in the create answer only (a later ``GET``
+does not return it, as on Discord). With ``enforce_nonce: true`` (in the JSON body or a
+multipart ``payload_json``; discord.py 2.4+ sends both whenever ``send`` has a nonce, and
+``send`` makes a random one if not given) a create whose nonce the bot already used in
+that channel within :attr:`FakeDiscord.nonce_window` seconds (300 by default) creates
+nothing and answers the existing message (200). The window runs on
+:attr:`FakeDiscord.clock`, which :meth:`FakeDiscord.advance_clock` moves on.
+
 Channels the fake was not told about are guild text channels the bot can post to.
 :meth:`FakeDiscord.set_channel` describes others: deleted (404, code 10003), not visible
 (403, 50001) or without Send Messages (403, 50013).
 
 Scripted trouble per route, consumed one request at a time in the order scripted:
-:meth:`FakeDiscord.fail_next` and :meth:`FakeDiscord.rate_limit_next`. A route is named
+:meth:`FakeDiscord.fail_next`, :meth:`FakeDiscord.rate_limit_next` and
+:meth:`FakeDiscord.drop_response_next` (the request takes effect, the message *is*
+created, then the connection is closed without an answer or a 5xx is answered: the
+crash window between "Discord created it" and "the bot knows"). A route is named
 ``"METHOD /template"`` (``"POST /channels/{channel_id}/messages"``, every channel) or
 ``"METHOD /concrete/path"`` (``"POST /channels/42/messages"``). Every request is recorded
 (:class:`DiscordCall`).
@@ -110,7 +128,10 @@ ERRORS = {
     50024: "Cannot execute action on this channel type",
     50035: "Invalid Form Body",
     40060: "Interaction has already been acknowledged.",
+    160004: "A thread has already been created for this message",
 }
+NONCE_MAX_LENGTH = 25
+READ_MESSAGE_HISTORY = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +206,7 @@ class _Channel:
     deleted: bool = False
     visible: bool = True
     can_send: bool = True
+    can_read_history: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -197,6 +219,9 @@ class _Script:
     message: str = ""
     retry_after: float = 0.0
     is_global: bool = False
+    drop: bool = False
+    """Let the handler act, then drop the answer: close the connection (``status`` 0)
+    or answer ``status`` (5xx)."""
 
 
 @dataclass(slots=True)
@@ -246,6 +271,8 @@ class FakeDiscord:
         token: str = BOT_TOKEN,
         application_id: str = APPLICATION_ID,
         guild_id: str = GUILD_ID,
+        nonce_window: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
         self.application_id = application_id
@@ -259,6 +286,16 @@ class FakeDiscord:
         self._scripts: list[_Script] = []
         self._ids = itertools.count(1)
         self._base_url = ""
+        self.nonce_window = nonce_window
+        self.post_delay = 0.0
+        """Seconds each message create's answer takes after the message exists (a slow
+        round trip: the window in which a crash leaves a message posted but unrecorded)."""
+        """How many seconds ``enforce_nonce`` deduplicates a nonce for."""
+        self.clock = clock
+        """Seconds, for the nonce window only; :meth:`advance_clock` adds to it."""
+        self._clock_offset = 0.0
+        self._nonces: dict[tuple[str, str], tuple[str, float]] = {}
+        """(channel id, nonce) to (message id, when it was created)."""
         self.gateway_shards = 1
         """The shard count ``GET /gateway/bot`` recommends (``AutoShardedClient`` uses it)."""
         self.heartbeat_interval_ms = 45_000
@@ -305,11 +342,15 @@ class FakeDiscord:
         deleted: bool = False,
         visible: bool = True,
         can_send: bool = True,
+        can_read_history: bool = True,
     ) -> None:
         """Describe a channel (type 0 text, 5 news, 11 public thread, 15 forum, 1 DM).
 
         A ``deleted`` channel answers 404 (10003), one not ``visible`` 403 (50001), one
         the bot cannot ``send`` in answers 403 (50013) to posts but can still be read.
+        Without ``can_read_history`` its message list reads empty, and its channel
+        object denies Read Message History to @everyone (so discord.py's
+        ``permissions_for`` sees it), unless :meth:`channel_overrides` says otherwise.
         """
         self._channels[str(channel_id)] = _Channel(
             id=str(channel_id),
@@ -320,6 +361,7 @@ class FakeDiscord:
             deleted=deleted,
             visible=visible,
             can_send=can_send,
+            can_read_history=can_read_history,
         )
 
     def channel_overrides(self, channel_id: str | int, **fields: Any) -> None:
@@ -340,10 +382,14 @@ class FakeDiscord:
             data.pop("name")
             data["recipients"] = []
             return data
+        overwrites: list[dict[str, Any]] = []
+        if not channel.can_read_history and channel.guild_id:
+            deny = {"id": channel.guild_id, "type": 0, "allow": "0"}
+            overwrites.append({**deny, "deny": str(READ_MESSAGE_HISTORY)})
         data.update(
             guild_id=channel.guild_id,
             position=0,
-            permission_overwrites=[],
+            permission_overwrites=overwrites,
             nsfw=False,
             parent_id=channel.parent_id,
             rate_limit_per_user=0,
@@ -407,6 +453,22 @@ class FakeDiscord:
             )
         )
 
+    def drop_response_next(self, route: str, *, status: int | None = None, times: int = 1) -> None:
+        """The next ``times`` requests to ``route`` take effect (the message is created),
+        then the answer is lost: the connection is closed without one (``status`` None;
+        discord.py raises ``aiohttp.ServerDisconnectedError``), or ``status`` (5xx) is
+        answered in plain text (discord.py retries 500, 502, 504 and 524 by itself,
+        after sleeping 1 s, then 3 s...). Recorded with status 0 or ``status``."""
+        self._scripts.append(_Script(_route_key(route), times, status or 0, drop=True))
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the nonce window's clock on by ``seconds`` (no waiting in tests)."""
+        self._clock_offset += seconds
+
+    def now(self) -> float:
+        """The nonce window's clock: :attr:`clock` plus :meth:`advance_clock` offsets."""
+        return self.clock() + self._clock_offset
+
     def clear_scripts(self) -> None:
         self._scripts.clear()
 
@@ -468,9 +530,11 @@ class FakeDiscord:
         return list(self._commands.get(str(guild_id) if guild_id is not None else None, []))
 
     def clear(self) -> None:
-        """Forget calls, messages and responses (not channels, commands or scripts)."""
+        """Forget calls, messages, nonces and responses (not channels, commands or
+        scripts)."""
         self._calls.clear()
         self._messages.clear()
+        self._nonces.clear()
         self._interactions.clear()
 
     # -- the gateway: what tests use
@@ -791,6 +855,7 @@ class FakeDiscord:
             ("GET", "/gateway", self._gateway),
             ("GET", "/channels/{channel_id}", self._get_channel),
             ("POST", "/channels/{channel_id}/messages", self._post_message),
+            ("GET", "/channels/{channel_id}/messages", self._list_messages),
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message),
             (
@@ -830,11 +895,13 @@ class FakeDiscord:
             arrived = time.monotonic()
             body, files = await _read_body(request)
             path = request.path.removeprefix(API_PREFIX)
-            status, answer, headers = self._answer(
+            status, answer, headers, drop = self._answer(
                 request, route, f"{method} {path}", body, handler, needs_auth
             )
             if status == 0:
                 status, answer = await handler(request, body)
+                if drop is not None:  # it took effect; now the answer is lost
+                    status, answer = drop.status, f"{drop.status} Server Error"
             self._calls.append(
                 DiscordCall(
                     method=method,
@@ -848,6 +915,10 @@ class FakeDiscord:
                     time=arrived,
                 )
             )
+            if status == 0:  # the client hears nothing
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=204)
             return _response(status, answer, {**_ratelimit_headers(route), **headers})
 
         return serve
@@ -860,13 +931,14 @@ class FakeDiscord:
         body: Any,
         handler: Handler,
         needs_auth: bool,
-    ) -> tuple[int, Any, dict[str, str]]:
-        """Auth and scripted answers; status 0 means "let the handler answer"."""
+    ) -> tuple[int, Any, dict[str, str], _Script | None]:
+        """Auth and scripted answers; status 0 means "let the handler answer" (and then
+        drop its answer, when a drop script is returned)."""
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
-            return 401, {"message": "401: Unauthorized", "code": 0}, {}
+            return 401, {"message": "401: Unauthorized", "code": 0}, {}, None
         script = self._take_script(route, concrete)
-        if script is None:
-            return 0, None, {}
+        if script is None or script.drop:
+            return 0, None, {}, script
         if script.status == 429:
             retry = script.retry_after
             headers = {
@@ -880,10 +952,10 @@ class FakeDiscord:
             if script.is_global:
                 headers["X-RateLimit-Global"] = "true"
             answer = {"message": script.message, "retry_after": retry, "global": script.is_global}
-            return 429, answer, headers
+            return 429, answer, headers, None
         if script.status >= 500:
-            return script.status, f"{script.status} Server Error", {}
-        return script.status, {"message": script.message, "code": script.code}, {}
+            return script.status, f"{script.status} Server Error", {}, None
+        return script.status, {"message": script.message, "code": script.code}, {}, None
 
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
@@ -933,7 +1005,7 @@ class FakeDiscord:
             "type": 0,
             "content": payload.get("content") or "",
             "author": self._user(),
-            "timestamp": _now(),
+            "timestamp": _snowflake_time(message_id),
             "edited_timestamp": None,
             "tts": bool(payload.get("tts", False)),
             "mention_everyone": False,
@@ -1025,6 +1097,12 @@ class FakeDiscord:
         return error or (200, self.channel_object(channel_id))
 
     async def _post_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        answer = await self._create_message(request, body)
+        if self.post_delay:  # created already: the answer is what takes time
+            await asyncio.sleep(self.post_delay)
+        return answer
+
+    async def _create_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
         channel_id = request.match_info["channel_id"]
         error = self._channel_error(channel_id, sending=True)
         if error is not None:
@@ -1032,7 +1110,57 @@ class FakeDiscord:
         payload = body if isinstance(body, dict) else {}
         if not (payload.get("content") or payload.get("embeds") or payload.get("components")):
             return _error(400, 50006, "Cannot send an empty message")
-        return 200, self._record(channel_id, payload)
+        nonce = payload.get("nonce")
+        if nonce is None:
+            return 200, self._record(channel_id, payload)
+        if isinstance(nonce, bool) or not isinstance(nonce, str | int):
+            return _invalid_form(
+                "nonce", "NONCE_TYPE_INVALID", "Nonce must be a string or integer."
+            )
+        if len(str(nonce)) > NONCE_MAX_LENGTH:
+            too_long = f"Must be {NONCE_MAX_LENGTH} or fewer in length."
+            return _invalid_form("nonce", "BASE_TYPE_MAX_LENGTH", too_long)
+        earlier = self._recent_nonce(channel_id, str(nonce))
+        if earlier is not None and payload.get("enforce_nonce") is True:
+            return 200, {**self.message_object(earlier), "nonce": nonce}
+        answer = self._record(channel_id, payload)
+        if earlier is None:
+            self._nonces[(channel_id, str(nonce))] = (answer["id"], self.now())
+        return 200, {**answer, "nonce": nonce}
+
+    def _recent_nonce(self, channel_id: str, nonce: str) -> PostedMessage | None:
+        """The bot's message in ``channel_id`` carrying ``nonce``, if created within
+        :attr:`nonce_window` seconds (the bot is the only author posting here)."""
+        entry = self._nonces.get((channel_id, nonce))
+        if entry is None or self.now() - entry[1] > self.nonce_window:
+            return None
+        return self._find(entry[0])
+
+    async def _list_messages(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        channel_id = request.match_info["channel_id"]
+        error = self._channel_error(channel_id, sending=False)
+        if error is not None:
+            return error
+        try:
+            limit = int(request.query.get("limit", "50"))
+            anchors = {
+                key: int(request.query[key])
+                for key in ("before", "after", "around")
+                if key in request.query
+            }
+        except ValueError:
+            return _invalid_form("limit", "NUMBER_TYPE_COERCE", "Value is not int.")
+        if not 1 <= limit <= 100:
+            return _invalid_form("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100.")
+        if not self._channel(channel_id).can_read_history:
+            return 200, []  # "no messages will be returned", says Discord
+        current: dict[str, PostedMessage] = {}  # an edit records a newer version
+        for message in self._messages:
+            if message.channel_id == channel_id and not message.ephemeral:
+                current[message.id] = message
+        newest_first = sorted(current.values(), key=lambda m: int(m.id), reverse=True)
+        page = _page_around(newest_first, limit, anchors)
+        return 200, [self.message_object(m) for m in page]
 
     def _find(self, message_id: str) -> PostedMessage | None:
         return next((m for m in reversed(self._messages) if m.id == message_id), None)
@@ -1085,6 +1213,9 @@ class FakeDiscord:
         parent_type = self._channel(channel_id).type
         if parent_type in (10, 11, 12):  # no threads in a thread (or a forum post)
             return _error(400, 50024)
+        existing = self._channels.get(message.id)
+        if existing is not None and existing.type in (10, 11, 12):
+            return _error(400, 160004)
         thread = self._new_thread(channel_id, payload, 10 if parent_type == 5 else 11)
         # Discord gives a thread started from a message the message's id.
         self._channels.pop(thread.id)
@@ -1216,6 +1347,33 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _snowflake_time(snowflake: str) -> str:
+    """When a snowflake was made, in ISO 8601 (a message's ``timestamp``)."""
+    try:
+        millis = (int(snowflake) >> 22) + DISCORD_EPOCH_MS
+    except ValueError:
+        return _now()
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
+
+
+def _page_around(
+    newest_first: list[PostedMessage], limit: int, anchors: dict[str, int]
+) -> list[PostedMessage]:
+    """``limit`` messages, newest first: the newest, or those just ``before``, just
+    ``after`` or ``around`` a message id (the first anchor given counts)."""
+    if "before" in anchors:
+        return [m for m in newest_first if int(m.id) < anchors["before"]][:limit]
+    if "after" in anchors:
+        return [m for m in newest_first if int(m.id) > anchors["after"]][-limit:]
+    if "around" in anchors:
+        newer = [m for m in newest_first if int(m.id) > anchors["around"]]
+        older = [m for m in newest_first if int(m.id) <= anchors["around"]]
+        half = limit // 2
+        taken = newer[-half:] if half else []
+        return taken + older[: limit - len(taken)]
+    return newest_first[:limit]
+
+
 def _route_key(route: str) -> str:
     """``"post /channels/1/messages/"`` -> ``"POST /channels/1/messages"``."""
     method, _, path = route.strip().partition(" ")
@@ -1225,6 +1383,12 @@ def _route_key(route: str) -> str:
 
 def _error(status: int, code: int, message: str | None = None) -> tuple[int, Any]:
     return status, {"message": message or ERRORS.get(code, "Error"), "code": code}
+
+
+def _invalid_form(name: str, code: str, message: str) -> tuple[int, Any]:
+    """400, 50035 Invalid Form Body, naming the field at fault as Discord does."""
+    status, answer = _error(400, 50035)
+    return status, {**answer, "errors": {name: {"_errors": [{"code": code, "message": message}]}}}
 
 
 def _ratelimit_headers(route: str) -> dict[str, str]:

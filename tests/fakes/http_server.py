@@ -7,7 +7,9 @@ background thread and answers ``GET`` requests. A subclass serves its endpoint
 * scripted trouble (:class:`Script`), consumed one request at a time in the order
   scripted, each optionally only ``after`` so many more normal answers: a delay (cut
   short when the server stops), then a failure with any status and an optional
-  ``Retry-After``;
+  ``Retry-After``, or a body sent badly: a byte at a time (``trickle``), never after the
+  headers (``hang``), or only its first half though ``Content-Length`` announced all of
+  it (``cut``);
 * ``404`` for any path other than the endpoint;
 * the request log (:class:`RecordedRequest`, :attr:`FakeHttpServer.requests`) and
   :attr:`FakeHttpServer.max_concurrent`;
@@ -74,6 +76,15 @@ class Script:
     times: int = 1
     after: int = 0
     """Requests answered normally before this script applies."""
+    trickle: float = 0.0
+    """Seconds between the body's bytes, sent one at a time (0: all at once)."""
+    hang: bool = False
+    """Send the headers, then nothing until the server stops."""
+    cut: bool = False
+    """Send half the body, then close the connection."""
+
+
+HANG_SECONDS = 3600.0
 
 
 S = TypeVar("S", bound=Script)
@@ -225,6 +236,20 @@ class FakeHttpServer(ABC, Generic[S]):
         """Sleep unless the server stops; True when the answer should still be sent."""
         return not self._stopping.wait(seconds) if seconds > 0 else True
 
+    def _write_body(self, write: Any, body: bytes, script: S | None) -> None:
+        """Write ``body`` after the headers, as ``script`` says (see :class:`Script`)."""
+        if script is None:
+            write(body)
+        elif script.hang:
+            self._sleep(HANG_SECONDS)
+        elif script.trickle > 0:
+            for index in range(len(body)):
+                write(body[index : index + 1])
+                if not self._sleep(script.trickle):
+                    return
+        else:
+            write(body[: len(body) // 2] if script.cut else body)
+
     def _answer(self, path: str, params: dict[str, str], script: S | None) -> Answer | None:
         """The answer to a request, None for none (the server is stopping)."""
         if script is not None and not self._sleep(script.delay):
@@ -284,6 +309,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body)
+            fake._write_body(self.wfile.write, body, script)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout under test)

@@ -16,13 +16,21 @@ import argparse
 import asyncio
 import contextlib
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.delivery import Dispatcher
 from bot.enqueue import Enqueuer
 from bot.errors import DuplicateSubscriptionError
-from bot.models import ChannelRef, Digest, HarvestedRecord, PaperPost
+from bot.models import (
+    ChannelRef,
+    Digest,
+    HarvestedRecord,
+    OutgoingMessage,
+    PaperPost,
+    SentCandidate,
+)
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
 from tests.fakes.corpus import make_paper
@@ -32,18 +40,36 @@ CHANNEL = ChannelRef("file", "local", "kill-test", "kill-test")
 
 
 class FileSender:
-    """The "platform": a file of accepted arXiv ids, one a line."""
+    """The "platform": a file of accepted messages, one a line (``key arxiv-id``).
 
-    def __init__(self, path: Path, pause: float) -> None:
+    With ``read_back`` it can tell which keys it accepted, as Slack's metadata and
+    Discord's nonces let the bot do; without, it cannot (the console's case).
+    """
+
+    def __init__(self, path: Path, pause: float, *, read_back: bool) -> None:
         self._path = path
         self._pause = pause
+        self._read_back = read_back
 
-    async def send_post(self, channel: ChannelRef, post: PaperPost) -> None:
-        await asyncio.to_thread(self._append, post.paper.arxiv_id)
-        await asyncio.sleep(self._pause)
+    def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
+        if isinstance(item, Digest):
+            raise AssertionError("the kill test expects single posts")
+        return [OutgoingMessage({"id": item.paper.arxiv_id}, (item.paper.arxiv_id,))]
 
-    async def send_digest(self, channel: ChannelRef, digest: Digest) -> None:
-        raise AssertionError("the kill test expects single posts")
+    async def send(
+        self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
+    ) -> str:
+        await asyncio.to_thread(self._append, f"{key} {message.payload['id']}")
+        await asyncio.sleep(self._pause)  # the window a kill lands in: sent, not recorded
+        return key
+
+    async def find_sent(
+        self, channel: ChannelRef, candidates: Sequence[SentCandidate]
+    ) -> dict[str, str]:
+        if not self._read_back or not self._path.exists():
+            return {}
+        keys = {line.split()[0] for line in self._path.read_text(encoding="utf-8").splitlines()}
+        return {c.key: c.key for c in candidates if c.key in keys}
 
     def _append(self, line: str) -> None:
         with self._path.open("a", encoding="utf-8") as out:
@@ -52,7 +78,9 @@ class FileSender:
             os.fsync(out.fileno())
 
 
-async def run(db: Path, out: Path, count: int, pause: float, lease: float) -> None:
+async def run(
+    db: Path, out: Path, count: int, pause: float, lease: float, *, read_back: bool
+) -> None:
     # The store's clock is fixed so that a restart stores exactly the same subscription
     # and papers; the dispatcher's clock is real, for its leases.
     async with await Store.open(db, clock=lambda: ANNOUNCED) as store:
@@ -70,7 +98,7 @@ async def run(db: Path, out: Path, count: int, pause: float, lease: float) -> No
         dispatcher = Dispatcher(
             store=store,
             queue=queue,
-            senders={CHANNEL.platform: FileSender(out, pause)},
+            senders={CHANNEL.platform: FileSender(out, pause, read_back=read_back)},
             digest_cap=count + 1,
             lease_seconds=lease,
         )
@@ -88,8 +116,11 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--pause", type=float, default=0.05)
     parser.add_argument("--lease", type=float, default=1.0)
+    parser.add_argument("--read-back", action="store_true")
     args = parser.parse_args()
-    asyncio.run(run(args.db, args.out, args.count, args.pause, args.lease))
+    asyncio.run(
+        run(args.db, args.out, args.count, args.pause, args.lease, read_back=args.read_back)
+    )
 
 
 if __name__ == "__main__":

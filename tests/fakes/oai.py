@@ -29,9 +29,13 @@ Scripted trouble, consumed one request at a time in the order scripted, each opt
 only ``after`` so many more normal answers (to break a harvest in mid-pagination):
 :meth:`FakeOai.fail_next` (any status, optional ``Retry-After``),
 :meth:`FakeOai.truncate_next` (the answer cut in the middle of a record, with a matching
-``Content-Length``), :meth:`FakeOai.delay_next` (a slow answer) and
-:meth:`FakeOai.expire_tokens` (every resumption token handed out so far answers
-``badResumptionToken``). Every request is recorded
+``Content-Length``), :meth:`FakeOai.delay_next` (a slow answer),
+:meth:`FakeOai.hang_next` (headers, then nothing), :meth:`FakeOai.expire_tokens` (every
+resumption token handed out so far answers ``badResumptionToken``), and lists that do not
+add up: :meth:`FakeOai.empty_page_next` (a page without its records but with its token),
+:meth:`FakeOai.short_page_next` (a page missing records, its token going on as if not)
+and :meth:`FakeOai.end_list_next` (a last page, empty, in the middle of the list).
+Every request is recorded
 (:class:`~tests.fakes.http_server.RecordedRequest`).
 
 Records are rendered once when added, so serving tens of thousands stays fast.
@@ -49,6 +53,7 @@ from xml.sax.saxutils import escape, quoteattr
 from bot.categories import archive_of, oai_set_for
 from bot.models import HarvestedRecord, Paper
 from bot.sources.gate import ArxivGate
+from tests.fakes.clock import ManualTime
 from tests.fakes.http_server import TEXT, Answer, FakeHttpServer, Script
 
 __all__ = [
@@ -185,6 +190,14 @@ class _Script(Script):
     """Cut the answer off in the middle of a record."""
     expire: bool = False
     """Expire the resumption tokens handed out so far (and answer normally)."""
+    empty: bool = False
+    """Leave out the page's records, the token unchanged."""
+    missing: int = 0
+    """Leave out the page's last ``missing`` records, the token unchanged."""
+    end: bool = False
+    """Answer as the list's last page: no records, a token without text."""
+    bare: bool = False
+    """Leave the resumption token out altogether."""
 
 
 class _OaiError(Exception):
@@ -292,6 +305,25 @@ class FakeOai(FakeHttpServer[_Script]):
         """Answer ``times`` requests only after ``seconds`` (cut short when stopping)."""
         self._add_script(_Script(delay=seconds, times=times, after=after))
 
+    def hang_next(self, *, times: int = 1, after: int = 0) -> None:
+        """Send the headers of ``times`` answers, then nothing until the server stops."""
+        self._add_script(_Script(hang=True, times=times, after=after))
+
+    def empty_page_next(self, *, after: int = 0) -> None:
+        """Serve a page without its records but with its resumption token."""
+        self._add_script(_Script(empty=True, after=after))
+
+    def short_page_next(self, missing: int, *, after: int = 0) -> None:
+        """Serve a page without its last ``missing`` records, the next page's ``cursor``
+        counting them as sent."""
+        self._add_script(_Script(missing=missing, after=after))
+
+    def end_list_next(self, *, after: int = 0, token: bool = True) -> None:
+        """End the list early: a page with no records and an empty resumption token (its
+        ``cursor`` and ``completeListSize`` still the list's), or with ``token=False``
+        no resumption token at all."""
+        self._add_script(_Script(end=True, bare=not token, after=after))
+
     def expire_tokens(self, *, after: int = 0) -> None:
         """Make every resumption token handed out so far answer ``badResumptionToken``:
         at once, or just before the request that follows ``after`` normal ones."""
@@ -319,22 +351,22 @@ class FakeOai(FakeHttpServer[_Script]):
         return script
 
     def _respond(self, params: dict[str, str], script: _Script | None) -> Answer:
-        body = self.answer(params)
+        body = self.answer(params, script)
         if script is not None and script.truncate:  # inside the last record
             cut = body.rfind(b"<record>")
             body = body[: cut + len(body[cut:]) // 2] if cut > 0 else body[: len(body) // 2]
         return 200, {"Content-Type": "text/xml; charset=utf-8"}, body
 
-    def answer(self, params: dict[str, str]) -> bytes:
+    def answer(self, params: dict[str, str], script: _Script | None = None) -> bytes:
         """The OAI-PMH answer to these parameters (always sent with HTTP 200)."""
         try:
-            return self._list_records(params)
+            return self._list_records(params, script)
         except _OaiError as exc:
             return _document(
                 params, f"<error code={quoteattr(exc.code)}>{escape(exc.message)}</error>"
             )
 
-    def _list_records(self, params: dict[str, str]) -> bytes:
+    def _list_records(self, params: dict[str, str], script: _Script | None) -> bytes:
         verb = params.get("verb")
         if verb != "ListRecords":
             raise _OaiError("badVerb", f"Illegal verb {verb!r}" if verb else "No verb given")
@@ -355,14 +387,17 @@ class FakeOai(FakeHttpServer[_Script]):
         page = entries[cursor : cursor + self.page_size]
         end = cursor + len(page)
         size = len(entries)
-        if end < size:
+        if end < size and not (script and script.end):
             token_xml = (
                 f'<resumptionToken cursor="{cursor}" completeListSize="{size}">'
                 f"{list_id}|{end}</resumptionToken>"
             )
-        elif cursor > 0:
+        elif cursor > 0 or (script and script.end):
             token_xml = f'<resumptionToken cursor="{cursor}" completeListSize="{size}"/>'
         else:
+            token_xml = ""
+        page = _served(page, script)
+        if script is not None and script.bare:
             token_xml = ""
         body = "<ListRecords>\n" + "".join(e.xml for e in page) + token_xml + "</ListRecords>"
         return _document(params, body)
@@ -402,6 +437,15 @@ class FakeOai(FakeHttpServer[_Script]):
         return list_id
 
 
+def _served(page: list[_Entry], script: _Script | None) -> list[_Entry]:
+    """The records of ``page`` that ``script`` lets through."""
+    if script is None:
+        return page
+    if script.empty or script.end:
+        return []
+    return page[: max(0, len(page) - script.missing)]
+
+
 def _day(params: dict[str, str], name: str) -> date | None:
     text = params.get(name)
     if text is None:
@@ -431,22 +475,6 @@ def running_fake_oai(
     """Start a :class:`FakeOai` serving ``records`` on an ephemeral port; stop it after."""
     with FakeOai(records, page_size=page_size) as fake:
         yield fake
-
-
-class ManualTime:
-    """A monotonic clock and a sleep for :class:`~bot.sources.gate.ArxivGate` that never
-    wait: ``sleep`` records the wait and moves the clock on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def quick_gate(time: ManualTime | None = None, *, max_attempts: int = 3) -> ArxivGate:

@@ -12,12 +12,24 @@ parameters, ``Authorization: Bearer xoxb-...``, JSON answers ``{"ok": true, ...}
 ``{"ok": false, "error": "..."}`` with HTTP 200):
 
 * ``auth.test``: ``team_id``, ``user_id``, ``bot_id`` and friends;
-* ``chat.postMessage``: records the message (text, blocks, ``thread_ts``) and returns
-  its ``ts`` and ``channel``;
+* ``chat.postMessage``: records the message (text, blocks, ``thread_ts``, ``metadata``
+  ``{"event_type": ..., "event_payload": {...}}`` given as JSON or as a JSON string;
+  ``invalid_metadata_format`` otherwise) and returns its ``ts``, ``channel`` and
+  ``message``;
 * ``chat.postEphemeral``: records it and returns ``message_ts``;
+* ``conversations.history``: the channel's top-level messages, newest first (``limit``
+  default 100, at most 999; ``oldest``/``latest``/``inclusive``; ``cursor`` paging with
+  ``has_more`` and ``response_metadata.next_cursor``). Thread parents carry
+  ``thread_ts``, ``reply_count`` and ``latest_reply``; ``metadata`` is only there with
+  ``include_all_metadata``;
+* ``conversations.replies``: a thread (``ts`` of its parent or of any reply), parent
+  first, then the replies in order (``thread_not_found`` for an unknown ``ts``);
 * ``conversations.join``: makes the bot a member of the channel;
 * ``POST /respond/<token>``: a ``response_url`` sink (:meth:`FakeSlack.response_url`)
   recording the JSON posted to it.
+
+Methods are served on ``POST`` and ``GET`` (slack_sdk reads ``conversations.*`` with
+``GET`` and query parameters).
 
 Channels the fake was not told about are public channels the bot can post to (as with
 the ``chat:write.public`` scope). :meth:`FakeSlack.set_channel` describes others: a
@@ -29,8 +41,24 @@ Scripted trouble, per method (optionally per channel), consumed one request at a
 in the order scripted: :meth:`FakeSlack.fail_next` (``ok: false`` with an error),
 :meth:`FakeSlack.rate_limit_next` (HTTP 429 with ``Retry-After`` and
 ``{"ok": false, "error": "ratelimited"}``) and :meth:`FakeSlack.server_error_next`
-(HTTP 5xx with a plain-text body, as Slack's load balancers send). Every request is
+(HTTP 5xx with a plain-text body, as Slack's load balancers send). One more,
+:meth:`FakeSlack.drop_response_next`, lets the call take effect (the message *is*
+posted) and then closes the connection without an answer, or answers 5xx: the crash
+window between "Slack posted it" and "the bot knows". Note that slack_sdk's default
+retry handler resends a request whose connection was dropped, once. Every request is
 recorded (:class:`SlackCall`).
+
+Scopes. Each bot token has granted scopes: by default :data:`DEFAULT_SCOPES` (what the
+bot asks for in ``adapters/slack/settings.py`` plus ``channels:history`` and
+``groups:history``); :meth:`FakeSlack.add_bot_token`, :meth:`FakeSlack.add_oauth_code`
+and :meth:`FakeSlack.set_scopes` choose others. Every Web API answer to a known token
+carries Slack's ``x-oauth-scopes`` header (the token's scopes) and, for methods that
+need one, ``x-accepted-oauth-scopes``. ``conversations.history``/``replies`` need
+``channels:history`` (public channels), ``groups:history`` (private channels, ``G...``
+or :meth:`FakeSlack.set_channel` ``private=True``) or ``im:history`` (``D...``);
+without it they answer ``{"ok": false, "error": "missing_scope", "needed": ...,
+"provided": ...}``, as Slack does. Reading a channel the bot is not in answers
+``not_in_channel``.
 
 Tokens. Bot tokens (``xoxb-``) are mapped to teams: :data:`BOT_TOKEN` belongs to
 :data:`TEAM_ID`; :meth:`FakeSlack.add_bot_token` adds others, and so does a successful
@@ -87,12 +115,14 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from adapters.slack.settings import BOT_SCOPES as REQUESTED_SCOPES
 from tests.fakes.aiohttp_server import serving
 
 __all__ = [
@@ -104,6 +134,7 @@ __all__ = [
     "BOT_USER_ID",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "DEFAULT_SCOPES",
     "INSTALLER_USER_ID",
     "TEAM_ID",
     "TEAM_NAME",
@@ -124,7 +155,16 @@ APP_ID = "A0TEST"
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "test-client-secret"
 INSTALLER_USER_ID = "U0INSTALLER"
-BOT_SCOPES = "commands,chat:write,chat:write.public,channels:join"
+DEFAULT_SCOPES: tuple[str, ...] = tuple(
+    dict.fromkeys((*REQUESTED_SCOPES, "channels:history", "groups:history"))
+)
+"""The scopes a bot token has unless told otherwise: what the bot asks for, plus the
+history scopes read-back needs."""
+BOT_SCOPES = ",".join(DEFAULT_SCOPES)
+""":data:`DEFAULT_SCOPES` as Slack writes them (``oauth.v2.access``'s ``scope``)."""
+APP_TOKEN_SCOPES = ("connections:write",)
+HISTORY_LIMIT = 999
+"""The most messages ``conversations.history``/``replies`` answer at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +208,8 @@ class PostedMessage:
     """Everything the call sent (``unfurl_links``, ``mrkdwn``, ...)."""
     team_id: str = TEAM_ID
     """The team of the bot token that posted it."""
+    metadata: dict[str, Any] | None = None
+    """The message metadata, ``{"event_type": ..., "event_payload": {...}}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +238,7 @@ class _Grant:
 
     team: _Team
     redirect_uri: str | None
+    scopes: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -215,6 +258,9 @@ class _Script:
     retry_after: int | None = None
     in_thread: bool | None = None
     """Only replies in a thread (True), only top-level messages (False), or any (None)."""
+    drop: bool = False
+    """Let the call take effect, then drop the answer: close the connection (``status``
+    0) or answer ``status`` (5xx)."""
 
 
 _Auth = Literal["bot", "app", "client"]
@@ -240,6 +286,7 @@ class FakeSlack:
         self.client_secret = client_secret
         self._home = _Team(TEAM_ID, TEAM_NAME)
         self._bot_tokens: dict[str, _Team] = {token: self._home}
+        self._scopes: dict[str, tuple[str, ...]] = {token: DEFAULT_SCOPES}
         self._grants: dict[str, _Grant] = {}
         self._calls: list[SlackCall] = []
         self._messages: list[PostedMessage] = []
@@ -289,10 +336,27 @@ class FakeSlack:
 
     # -- tokens and installs
 
-    def add_bot_token(self, token: str, *, team_id: str = TEAM_ID, team_name: str = "") -> None:
-        """Accept ``token`` as a bot token of ``team_id`` (named ``team_name``)."""
+    def add_bot_token(
+        self,
+        token: str,
+        *,
+        team_id: str = TEAM_ID,
+        team_name: str = "",
+        scopes: Iterable[str] | None = None,
+    ) -> None:
+        """Accept ``token`` as a bot token of ``team_id`` (named ``team_name``), granted
+        ``scopes`` (:data:`DEFAULT_SCOPES` if None)."""
         name = team_name or (TEAM_NAME if team_id == TEAM_ID else team_id)
         self._bot_tokens[token] = _Team(team_id, name)
+        self.set_scopes(token, DEFAULT_SCOPES if scopes is None else scopes)
+
+    def set_scopes(self, token: str, scopes: Iterable[str]) -> None:
+        """Grant bot ``token`` exactly ``scopes`` from now on (as a reinstall would)."""
+        self._scopes[token] = tuple(dict.fromkeys(scopes))
+
+    def scopes(self, token: str | None = None) -> tuple[str, ...]:
+        """The scopes granted to bot ``token`` (the home team's by default)."""
+        return self._scopes.get(self.token if token is None else token, ())
 
     @property
     def bot_tokens(self) -> dict[str, str]:
@@ -306,15 +370,18 @@ class FakeSlack:
         team_id: str = "T0OTHER",
         team_name: str = "Other lab",
         redirect_uri: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> str:
-        """Let ``oauth.v2.access`` exchange ``code`` (once) for a bot install in ``team_id``.
+        """Let ``oauth.v2.access`` exchange ``code`` (once) for a bot install in ``team_id``
+        granted ``scopes`` (:data:`DEFAULT_SCOPES` if None).
 
         With ``redirect_uri``, the exchange must send the same one (``bad_redirect_uri``
         otherwise), as Slack checks it against the authorize request. Returns the bot
         token the exchange will issue, ``xoxb-installed-<team_id>``; it is accepted
         only once the exchange has happened.
         """
-        self._grants[code] = _Grant(_Team(team_id, team_name), redirect_uri)
+        granted = tuple(dict.fromkeys(DEFAULT_SCOPES if scopes is None else scopes))
+        self._grants[code] = _Grant(_Team(team_id, team_name), redirect_uri, granted)
         return _installed_token(team_id)
 
     # -- scripted trouble
@@ -353,6 +420,23 @@ class FakeSlack:
         """The next ``times`` calls answer HTTP ``status`` with a plain-text body
         (``in_thread``: only calls with, or without, a ``thread_ts``)."""
         self._scripts.append(_Script(method, channel, times, status=status, in_thread=in_thread))
+
+    def drop_response_next(
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        channel: str | None = None,
+        in_thread: bool | None = None,
+        status: int | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``method`` take effect (a message is posted), then
+        the answer is lost: the connection is closed without one (``status`` None; the
+        client sees ``aiohttp.ServerDisconnectedError``), or HTTP ``status`` is answered
+        with a plain-text body. The call is recorded with status 0 or ``status``."""
+        self._scripts.append(
+            _Script(method, channel, times, status=status or 0, in_thread=in_thread, drop=True)
+        )
 
     def clear_scripts(self) -> None:
         self._scripts.clear()
@@ -557,6 +641,7 @@ class FakeSlack:
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle_api)
+        app.router.add_get("/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_respond)
         app.router.add_get("/socket", self._handle_socket)
         return app
@@ -586,6 +671,10 @@ class FakeSlack:
         status, body, extra_headers = self._answer(method, params, headers)
         error = None if body.get("ok") else str(body.get("error", "unknown"))
         self._calls.append(SlackCall(method, params, headers, is_json, status, error, arrived))
+        if status == 0:  # a dropped answer: the call took effect, the client hears nothing
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)
         if status >= 500:
             return web.Response(
                 status=status, text="Service Unavailable\n", content_type="text/plain"
@@ -602,29 +691,53 @@ class FakeSlack:
         team = self._authenticate(auth, params, headers)
         if isinstance(team, str):
             return 200, {"ok": False, "error": team}, {}
+        granted = self._granted(auth, _bearer(params, headers))
+        needed = self._needed_scope(method, params)
+        scope_headers = _scope_headers(granted, needed)
         channel = params.get("channel")
         script = self._take_script(
             method, str(channel) if channel is not None else None, bool(params.get("thread_ts"))
         )
-        if script is not None:
+        if script is not None and not script.drop:
             if script.status == 429:
-                retry = {"Retry-After": str(script.retry_after or 0)}
+                retry = {"Retry-After": str(script.retry_after or 0), **scope_headers}
                 return 429, {"ok": False, "error": "ratelimited"}, retry
             if script.status >= 500:
                 return script.status, {"ok": False, "error": "server_error"}, {}
-            return 200, {"ok": False, "error": script.error}, {}
+            return 200, {"ok": False, "error": script.error}, scope_headers
         if handler is None:
-            return 200, {"ok": False, "error": "unknown_method"}, {}
-        return 200, handler(self, params, team), {}
+            return 200, {"ok": False, "error": "unknown_method"}, scope_headers
+        if needed is not None and granted is not None and needed not in granted:
+            provided = ",".join(granted)
+            answer = {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
+            return 200, answer, scope_headers
+        return (script.status if script else 200), handler(self, params, team), scope_headers
+
+    def _granted(self, auth: _Auth, token: str) -> tuple[str, ...] | None:
+        """The calling token's scopes; None for the OAuth client, which has none."""
+        if auth == "client":
+            return None
+        if auth == "app":
+            return APP_TOKEN_SCOPES
+        return self._scopes.get(token, ())
+
+    def _needed_scope(self, method: str, params: dict[str, Any]) -> str | None:
+        """The scope ``method`` needs on ``params["channel"]``, if it needs one here."""
+        if method not in _HISTORY_METHODS:
+            return None
+        channel = str(params.get("channel") or "")
+        if channel.startswith("D"):
+            return "im:history"
+        private = self._channels.get(channel, _Channel()).private or channel.startswith("G")
+        return "groups:history" if private else "channels:history"
 
     def _authenticate(
         self, auth: _Auth, params: dict[str, Any], headers: dict[str, str]
     ) -> _Team | str:
         """The calling token's team, or the error Slack answers."""
-        authorization = _header(headers, "Authorization")
         if auth == "client":
-            return self._authenticate_client(authorization, params)
-        token = authorization.removeprefix("Bearer ").strip() or str(params.get("token", ""))
+            return self._authenticate_client(_header(headers, "Authorization"), params)
+        token = _bearer(params, headers)
         if not token:
             return "not_authed"
         team = self._bot_tokens.get(token)
@@ -660,6 +773,101 @@ class FakeSlack:
             return "not_in_channel"
         return None
 
+    def _read_error(self, channel: str) -> str | None:
+        """Why the bot cannot read ``channel``'s history (archived ones can be read)."""
+        state = self._channels.get(channel, _Channel())
+        if not channel or (state.private and not state.member):
+            return "channel_not_found"  # a private channel the bot is not in is invisible
+        return None if state.member else "not_in_channel"
+
+    def _message_objects(
+        self, messages: list[PostedMessage], *, metadata: bool
+    ) -> list[dict[str, Any]]:
+        """``messages`` as Slack's history, replies and ``chat.postMessage`` describe
+        them; their ``metadata`` only when asked for."""
+        replies: dict[tuple[str, str], list[PostedMessage]] = {}
+        for posted in self._messages:
+            if posted.thread_ts and posted.thread_ts != posted.ts:
+                replies.setdefault((posted.channel, posted.thread_ts), []).append(posted)
+        return [
+            self._message_object(m, replies.get((m.channel, m.ts), []), metadata=metadata)
+            for m in messages
+        ]
+
+    @staticmethod
+    def _message_object(
+        message: PostedMessage, replies: list[PostedMessage], *, metadata: bool
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "text": message.text or "",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": message.team_id,
+            "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": "arxiv-bot"},
+        }
+        if message.blocks:
+            data["blocks"] = message.blocks
+        if message.thread_ts and message.thread_ts != message.ts:
+            data.update(thread_ts=message.thread_ts, parent_user_id=BOT_USER_ID)
+        if replies:
+            data.update(
+                thread_ts=message.ts,
+                reply_count=len(replies),
+                reply_users=[BOT_USER_ID],
+                reply_users_count=1,
+                latest_reply=replies[-1].ts,
+                is_locked=False,
+                subscribed=False,
+            )
+        if metadata and message.metadata is not None:
+            data["metadata"] = message.metadata
+        return data
+
+    def _thread(self, channel: str, parent_ts: str) -> list[PostedMessage]:
+        """The message ``parent_ts`` (if posted) then its replies, in order."""
+        posted = self.messages(channel)
+        parent = [m for m in posted if m.ts == parent_ts]
+        return parent + [m for m in posted if m.thread_ts == parent_ts and m.ts != parent_ts]
+
+    def _page(
+        self, found: list[PostedMessage], params: dict[str, Any], *, newest_first: bool
+    ) -> dict[str, Any]:
+        """One page of ``found`` (in order), as ``conversations.history``/``replies``
+        answer it: ``oldest``/``latest``/``inclusive``, ``limit`` and ``cursor``."""
+        try:
+            start = _cursor_ts(params.get("cursor"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        try:
+            limit = int(params.get("limit") or 100)
+            oldest = _ts_value(params.get("oldest"), Decimal(0))
+            latest = _ts_value(params.get("latest"), Decimal("Infinity"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        limit = min(limit if limit > 0 else 100, HISTORY_LIMIT)
+        inclusive = _flag(params.get("inclusive"))
+        kept = [m for m in found if _within(Decimal(m.ts), oldest, latest, inclusive)]
+        if start is not None:  # the cursor names the first message of this page
+            kept = [
+                m
+                for m in kept
+                if (Decimal(m.ts) <= start if newest_first else Decimal(m.ts) >= start)
+            ]
+        page, rest = kept[:limit], kept[limit:]
+        with_metadata = _flag(params.get("include_all_metadata"))
+        answer: dict[str, Any] = {
+            "ok": True,
+            "messages": self._message_objects(page, metadata=with_metadata),
+            "has_more": bool(rest),
+        }
+        if rest:
+            cursor = base64.b64encode(f"next_ts:{rest[0].ts}".encode()).decode()
+            answer["response_metadata"] = {"next_cursor": cursor}
+        return answer
+
     # -- methods
 
     def _auth_test(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
@@ -682,6 +890,10 @@ class FakeSlack:
         text, blocks = params.get("text"), params.get("blocks")
         if not text and not blocks:
             return {"ok": False, "error": "no_text"}
+        try:
+            metadata = _metadata(params.get("metadata"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_metadata_format"}
         ts = self._next_ts()
         thread_ts = params.get("thread_ts")
         message = PostedMessage(
@@ -692,15 +904,31 @@ class FakeSlack:
             thread_ts=str(thread_ts) if thread_ts else None,
             params=params,
             team_id=team.id,
+            metadata=metadata,
         )
         self._messages.append(message)
-        answer: dict[str, Any] = {"type": "message", "text": text or "", "ts": ts}
-        answer.update(user=BOT_USER_ID, bot_id=BOT_ID)
-        if blocks:
-            answer["blocks"] = blocks
-        if message.thread_ts:
-            answer["thread_ts"] = message.thread_ts
+        (answer,) = self._message_objects([message], metadata=True)
         return {"ok": True, "channel": message.channel, "ts": ts, "message": answer}
+
+    def _history(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        error = self._read_error(channel)
+        if error is not None:
+            return {"ok": False, "error": error}
+        top_level = [m for m in self.messages(channel) if m.thread_ts in (None, m.ts)]
+        return self._page(top_level[::-1], params, newest_first=True)
+
+    def _replies(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        error = self._read_error(channel)
+        if error is not None:
+            return {"ok": False, "error": error}
+        ts = str(params.get("ts") or "")
+        message = next((m for m in self.messages(channel) if m.ts == ts), None)
+        if message is None:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = self._thread(channel, message.thread_ts or message.ts)
+        return self._page(thread, params, newest_first=False)
 
     def _post_ephemeral(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel, user = params.get("channel"), params.get("user")
@@ -757,11 +985,12 @@ class FakeSlack:
         del self._grants[code]
         token = _installed_token(grant.team.id)
         self._bot_tokens[token] = grant.team
+        self.set_scopes(token, grant.scopes)
         return {
             "ok": True,
             "app_id": APP_ID,
             "authed_user": {"id": INSTALLER_USER_ID},
-            "scope": BOT_SCOPES,
+            "scope": ",".join(grant.scopes),
             "token_type": "bot",
             "access_token": token,
             "bot_user_id": BOT_USER_ID,
@@ -835,6 +1064,8 @@ _METHODS: dict[str, tuple[_Method, _Auth]] = {
     "chat.postMessage": (FakeSlack._post_message, "bot"),
     "chat.postEphemeral": (FakeSlack._post_ephemeral, "bot"),
     "conversations.join": (FakeSlack._join, "bot"),
+    "conversations.history": (FakeSlack._history, "bot"),
+    "conversations.replies": (FakeSlack._replies, "bot"),
     "apps.connections.open": (FakeSlack._connections_open, "app"),
     "oauth.v2.access": (FakeSlack._oauth_v2_access, "client"),
 }
@@ -848,9 +1079,82 @@ def _installed_token(team_id: str) -> str:
     return f"xoxb-installed-{team_id}"
 
 
+_HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
+
+
 def _header(headers: dict[str, str], name: str) -> str:
     wanted = name.lower()
     return next((v for k, v in headers.items() if k.lower() == wanted), "")
+
+
+def _bearer(params: dict[str, Any], headers: dict[str, str]) -> str:
+    """The token of a call: the ``Authorization: Bearer`` header, or a ``token`` parameter."""
+    authorization = _header(headers, "Authorization")
+    return authorization.removeprefix("Bearer ").strip() or str(params.get("token", ""))
+
+
+def _scope_headers(granted: tuple[str, ...] | None, needed: str | None) -> dict[str, str]:
+    """Slack's ``x-oauth-scopes`` (the token's) and ``x-accepted-oauth-scopes`` headers."""
+    if granted is None:
+        return {}
+    headers = {"x-oauth-scopes": ",".join(granted)}
+    if needed is not None:
+        headers["x-accepted-oauth-scopes"] = needed
+    return headers
+
+
+def _flag(value: Any) -> bool:
+    """A boolean parameter: slack_sdk sends ``"1"``/``"0"``, JSON bodies ``true``."""
+    return value is True or str(value).strip().lower() in {"1", "true"}
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """``chat.postMessage``'s ``metadata`` (a JSON object or a JSON string), checked;
+    ValueError when it is not ``{"event_type": str, "event_payload": {...}}``."""
+    if value is None or value == "":
+        return None
+    decoded = json.loads(value) if isinstance(value, str) else value
+    if not (
+        isinstance(decoded, dict)
+        and isinstance(decoded.get("event_type"), str)
+        and decoded["event_type"]
+        and isinstance(decoded.get("event_payload"), dict)
+    ):
+        raise ValueError(f"not message metadata: {value!r}")
+    return decoded
+
+
+def _ts_value(value: Any, default: Decimal) -> Decimal:
+    """A timestamp parameter (``oldest``, ``latest``) as a number; ValueError if it is none."""
+    if value is None or value == "":
+        return default
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as bad:
+        raise ValueError(f"not a timestamp: {value!r}") from bad
+    if number.is_nan():
+        raise ValueError(f"not a timestamp: {value!r}")
+    return number
+
+
+def _within(ts: Decimal, oldest: Decimal, latest: Decimal, inclusive: bool) -> bool:
+    if inclusive:
+        return oldest <= ts <= latest
+    return oldest < ts < latest
+
+
+def _cursor_ts(cursor: Any) -> Decimal | None:
+    """The ``ts`` a ``next_cursor`` names; ValueError for a cursor the fake did not make."""
+    if not cursor:
+        return None
+    try:
+        decoded = base64.b64decode(str(cursor), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as bad:
+        raise ValueError(f"invalid cursor {cursor!r}") from bad
+    prefix, _, ts = decoded.partition(":")
+    if prefix != "next_ts":
+        raise ValueError(f"invalid cursor {cursor!r}")
+    return _ts_value(ts, Decimal(0))
 
 
 async def _read_params(request: web.Request) -> tuple[dict[str, Any], bool]:

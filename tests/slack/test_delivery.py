@@ -75,7 +75,6 @@ async def test_whole_cycle_posts_valid_escaped_cards_once(
     fake_oai.announce(paper_by_id("2506.11674"), hostile, paper_by_id("2506.09876"))
 
     await app.run_cycle()
-    await slack.flush()  # thread replies follow in the background
 
     cards = top_level(fake_slack, "C0LAB")
     assert sorted(posted_ids(cards)) == ["2506.11674", "2506.20001"]  # cs.CL one matches no one
@@ -89,7 +88,6 @@ async def test_whole_cycle_posts_valid_escaped_cards_once(
 
     fake_slack.clear()
     await app.run_cycle()
-    await slack.flush()  # thread replies follow in the background
     assert fake_slack.messages() == []  # nothing new, nothing twice
 
 
@@ -100,7 +98,6 @@ async def test_digest_mode_is_one_message_with_the_cards_in_its_thread(
     fake_oai.announce(paper_by_id("2506.11674"), paper_by_id("2506.10231"))
 
     await app.run_cycle()
-    await slack.flush()  # thread replies follow in the background
 
     (digest,) = top_level(fake_slack, "C0DIGEST")
     assert "2 new papers" in (digest.text or "")
@@ -124,7 +121,6 @@ async def test_an_unavailable_channel_is_paused_with_the_reason_and_others_go_on
     fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
-    await slack.flush()  # thread replies follow in the background
 
     assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.11674"]
     assert fake_slack.messages("C0GONE") == []
@@ -149,7 +145,6 @@ async def test_not_in_channel_joins_a_public_channel_and_explains_a_private_one(
     fake_oai.announce(paper_by_id("2506.11674"))
 
     await app.run_cycle()
-    await slack.flush()  # thread replies follow in the background
 
     assert fake_slack.is_member("C0PUBLIC")
     assert posted_ids(top_level(fake_slack, "C0PUBLIC")) == ["2506.11674"]
@@ -182,7 +177,6 @@ async def test_a_burst_to_five_channels_under_rate_limits_arrives_exactly_once(
         fake_slack.rate_limit_next("chat.postMessage", 0, times=1)
 
         await app.run_cycle()
-        await slack.flush()  # thread replies follow in the background
         assert await app.dispatcher.pending_count() > 0  # the failed post waits
         clock.advance(hours=1)  # past its backoff
         await app.dispatcher.deliver_due()
@@ -208,7 +202,6 @@ async def test_posts_are_paced_per_channel_and_channels_go_in_parallel(
             await subscribe(adapter, fake_slack, channel, "cat:cs.LG")
         fake_oai.announce(*(make_paper(f"2507.{n:05d}", categories=("cs.LG",)) for n in (1, 2, 3)))
         await app.run_cycle()
-        await adapter.flush()  # thread replies follow in the background
 
     posts = fake_slack.calls("chat.postMessage")
     times = {ch: [c.time for c in posts if c.params["channel"] == ch] for ch in ("C0ONE", "C0TWO")}
@@ -263,7 +256,6 @@ async def test_a_failed_thread_reply_never_reposts_the_card(
         fake_slack.server_error_next("chat.postMessage", 503, times=10, in_thread=True)
 
         await app.run_cycle()
-        await slack.flush()
 
         assert posted_ids(top_level(fake_slack, "C0LAB")) == ["2506.20002"]
         assert [m for m in fake_slack.messages("C0LAB") if m.thread_ts] == []

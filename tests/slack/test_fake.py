@@ -1,7 +1,9 @@
-"""The fake Slack drives the real slack_bolt Socket Mode and OAuth code paths offline."""
+"""The fake Slack drives the real slack_bolt Socket Mode and OAuth code paths offline, and
+the real AsyncWebClient through message metadata, history, scopes and lost answers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from slack_sdk.oauth.installation_store import FileInstallationStore
 from slack_sdk.oauth.state_store import FileOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.settings import BOT_SCOPES as REQUESTED_SCOPES
 from tests.fakes.slack_api import (
     APP_ID,
     APP_TOKEN,
@@ -247,3 +250,145 @@ async def test_bolt_oauth_flow_builds_the_installation(fake: FakeSlack, tmp_path
     assert installation.user_id == "U0INSTALLER"
     (auth_test,) = fake.calls("auth.test")
     assert auth_test.header("Authorization") == "Bearer xoxb-installed-T0OTHER"
+
+
+# -- message metadata, history and scopes
+
+
+PAPER = {"event_type": "arxiv_paper", "event_payload": {"paper": "2506.11674", "delivery": 7}}
+CARD = {"event_type": "arxiv_paper", "event_payload": {"paper": "2506.00001", "delivery": 8}}
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token=fake.token, base_url=fake.api_url)
+
+
+async def test_metadata_is_posted_and_read_back(fake: FakeSlack, client: AsyncWebClient) -> None:
+    head = await client.chat_postMessage(channel="C1", text="digest", metadata=PAPER)
+    assert head["message"]["metadata"] == PAPER
+    reply = await client.chat_postMessage(
+        channel="C1", text="card", thread_ts=head["ts"], metadata=CARD
+    )
+    await client.chat_postMessage(channel="C1", text="plain")
+    await client.chat_postMessage(channel="C2", text="elsewhere")
+    stored = fake.messages("C1")
+    assert [m.metadata for m in stored] == [PAPER, CARD, None]
+    assert stored[1].thread_ts == head["ts"]
+
+    history = await client.conversations_history(channel="C1", include_all_metadata=True)
+    newest, parent = history["messages"]  # top-level only, newest first
+    assert (newest["text"], parent["text"]) == ("plain", "digest")
+    assert history["has_more"] is False
+    assert parent["metadata"] == PAPER and "metadata" not in newest
+    assert (parent["user"], parent["bot_id"], parent["app_id"]) == (BOT_USER_ID, BOT_ID, APP_ID)
+    assert parent["thread_ts"] == head["ts"] and parent["reply_count"] == 1
+    assert parent["latest_reply"] == reply["ts"] and "thread_ts" not in newest
+    plain = await client.conversations_history(channel="C1")
+    assert all("metadata" not in m for m in plain["messages"])
+
+    for ts in (head["ts"], reply["ts"]):  # a thread is found from its parent or a reply
+        thread = await client.conversations_replies(channel="C1", ts=ts, include_all_metadata=True)
+        assert [m["text"] for m in thread["messages"]] == ["digest", "card"]
+        assert thread["messages"][1]["metadata"] == CARD
+        assert thread["messages"][1]["thread_ts"] == head["ts"]
+    with pytest.raises(SlackApiError) as unknown:
+        await client.conversations_replies(channel="C1", ts="1.000001")
+    assert unknown.value.response["error"] == "thread_not_found"
+
+
+async def test_metadata_as_a_form_field_and_malformed(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    form = {"channel": "C1", "text": "x", "metadata": json.dumps(PAPER)}
+    await client.api_call("chat.postMessage", data=form)
+    assert not fake.calls("chat.postMessage")[0].is_json
+    assert fake.messages("C1")[0].metadata == PAPER
+    malformed: list[Any] = [{"event_type": "arxiv_paper"}, "not json", {"event_payload": {}}]
+    for bad in malformed:
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel="C1", text="x", metadata=bad)
+        assert refused.value.response["error"] == "invalid_metadata_format"
+    assert len(fake.messages("C1")) == 1
+
+
+async def test_history_pages_with_the_client_cursor(client: AsyncWebClient) -> None:
+    for n in range(5):
+        await client.chat_postMessage(channel="C1", text=f"m{n}")
+    first = await client.conversations_history(channel="C1", limit=2)
+    assert first["has_more"] is True
+    assert first["response_metadata"]["next_cursor"]
+    latest = first["messages"][1]["ts"]
+    pages = [[m["text"] for m in page["messages"]] async for page in first]
+    assert pages == [["m4", "m3"], ["m2", "m1"], ["m0"]]
+    older = await client.conversations_history(channel="C1", latest=latest, inclusive=True)
+    assert [m["text"] for m in older["messages"]] == ["m3", "m2", "m1", "m0"]
+
+
+async def test_history_needs_its_scope(fake: FakeSlack, client: AsyncWebClient) -> None:
+    greeting = await client.auth_test()
+    granted = greeting.headers["x-oauth-scopes"].split(",")
+    assert granted == list(fake.scopes()) and greeting.headers["x-oauth-scopes"] == BOT_SCOPES
+    assert {"channels:history", "groups:history", *REQUESTED_SCOPES} <= set(granted)
+
+    fake.add_bot_token("xoxb-no-history", scopes=["commands", "chat:write"])
+    limited = AsyncWebClient(token="xoxb-no-history", base_url=fake.api_url)
+    assert (await limited.auth_test()).headers["x-oauth-scopes"] == "commands,chat:write"
+    with pytest.raises(SlackApiError) as public:
+        await limited.conversations_history(channel="C1")
+    assert public.value.response["error"] == "missing_scope"
+    assert public.value.response["needed"] == "channels:history"
+    assert public.value.response["provided"] == "commands,chat:write"
+    assert public.value.response.headers["x-accepted-oauth-scopes"] == "channels:history"
+
+    fake.set_scopes("xoxb-no-history", ["chat:write", "channels:history"])
+    assert (await limited.conversations_history(channel="C1"))["messages"] == []
+    fake.set_channel("C9", private=True)
+    for private in ("G1", "C9"):
+        with pytest.raises(SlackApiError) as refused:
+            await limited.conversations_replies(channel=private, ts="1.000001")
+        assert refused.value.response["needed"] == "groups:history"
+    fake.set_channel("C3", member=False)
+    with pytest.raises(SlackApiError) as outside:
+        await client.conversations_history(channel="C3")
+    assert outside.value.response["error"] == "not_in_channel"
+
+
+@sdk_basic_auth
+async def test_an_install_grants_the_scopes_it_asked_for(fake: FakeSlack) -> None:
+    token = fake.add_oauth_code("code-3", scopes=["commands", "chat:write"])
+    client = AsyncWebClient(base_url=fake.api_url)
+    answer = await client.oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code="code-3"
+    )
+    assert answer["scope"] == "commands,chat:write" == ",".join(fake.scopes(token))
+    installed = AsyncWebClient(token=token, base_url=fake.api_url)
+    assert (await installed.auth_test()).headers["x-oauth-scopes"] == "commands,chat:write"
+
+
+async def test_a_dropped_answer_loses_the_reply_not_the_post(fake: FakeSlack) -> None:
+    no_retry = AsyncWebClient(token=fake.token, base_url=fake.api_url, retry_handlers=[])
+    fake.drop_response_next("chat.postMessage", channel="C1")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await no_retry.chat_postMessage(channel="C1", text="landed", metadata=PAPER)
+    (stored,) = fake.messages("C1")
+    assert stored.text == "landed" and stored.metadata == PAPER
+    assert [c.status for c in fake.calls("chat.postMessage")] == [0]
+
+    fake.drop_response_next("chat.postMessage", channel="C1", status=500)
+    with pytest.raises(SlackApiError):
+        await no_retry.chat_postMessage(channel="C1", text="landed too")
+    assert [m.text for m in fake.messages("C1")] == ["landed", "landed too"]
+    history = await no_retry.conversations_history(channel="C1", include_all_metadata=True)
+    assert history["messages"][1]["metadata"] == PAPER  # what a restarted bot reads back
+
+
+async def test_the_default_retry_handler_reposts_after_a_dropped_answer(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """slack_sdk's one default retry handler resends on a dropped connection: the
+    message lands twice, and the caller sees only the second answer."""
+    fake.drop_response_next("chat.postMessage")
+    answer = await client.chat_postMessage(channel="C1", text="twice")
+    first, second = fake.messages("C1")
+    assert answer["ts"] == second.ts != first.ts

@@ -13,12 +13,12 @@ from slack_sdk.oauth.installation_store import Installation
 
 from adapters.slack.adapter import NOT_INSTALLED, SlackAdapter
 from adapters.slack.oauth import installation_store
-from adapters.slack.settings import SlackMode, SlackSettings, load_slack_settings
+from adapters.slack.settings import BOT_SCOPES, SlackMode, SlackSettings, load_slack_settings
 from bot.app import BotApp
 from bot.errors import ChannelUnavailableError, ConfigError
 from bot.models import ChannelRef
 from bot.render import make_post
-from tests.conftest import running
+from tests.conftest import running, send_plan
 from tests.fakes.corpus import paper_by_id
 from tests.fakes.slack_api import (
     APP_TOKEN,
@@ -117,7 +117,8 @@ async def test_oauth_install_then_commands_and_posts_use_that_workspace(
             # on plain http does not send back by itself.
             cookie = "; ".join(f"{k}={v.value}" for k, v in page.cookies.items())
         assert f"client_id={CLIENT_ID}" in html
-        assert "scope=commands,chat:write,chat:write.public,channels:join" in html
+        assert f"scope={','.join(BOT_SCOPES)}" in html
+        assert "channels:history,groups:history" in html, "read-back after a crash"
         state = re.search(r"state=([\w-]+)", html)
         assert state is not None
         redirect = f"{base}/slack/oauth_redirect?code=code-1&state={state.group(1)}"
@@ -130,14 +131,14 @@ async def test_oauth_install_then_commands_and_posts_use_that_workspace(
     assert "Subscribed this channel" in str(fake_slack.responses("o")[0])
 
     other = ChannelRef(platform="slack", workspace="T0OTHER", channel="C0LAB")
-    await adapter.send_post(other, make_post(paper_by_id("2506.11674")))
+    await send_plan(adapter, other, make_post(paper_by_id("2506.11674")))
     (posted,) = [m for m in fake_slack.messages("C0LAB") if m.thread_ts is None]
     assert posted.team_id == "T0OTHER"
     assert any(c.header("Authorization") == f"Bearer {token}" for c in fake_slack.calls())
 
     stranger = ChannelRef(platform="slack", workspace="T0NEVER", channel="C0LAB")
     with pytest.raises(ChannelUnavailableError) as raised:
-        await adapter.send_post(stranger, make_post(paper_by_id("2506.11674")))
+        await send_plan(adapter, stranger, make_post(paper_by_id("2506.11674")))
     assert raised.value.reason == NOT_INSTALLED
     assert "no longer installed" in raised.value.reason
 
@@ -162,7 +163,7 @@ async def test_oauth_posts_to_a_workspace_of_an_enterprise_grid_org(
     await store.async_save(grid)
 
     channel = ChannelRef(platform="slack", workspace="T0GRID", channel="C0GRID")
-    await adapter.send_post(channel, make_post(paper_by_id("2506.11674")))
+    await send_plan(adapter, channel, make_post(paper_by_id("2506.11674")))
     (posted,) = fake_slack.messages("C0GRID")
     assert posted.team_id == "T0GRID"
 

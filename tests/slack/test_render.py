@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +14,15 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack.render import (
     LOOKALIKE_ASTERISK,
+    MAX_BLOCKS,
     SHARE_ACTION,
     SlackMessage,
-    digest_message,
+    SlackPart,
+    digest_parts,
     escape,
     paper_card,
     plain,
+    post_parts,
     reply_message,
 )
 from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone, Visibility
@@ -61,6 +64,31 @@ def _buttons(message: SlackMessage) -> list[dict[str, Any]]:
 
 def _text(message: SlackMessage) -> str:
     return json.dumps([part.to_payload() for part in _messages(message)], ensure_ascii=False)
+
+
+def check_parts(parts: Sequence[SlackPart]) -> None:
+    """Every part valid, within the limits and escaped; a plan's first part starts the
+    thread, the rest reply in it; no part carries thread replies of its own."""
+    assert parts
+    assert not parts[0].in_thread
+    assert all(part.in_thread for part in parts[1:])
+    for part in parts:
+        assert part.message.thread == ()
+        payload = part.message.to_payload()
+        check_payload(payload)
+        assert_payload_escaped(payload)
+
+
+def _parts_text(parts: Sequence[SlackPart]) -> str:
+    return json.dumps([part.message.to_payload() for part in parts], ensure_ascii=False)
+
+
+def _shown(parts: Sequence[SlackPart]) -> list[str]:
+    return [paper_id for part in parts for paper_id in part.shows]
+
+
+def _card_parts(parts: Sequence[SlackPart]) -> list[SlackPart]:
+    return [part for part in parts if part.in_thread and not part.shows]
 
 
 def test_slack_sdk_validation_enforces_lengths() -> None:
@@ -118,13 +146,15 @@ def test_hostile_text_is_escaped_everywhere() -> None:
     assert "&lt;!channel&gt;" in card.blocks[0]["text"]["text"]
     corpus = paper_by_id("2506.05555")
     for message in (
-        digest_message(Digest((post, make_post(corpus)))),
         reply_message(Reply(title=EVIL, lines=(EVIL,), code=(EVIL,), papers=(paper, corpus))),
         reply_message(Reply(title=EVIL, posts=(post, make_post(corpus)), footer=EVIL)),
         paper_card(replace(post, revised=True)),
     ):
         check(message)
         assert_escaped(message)
+    for cards in (0, 2):
+        check_parts(digest_parts(Digest((post, make_post(corpus))), cards=cards))
+    check_parts(post_parts(post))
 
 
 def test_long_abstract_goes_whole_into_the_thread() -> None:
@@ -200,36 +230,157 @@ def _posts(count: int) -> tuple[PaperPost, ...]:
     )
 
 
-def test_digest_lists_papers_and_threads_all_cards() -> None:
+def test_post_parts_card_shows_the_paper() -> None:
+    post = make_post(paper_by_id("2506.11674"))
+    (part,) = post_parts(post)
+    check_parts([part])
+    assert part.shows == ("2506.11674",)
+    assert not part.in_thread
+    assert part.message.blocks == paper_card(post).blocks
+
+
+def test_post_parts_long_abstract_replies_in_the_thread() -> None:
+    words = [f"word{n}" for n in range(600)]
+    post = make_post(make_paper("2507.00042", abstract=" ".join(words)))
+    parts = post_parts(post)
+    check_parts(parts)
+    assert [(part.shows, part.in_thread) for part in parts] == [
+        (("2507.00042",), False),
+        ((), True),
+    ]
+    assert parts[1].message == paper_card(post).thread[0]
+    assert "word599" in _parts_text(parts[1:])
+
+
+def test_post_parts_of_a_revision_is_one_note() -> None:
+    paper = replace(paper_by_id("2506.10231"), abstract="word " * 1000)
+    (part,) = post_parts(PaperPost(paper, revised=True))
+    check_parts([part])
+    assert part.shows == ("2506.10231",)
+    assert len(part.message.blocks) == 1
+
+
+def test_digest_lists_papers_and_threads_their_cards() -> None:
     posts = tuple(make_post(paper) for paper in sample_papers())
-    digest = digest_message(Digest(posts))
-    check(digest)
-    assert_escaped(digest)
-    assert digest.blocks[0]["type"] == "header"
-    text = _text(digest)
+    parts = digest_parts(Digest(posts), cards=len(posts))
+    check_parts(parts)
+    head = parts[0].message
+    assert head.blocks[0]["type"] == "header"
+    assert head.blocks[0]["text"]["text"] == f"Digest: {len(posts)} new papers from arXiv"
+    assert head.text == f"Digest: {len(posts)} new papers from arXiv"
+    text = _parts_text(parts[:1])
     for number, post in enumerate(posts, start=1):
         assert f"{number}. <{post.paper.abs_url}|" in text
-    assert len(digest.thread) == len(posts)
-    assert [card.blocks for card in digest.thread] == [paper_card(p).blocks for p in posts]
+    assert parts[0].shows == tuple(post.paper.arxiv_id for post in posts)
+    cards = parts[1:]
+    assert [card.message.blocks for card in cards] == [paper_card(p).blocks for p in posts]
+    assert all(card.shows == () and card.in_thread for card in cards)
 
 
-def test_digest_of_200_papers_stays_within_limits() -> None:
+def test_digest_without_cards_is_one_message() -> None:
+    posts = tuple(make_post(paper) for paper in sample_papers())
+    (part,) = digest_parts(Digest(posts), cards=0)
+    check_parts([part])
+    assert part.shows == tuple(post.paper.arxiv_id for post in posts)
+    assert "Every paper is listed here." in _parts_text([part])
+
+
+def _matrix_posts(count: int) -> tuple[PaperPost, ...]:
+    """Papers with ordinary, hostile and 5,000-character titles and authors in turn."""
+    titles = (
+        "Paper number {n} & friends",
+        EVIL + " {n}",
+        "&" * 5000,
+        "*bold* _it_ ~strike~ `code` <@U123> {n} " * 125,
+    )
+    sub = Subscription(9, 1, EVIL, datetime(2025, 6, 1, tzinfo=UTC))
+    posts = []
+    for n in range(1, count + 1):
+        hostile = n % 2 == 0
+        paper = make_paper(
+            f"2507.{n:05d}",
+            title=titles[n % len(titles)].format(n=n),
+            authors=(EVIL, "<!everyone>", "Eve & Trudy") if hostile else ("Ada", "Bo"),
+            abstract=(EVIL + " ") * 40 if hostile else "Short abstract.",
+        )
+        posts.append(PaperPost(paper, matched=(sub,) if hostile else (), revised=n % 7 == 0))
+    return tuple(posts)
+
+
+_MATRIX_POSTS = _matrix_posts(500)
+
+
+@pytest.mark.parametrize("cards", [0, 3, 10])
+@pytest.mark.parametrize("count", [1, 3, 10, 11, 51, 191, 500])
+def test_digest_shows_every_paper_once_in_order(count: int, cards: int) -> None:
+    posts = _MATRIX_POSTS[:count]
+    parts = digest_parts(Digest(posts, folded=count > 100), cards=cards)
+    check_parts(parts)
+    ids = [post.paper.arxiv_id for post in posts]
+    assert _shown(parts) == ids  # every paper, once, in order
+    lists = [part for part in parts if part.shows]
+    assert len(lists) == -(-count // 50)  # 50 a message
+    assert parts[: len(lists)] == lists  # the list first, then the cards
+    for part in lists:
+        text = _parts_text([part])
+        for paper_id in part.shows:  # listed there, not merely counted
+            assert f"<https://arxiv.org/abs/{paper_id}" in text
+    card_parts = _card_parts(parts)
+    assert len(card_parts) == min(cards, count) == len(parts) - len(lists)
+    for card, post in zip(card_parts, posts, strict=False):
+        assert card.message.blocks == paper_card(post).blocks
+    text = _parts_text(parts)
+    assert "not shown" not in text
+    assert "more not" not in text
+    if count > 100:
+        assert "folded" in parts[0].message.text
+
+
+def test_digest_of_200_papers_lists_them_all() -> None:
     posts = _posts(200)
-    digest = digest_message(Digest(posts, folded=True))
-    check(digest)
-    assert_escaped(digest)
-    # 50 listed, 100 cards in the thread (a huge digest is not a flood), the rest counted.
-    assert "… and 150 more" in _text(replace(digest, thread=()))
-    assert len(digest.thread) == 101
-    assert digest.thread[-1].text == "… and 100 more papers not shown here."
-    assert "folded" in digest.text
+    parts = digest_parts(Digest(posts, folded=True), cards=3)
+    check_parts(parts)
+    assert [len(part.shows) for part in parts] == [50, 50, 50, 50, 0, 0, 0]
+    assert "folded" in parts[0].message.text
+    head = _parts_text(parts[:1])
+    assert "the rest of the list (150 more)" in head and "full cards of the first 3" in head
+    second = parts[1].message
+    assert second.text.startswith("200 new papers from arXiv today, folded into one digest")
+    assert "papers 51 to 100 of 200" in second.text
+    assert "51. <https://arxiv.org/abs/2507.00051" in _parts_text(parts[1:2])
+    assert "200. <https://arxiv.org/abs/2507.00200" in _parts_text(parts[3:4])
 
 
 def test_digest_of_long_hostile_titles_stays_within_limits() -> None:
     posts = tuple(make_post(make_paper(f"2507.{n:05d}", title="&" * 300)) for n in range(1, 201))
-    digest = digest_message(Digest(posts))
-    check(digest)
-    assert_escaped(digest)
+    parts = digest_parts(Digest(posts), cards=10)
+    check_parts(parts)
+    assert _shown(parts) == [post.paper.arxiv_id for post in posts]
+    assert max(len(part.message.blocks) for part in parts) <= MAX_BLOCKS
+
+
+def test_digest_marks_revisions_and_matches() -> None:
+    sub = Subscription(4, 1, "x", datetime(2025, 6, 1, tzinfo=UTC))
+    posts = (
+        PaperPost(paper_by_id("2506.10231"), revised=True),
+        PaperPost(paper_by_id("2506.11674"), matched=(sub, replace(sub, id=5))),
+        *_posts(12),
+    )
+    parts = digest_parts(Digest(posts), cards=2)
+    check_parts(parts)
+    listing = _parts_text(parts[:1])
+    assert "`2506.10231v2` (revised)" in listing
+    assert "· matched #4, #5" in listing
+    assert len(parts[1].message.blocks) == 1  # the revision's card is its one-line note
+
+
+def test_empty_digest_is_just_its_title() -> None:
+    for cards in (0, 10):
+        (part,) = digest_parts(Digest(()), cards=cards)
+        check_parts([part])
+        assert part.shows == ()
+        assert part.message.text == "Digest: 0 new papers from arXiv"
+        assert [block["type"] for block in part.message.blocks] == ["header"]
 
 
 def test_reply_with_papers_has_the_share_button() -> None:

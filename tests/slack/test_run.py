@@ -59,7 +59,7 @@ def test_bad_slack_settings_stop_the_start_with_one_line(settings: Settings) -> 
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad setting
     assert "SLACK_BOT_TOKEN" in result.stderr and "xoxb-" in result.stderr
     assert "Traceback" not in result.stderr
 
