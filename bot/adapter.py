@@ -8,15 +8,18 @@ third-party package can add a platform by declaring one entry point.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.delivery import Sender
 from bot.errors import ConfigError
 from bot.models import ChannelRef, Reply, Subscription
+
+if TYPE_CHECKING:
+    from aiohttp.web import RouteDef
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,9 @@ class AdapterOptions:
     """False when the adapter only posts (``arxiv-bot run --once``)."""
     channel: str | None = None
     """The console's channel name; None for the adapter's default."""
+    probe_routes: Sequence[RouteDef] = ()
+    """``/healthz``, ``/readyz`` and ``/metrics``, for an adapter that runs its own HTTP
+    server (Slack's HTTP mode) to answer as well."""
 
 
 class Core(Protocol):
@@ -69,6 +75,14 @@ class Adapter(Sender, Protocol):
         """Finish pending work and disconnect."""
 
 
+@runtime_checkable
+class ReportsConnection(Protocol):
+    """An adapter that can tell whether it is connected now (for ``/readyz``); one that
+    cannot counts as connected from its start to its stop."""
+
+    async def is_connected(self) -> bool: ...
+
+
 class AdapterFactory(Protocol):
     """Registered under the ``arxiv_bot.adapters`` entry-point group."""
 
@@ -93,6 +107,12 @@ def discover_factories() -> dict[str, AdapterFactory]:
             continue
         factories[entry.name] = factory
     return factories
+
+
+def runs_as_service(factories: Sequence[AdapterFactory]) -> bool:
+    """True when a chat platform (Slack, Discord) is among ``factories``, not only the
+    terminal: the log says more and the health server is on by default."""
+    return any(not factory.interactive for factory in factories)
 
 
 def choose_factories(

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot import __version__
-from bot.adapter import Adapter, AdapterFactory, AdapterOptions, CommandContext
+from bot import __version__, systemd
+from bot.adapter import Adapter, AdapterFactory, AdapterOptions, CommandContext, runs_as_service
 from bot.clock import Clock, utc_now
 from bot.commands.grammar import Command
 from bot.commands.handlers import CommandHandler
@@ -24,6 +24,9 @@ from bot.enqueue import Enqueuer
 from bot.errors import StorageError
 from bot.harvest import Harvester
 from bot.models import ChannelRef, Reply, Subscription, Tone
+from bot.observability.metrics import Metrics
+from bot.observability.probes import Probes
+from bot.retention import Retention
 from bot.schedule import HarvestSchedule
 from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
@@ -32,6 +35,11 @@ from bot.sources.oai import OaiClient
 from bot.sources.rhythm import rhythm_path
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
+
+if TYPE_CHECKING:
+    from aiohttp.web import RouteDef
+
+    from bot.observability.server import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,9 @@ STOPPING_TEXT = "arxiv-bot is restarting; try again in a minute."
 SHUTDOWN_GRACE_SECONDS = 10.0
 """How long stopping waits for a running cycle. Cutting a harvest short loses nothing:
 the watermark only moves after a complete harvest."""
+INPUT_END_GRACE_SECONDS = 1.0
+"""How long the end of the input (a piped console) waits for a running cycle: one nearly
+done may finish; any other stops, and the next start harvests from the watermark."""
 
 
 @dataclass(slots=True)
@@ -76,6 +87,7 @@ class BotApp:
         )
         self.oai = OaiClient(self.gate, base_url=settings.arxiv_oai_url)
         self.schedule = HarvestSchedule.from_settings(settings)
+        self.metrics = Metrics(gate_stats=self.gate.stats)
         self.senders: dict[str, Sender] = {}
         """Adapters by platform name; the dispatcher posts through these."""
         self._open: _Open | None = None
@@ -104,11 +116,20 @@ class BotApp:
             settings.database_path, clock=clock, busy_timeout=settings.database_busy_timeout
         )
         queue = DeliveryQueue(store)
+        metrics = self.metrics
         harvester = Harvester(
-            store=store, oai=self.oai, clock=clock, lookback_days=settings.harvest_lookback_days
+            store=store,
+            oai=self.oai,
+            clock=clock,
+            lookback_days=settings.harvest_lookback_days,
+            metrics=metrics,
         )
         enqueuer = Enqueuer(
-            store=store, queue=queue, revision_notes=settings.revision_notes, clock=clock
+            store=store,
+            queue=queue,
+            revision_notes=settings.revision_notes,
+            clock=clock,
+            metrics=metrics,
         )
         dispatcher = Dispatcher(
             store=store,
@@ -119,6 +140,7 @@ class BotApp:
             max_attempts=settings.delivery_max_attempts,
             lease_seconds=settings.delivery_lease_seconds,
             clock=clock,
+            metrics=metrics,
         )
         handler = CommandHandler(
             settings=settings,
@@ -128,8 +150,10 @@ class BotApp:
             harvester=harvester,
             operations=self,
             clock=clock,
+            metrics=metrics,
         )
-        cycle = Cycle(harvester, enqueuer, dispatcher)
+        retention = Retention(store, days=settings.retention_days, clock=clock)
+        cycle = Cycle(harvester, enqueuer, dispatcher, retention)
         self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle)
         log.info("store ready at %s", settings.database_path)
         return self
@@ -197,8 +221,12 @@ class BotApp:
         ``channel`` names the console's channel. With ``once``, run one cycle through the
         adapters (their commands off) and return its report (None when stopped first).
         """
+        server, routes = (None, []) if once else self._health(factories)
         options = AdapterOptions(
-            database_path=self.settings.database_path, commands=not once, channel=channel
+            database_path=self.settings.database_path,
+            commands=not once,
+            channel=channel,
+            probe_routes=routes,
         )
         adapters: list[Adapter] = []
         stop = asyncio.Event()
@@ -207,13 +235,17 @@ class BotApp:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop_signal, stop)
         pump: asyncio.Task[None] | None = None
+        grace = SHUTDOWN_GRACE_SECONDS
         try:
+            if server is not None:
+                await server.start()
             for factory in factories:
                 adapter = factory.create(self, options)
                 adapters.append(adapter)
                 if not await _until_first(adapter.start(), stop.wait()):
                     return None  # a signal while connecting
                 self.senders[adapter.name] = adapter
+                self.metrics.platform_started(adapter.name)
                 log.info("adapter %s started", adapter.name)
             if once:
                 cycle = asyncio.ensure_future(self.run_cycle())
@@ -221,16 +253,19 @@ class BotApp:
             self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
             await self._scheduler.start(catch_up=await self._harvest_overdue())
             pump = asyncio.create_task(self._pump_deliveries(), name="delivery-pump")
-            await _until_first(
-                asyncio.gather(*(adapter.wait_closed() for adapter in adapters)), stop.wait()
-            )
+            # Under systemd (Type=notify): READY=1, watchdog pings, then STOPPING=1.
+            async with systemd.serving("running: " + ", ".join(a.name for a in adapters)):
+                if await _until_first(
+                    asyncio.gather(*(adapter.wait_closed() for adapter in adapters)), stop.wait()
+                ):
+                    grace = INPUT_END_GRACE_SECONDS  # the input ended: answer and go
             return None
         finally:
             if pump is not None:
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
             if self._scheduler is not None:
-                await self._scheduler.shutdown(grace_seconds=SHUTDOWN_GRACE_SECONDS)
+                await self._scheduler.shutdown(grace_seconds=grace)
                 self._scheduler = None
             for adapter in reversed(adapters):
                 self.senders.pop(adapter.name, None)
@@ -238,9 +273,34 @@ class BotApp:
                     await adapter.stop()
                 except Exception:
                     log.exception("adapter %s did not stop cleanly", adapter.name)
+            if server is not None:
+                await server.stop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+
+    def _health(
+        self, factories: Sequence[AdapterFactory]
+    ) -> tuple[HealthServer | None, list[RouteDef]]:
+        """The health and metrics server (None when ``HTTP_PORT`` turns it off), and its
+        routes, which Slack's HTTP mode serves as well."""
+        from bot.observability.server import HealthServer, probe_routes  # aiohttp: only here
+
+        opened = self._require_open()
+        probes = Probes(
+            store=opened.store,
+            harvester=opened.harvester,
+            schedule=self.schedule,
+            metrics=self.metrics,
+            adapters=self.senders,
+            expected=[factory.name for factory in factories],
+            clock=self._clock,
+        )
+        port = self.settings.health_port(service=runs_as_service(factories))
+        server = (
+            None if port is None else HealthServer(probes, host=self.settings.http_host, port=port)
+        )
+        return server, probe_routes(probes)
 
     def _stop_signal(self, stop: asyncio.Event) -> None:
         """SIGINT or SIGTERM: stop, and let no other program's lock on the database hold

@@ -6,16 +6,25 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from bot import __version__
-from bot.adapter import CommandContext, choose_factories, discover_factories
+from bot.adapter import CommandContext, choose_factories, discover_factories, runs_as_service
 from bot.app import BotApp
-from bot.commands.grammar import DEFAULT_LIMIT, MAX_LIMIT, PaperCommand, SearchCommand
+from bot.commands.grammar import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SPECS,
+    PaperCommand,
+    SearchCommand,
+    split_options,
+)
 from bot.config import Settings, load_settings
 from bot.cycle import CycleReport
 from bot.errors import (
@@ -27,9 +36,11 @@ from bot.errors import (
     UserError,
 )
 from bot.models import ChannelRef, Reply, SortOrder, Tone
-from bot.query import parse_query
+from bot.observability.logs import configure_logging
 from bot.render import plural, reply_text
-from bot.secrets import install_log_filter, mask_secrets
+from bot.retention import Retention
+from bot.secrets import mask_secrets
+from bot.store import Store, upkeep
 from bot.tables import print_reply_table
 from bot.typography import option_text, plain
 
@@ -46,17 +57,29 @@ _INPUT_ERRORS = (CommandError, QueryError, PaperIdError, LimitError, ArxivReject
 """Errors in what the person typed: fixing the input, not retrying, helps."""
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level_number,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    install_log_filter()  # no token or URL password in any log line
-    if settings.log_level_number > logging.DEBUG:
-        # Both log every page or job at INFO; our own modules log what matters.
-        for chatty in ("arxiv", "apscheduler"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+_VERBOSE = "arxiv_bot.verbose"
+"""Where ``-v`` counts are kept in click's context (shared by the group and commands)."""
+
+
+def _count_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    ctx.meta[_VERBOSE] = ctx.meta.get(_VERBOSE, 0) + value
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    expose_value=False,
+    callback=_count_verbose,
+    help="Log more: -v shows INFO, -vv DEBUG (whatever LOG_LEVEL says).",
+)
+
+
+def _configure_logging(settings: Settings, *, service: bool = False) -> None:
+    """Logging for a service (Slack or Discord: INFO) or the terminal (WARNING), unless
+    LOG_LEVEL or -v says otherwise."""
+    verbose = click.get_current_context().meta.get(_VERBOSE, 0)
+    configure_logging(settings, service=service, verbose=verbose)
 
 
 class _UsageFailure(click.ClickException):
@@ -72,13 +95,22 @@ def _failure(error: UserError, *, settings: bool = False) -> click.ClickExceptio
     return (_UsageFailure if usage else click.ClickException)(mask_secrets(str(error)))
 
 
+failure = _failure
+"""For the commands adapters add (``discord-sync``): the same exit codes."""
+
+
 def _settings_or_exit(**overrides: object) -> Settings:
-    try:
-        settings = load_settings(**overrides)
-    except UserError as error:
-        raise _failure(error, settings=True) from None
+    """The settings, and logging set up for a command in the terminal."""
+    settings = _load_settings_or_exit(**overrides)
     _configure_logging(settings)
     return settings
+
+
+def _load_settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except UserError as error:
+        raise _failure(error, settings=True) from None
 
 
 def _run(coroutine: Callable[[], Awaitable[T]]) -> T:
@@ -121,6 +153,7 @@ class _PluginGroup(click.Group):
 
 @click.group(cls=_PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="arxiv-bot")
+@verbose_option
 def cli() -> None:
     """New arXiv papers in your team's chat. Settings come from the environment and .env."""
 
@@ -142,13 +175,15 @@ def cli() -> None:
     is_flag=True,
     help="Run one harvest, match and delivery cycle, then exit (for cron and CI).",
 )
+@verbose_option
 def run(channel: str, console: bool | None, once: bool) -> None:
     """Run the bot: Slack and Discord when configured, else the console."""
-    settings = _settings_or_exit()
+    settings = _load_settings_or_exit()
     try:
         factories = choose_factories(discover_factories(), console=console)
     except UserError as error:  # an adapter's settings
         raise _failure(error, settings=True) from None
+    _configure_logging(settings, service=runs_as_service(factories))
 
     async def main() -> str | None:
         async with BotApp(settings) as app:
@@ -198,6 +233,25 @@ def query_from_argv(words: Sequence[str]) -> str:
     return " ".join(rebuilt)
 
 
+def search_from_argv(words: Sequence[str], given: Mapping[str, str]) -> SearchCommand:
+    """The search that shell words ask for, read as in chat: options inside a quoted
+    query (``'ti:"medical imaging" --sort date'``) are options, like ``given``, the ones
+    typed outside it. Raises :class:`CommandError` or :class:`QueryError`."""
+    spec = SPECS["search"]
+    options = dict(given)
+    kept = []
+    for word in words:
+        rest, found = split_options(word, spec.options, spec.name)
+        twice = sorted(found.keys() & options.keys())
+        if twice:
+            raise CommandError(f"Option --{twice[0]} is given twice; keep one.")
+        options.update(found)
+        kept.append(rest if found else query_from_argv([word]))
+    command = spec.parse(" ".join(kept).strip(), options)
+    assert isinstance(command, SearchCommand)
+    return command
+
+
 def _print_reply(reply: Reply) -> None:
     if sys.stdout.isatty():
         print_reply_table(reply)
@@ -221,13 +275,22 @@ def _print_reply(reply: Reply) -> None:
     default=DEFAULT_LIMIT,
     show_default=True,
 )
+@verbose_option
 def search(query: tuple[str, ...], sort: str, limit: int) -> None:
     """Search arXiv once, e.g.  arxiv-bot search 'ti:"diffusion model" AND cat:cs.CV'"""
     settings = _settings_or_exit()
-    text = query_from_argv(query)
+    context = click.get_current_context()
+    typed = {
+        name: str(value)
+        for name, value in (("sort", sort), ("limit", limit))
+        if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    }
+    try:
+        command = search_from_argv(query, typed)
+    except UserError as error:
+        raise _failure(error) from None
 
     async def main() -> Reply:
-        command = SearchCommand(parse_query(text), SortOrder(sort), limit)
         async with BotApp(settings) as app:
             return await app.handle(command, CommandContext(CLI_CHANNEL))
 
@@ -236,6 +299,7 @@ def search(query: tuple[str, ...], sort: str, limit: int) -> None:
 
 @cli.command()
 @click.argument("reference")
+@verbose_option
 def paper(reference: str) -> None:
     """Show one paper by arXiv id or URL, e.g.  arxiv-bot paper 2506.11674"""
     settings = _settings_or_exit()
@@ -245,6 +309,82 @@ def paper(reference: str) -> None:
             return await app.handle(PaperCommand(reference), CommandContext(CLI_CHANNEL))
 
     _print_reply(_run(main))
+
+
+@cli.group()
+def db() -> None:
+    """Back up, check and prune the database (DATABASE_URL)."""
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE when it exists.")
+@verbose_option
+def db_backup(file: Path, force: bool) -> None:
+    """Copy the database to FILE, safely while the bot runs (a directory: a dated file in it)."""
+    settings = _settings_or_exit()
+    target = file / upkeep.backup_name(datetime.now(UTC)) if file.is_dir() else file
+    if not target.parent.is_dir():
+        raise _UsageFailure(f"{target.parent} is not a directory: create it, or back up elsewhere")
+    if upkeep.same_database(target, settings.database_path):
+        raise _UsageFailure(f"{target} is the database itself: back it up to another file")
+    try:
+        result = upkeep.backup(
+            settings.database_path,
+            target,
+            overwrite=force,
+            busy_timeout=settings.database_busy_timeout,
+        )
+    except FileExistsError:
+        raise _UsageFailure(
+            f"{target} exists already: name another file, or add --force to overwrite it"
+        ) from None
+    except UserError as error:
+        raise _failure(error) from None
+    click.echo(result.describe(settings.database_path))
+
+
+@db.command("check")
+@verbose_option
+def db_check() -> None:
+    """Check the database's integrity and schema version (exit 1 when it has problems)."""
+    settings = _settings_or_exit()
+    try:
+        report = upkeep.check(settings.database_path, busy_timeout=settings.database_busy_timeout)
+    except UserError as error:
+        raise _failure(error) from None
+    click.echo("\n".join(report.lines()))
+    if not report.ok:
+        raise click.ClickException(
+            f"{plural(len(report.problems), 'problem')} found in the database "
+            f"{report.path.absolute()}: see docs/storage.md#checking-and-restoring"
+        )
+
+
+@db.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(0, 36500),
+    help="Prune what is older than this many days instead of RETENTION_DAYS.",
+)
+@verbose_option
+def db_prune(days: int | None) -> None:
+    """Delete old papers and sent messages now, as the bot does once a day."""
+    settings = _settings_or_exit()
+    keep = settings.retention_days if days is None else days
+    if not keep:
+        click.echo("RETENTION_DAYS is 0: everything is kept, nothing was pruned.")
+        return
+
+    async def main() -> str:
+        async with await Store.open(
+            settings.database_path, busy_timeout=settings.database_busy_timeout
+        ) as store:
+            retention = Retention(store, days=keep)
+            counts = await retention.prune()
+            return f"Pruned {counts} from before {retention.cutoff()} ({plural(keep, 'day')} ago)."
+
+    click.echo(_run(main))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

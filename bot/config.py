@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
+import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
 
 _S = TypeVar("_S", bound=BaseSettings)
 
 ARXIV_MIN_INTERVAL = 3.0
 """arXiv's terms of use: at most one request every three seconds."""
+
+DEFAULT_HTTP_PORT = 8080
+"""The health and metrics port of a service (Slack or Discord) when HTTP_PORT is unset."""
+
+DATABASE_FILE = "arxiv-bot.db"
+
+
+def default_database_url() -> str:
+    """``arxiv-bot.db`` in the user's data directory (``~/.local/share/arxiv-bot`` on
+    Linux, ``$XDG_DATA_HOME`` when set), not in whatever directory a command runs from."""
+    directory = Path(platformdirs.user_data_dir("arxiv-bot", appauthor=False))
+    return f"sqlite:///{directory / DATABASE_FILE}"
 
 
 class EnvSettings(BaseSettings):
@@ -33,7 +45,7 @@ class EnvSettings(BaseSettings):
 class Settings(EnvSettings):
     """Every core setting. Adapters read their own settings (``SLACK_*``, ``DISCORD_*``)."""
 
-    database_url: str = "sqlite:///arxiv-bot.db"
+    database_url: str = Field(default_factory=default_database_url)
     database_busy_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
@@ -43,7 +55,9 @@ class Settings(EnvSettings):
     search_cache_seconds: Annotated[float, Field(ge=0)] = 300.0
     max_subscriptions_per_channel: Annotated[int, Field(ge=1, le=1000)] = 25
     timezone: str = "UTC"
-    log_level: str = "INFO"
+    log_level: str | None = None
+    """None: WARNING in the terminal (console, one-shot commands), INFO as a service."""
+    log_format: Literal["text", "json"] = "text"
     harvest_cron: str = "0 23 * * sun,mon,tue,wed,thu"
     harvest_timezone: str = "America/New_York"
     harvest_retry_minutes: Annotated[int, Field(ge=0, le=720)] = 60
@@ -53,10 +67,17 @@ class Settings(EnvSettings):
     revision_notes: bool = False
     delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     delivery_lease_seconds: Annotated[float, Field(ge=10, le=86400)] = 300.0
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 180
+    """Days after which old papers and sent messages are pruned; 0 keeps everything."""
+    http_host: str = "0.0.0.0"
+    http_port: Annotated[int | None, Field(ge=0, le=65535)] = None
+    """None: 8080 as a service, off in the terminal; 0: off (see :meth:`health_port`)."""
 
     @field_validator("database_url")
     @classmethod
     def _sqlite_only(cls, value: str) -> str:
+        if not value.strip():  # DATABASE_URL= (empty, as in .env.example): the default
+            return default_database_url()
         if not value.startswith("sqlite:///"):
             raise ValueError(
                 "only SQLite is supported: use sqlite:///relative/path.db "
@@ -77,13 +98,7 @@ class Settings(EnvSettings):
     @field_validator("harvest_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as error:
-            raise ValueError(
-                f"not a crontab expression ({error}); use five fields, "
-                "e.g. '0 23 * * sun,mon,tue,wed,thu'"
-            ) from None
+        crontab_trigger(value)  # ValueError with the reason
         return value
 
     @field_validator("timezone", "harvest_timezone")
@@ -97,10 +112,22 @@ class Settings(EnvSettings):
             ) from None
         return value
 
+    @field_validator("log_level", "http_port", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        level = value.upper()
+    def _known_level(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        level = value.strip().upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
         return level
@@ -124,9 +151,13 @@ class Settings(EnvSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def log_level_number(self) -> int:
-        return logging.getLevelNamesMapping()[self.log_level]
+    def health_port(self, *, service: bool) -> int | None:
+        """The port of ``/healthz``, ``/readyz`` and ``/metrics``, or None when off:
+        ``HTTP_PORT`` when set (0 turns it off), else 8080 for a service (Slack or
+        Discord) and off for the console."""
+        if self.http_port is not None:
+            return self.http_port or None
+        return DEFAULT_HTTP_PORT if service else None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -9,6 +9,7 @@ from bot.delivery import DeliveryReport, Dispatcher
 from bot.enqueue import Enqueuer, MatchReport
 from bot.errors import ArxivBotError, StorageError
 from bot.harvest import Harvester, HarvestReport
+from bot.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,22 @@ class CycleReport:
 
 
 class Cycle:
-    """Harvest → match → deliver. A failed harvest still lets queued posts go out."""
+    """Harvest → match → deliver. A failed harvest still lets queued posts go out.
 
-    def __init__(self, harvester: Harvester, enqueuer: Enqueuer, dispatcher: Dispatcher) -> None:
+    With ``retention``, old rows are then pruned, at most once a day.
+    """
+
+    def __init__(
+        self,
+        harvester: Harvester,
+        enqueuer: Enqueuer,
+        dispatcher: Dispatcher,
+        retention: Retention | None = None,
+    ) -> None:
         self._harvester = harvester
         self._enqueuer = enqueuer
         self._dispatcher = dispatcher
+        self._retention = retention
 
     async def run(self) -> CycleReport:
         harvest: HarvestReport | None = None
@@ -39,10 +50,15 @@ class Cycle:
             harvest = await self._harvester.harvest()
         except StorageError:
             raise  # not arXiv: the store failed, and matching and delivering would too
-        except ArxivBotError as error:
-            log.warning("harvest failed, will retry from the old watermark: %s", error)
+        except ArxivBotError as error:  # the harvester has logged why
+            log.debug("harvest failed, will retry from the old watermark: %s", error)
         matched, delivered = await self.match_and_deliver()
         log.info("cycle done: harvest %s, %s, %s", harvest or "failed", matched, delivered)
+        if self._retention is not None:
+            try:
+                await self._retention.prune_if_due()
+            except StorageError as error:  # tried again after the next cycle
+                log.error("pruning old rows failed: %s", error)
         return CycleReport(harvest, matched, delivered)
 
     async def match_and_deliver(self) -> tuple[MatchReport, DeliveryReport]:

@@ -63,6 +63,7 @@ from bot.models import (
     SentCandidate,
     Subscription,
 )
+from bot.observability.metrics import Metrics
 from bot.render import make_post
 from bot.store import Channel, Store
 from bot.store.deliveries import DeliveryQueue, DueDelivery
@@ -142,6 +143,16 @@ class DeliveryReport:
             skipped=self.skipped + other.skipped,
         )
 
+    def outcomes(self) -> dict[str, int]:
+        """The counts the deliveries metric labels by outcome."""
+        return {
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "gave_up": self.gave_up,
+            "recovered": self.recovered,
+            "paused": len(self.paused),
+        }
+
     def __str__(self) -> str:
         text = f"delivered {self.delivered} papers in {self.messages} messages"
         if self.recovered:
@@ -185,6 +196,7 @@ class Dispatcher:
         parallel_channels: int = 50,
         in_flight_grace: float = 5.0,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         """``senders`` maps platform names to adapters; it is read at every round, so the
         caller may add and remove adapters as they start and stop. At most
@@ -203,6 +215,7 @@ class Dispatcher:
         self._clock = clock
         self._parallel = asyncio.Semaphore(parallel_channels)
         self._in_flight_grace = in_flight_grace
+        self._metrics = metrics or Metrics()
 
     async def deliver_due(self) -> DeliveryReport:
         """Plan and send every channel's due work: channels in parallel, each in order."""
@@ -248,7 +261,9 @@ class Dispatcher:
     async def _deliver_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
         async with self._parallel:
             planned = await self._plan(channel, sender)
-            return planned + await self._claim_and_send(channel, sender)
+            report = planned + await self._claim_and_send(channel, sender)
+        self._metrics.delivered(channel.ref.platform, report.outcomes())
+        return report
 
     # -- planning -----------------------------------------------------------------------
 
@@ -425,7 +440,13 @@ class Dispatcher:
         self, channel: Channel, owner: ClaimOwner, error: ChannelUnavailableError
     ) -> DeliveryReport:
         reason = _error_text(error.reason or "channel unavailable")
-        log.warning("Pausing channel %s (%s): %s", channel.id, channel.ref.label, reason)
+        log.warning(
+            "Pausing channel %s (%s): %s",
+            channel.id,
+            channel.ref.label,
+            reason,
+            extra=_log_fields(channel),
+        )
         await self._store.pause_channel(channel.id, reason)
         await self._outbox.release(
             channel.id, owner, error=f"channel paused: {reason}", now=self._clock()
@@ -449,6 +470,7 @@ class Dispatcher:
             attempts,
             error,
             " (giving up)" if retry_at is None else "",
+            extra=_log_fields(channel, outbox_message=message.id),
         )
         return DeliveryReport(failed=1, gave_up=gave_up)
 
@@ -492,6 +514,11 @@ async def _settled(sending: asyncio.Future[str], grace: float) -> str | None:
     sending.cancel()
     await asyncio.gather(sending, return_exceptions=True)
     return None
+
+
+def _log_fields(channel: Channel, **more: object) -> dict[str, object]:
+    """The fields a JSON log line carries about ``channel``."""
+    return {"channel": channel.ref.label, "platform": channel.ref.platform, **more}
 
 
 def _describe(error: BaseException) -> str:

@@ -21,6 +21,7 @@ from bot.clock import Clock, utc_now
 from bot.index import SubscriptionIndex
 from bot.matcher import PaperText
 from bot.models import Paper, Subscription
+from bot.observability.metrics import Metrics
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue, PaperMatches, PendingPaper
 
@@ -108,6 +109,7 @@ class Enqueuer:
         queue: DeliveryQueue,
         revision_notes: bool = False,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         """With ``revision_notes``, a new version of a paper a channel already received
         queues a short "revised" note."""
@@ -115,6 +117,7 @@ class Enqueuer:
         self._queue = queue
         self._revision_notes = revision_notes
         self._clock = clock
+        self._metrics = metrics or Metrics()
         self._lock = asyncio.Lock()
         self._index: SubscriptionIndex | None = None
 
@@ -156,6 +159,7 @@ class Enqueuer:
                 revisions += counts.revisions
                 after = pending[-1].row_id
         report = MatchReport(papers, queued, revisions, len(subscriptions), seconds)
+        self._metrics.matched(papers, queued, revisions)
         if papers:
             log.info("%s", report)
         return report

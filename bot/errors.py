@@ -7,6 +7,8 @@ exception is a bug or an outage and is logged with its traceback instead.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bot.models import Subscription
 
 
@@ -140,5 +142,19 @@ class ChannelNotFoundError(StoreError):
         self.channel_id = channel_id
 
 
+HarvestProblem = Literal["unavailable", "broken", "incomplete", "refused", "unexpected"]
+"""What went wrong with a harvest, in a word that ``/arxiv status`` turns into a sentence:
+arXiv could not be reached or answered with an error status (unavailable), its answer
+could not be read (broken), its list of records did not add up (incomplete), it
+answered with an OAI-PMH error (refused), or anything else (unexpected)."""
+
+
 class HarvestError(ArxivBotError):
-    """An OAI-PMH harvest did not complete; it is retried later from the old watermark."""
+    """An OAI-PMH harvest did not complete; it is retried later from the old watermark.
+
+    The message is the detail, for the log; ``problem`` says what kind of failure it was.
+    """
+
+    def __init__(self, message: str, *, problem: HarvestProblem = "broken") -> None:
+        super().__init__(message)
+        self.problem: HarvestProblem = problem

@@ -24,14 +24,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, utc_now
-from bot.errors import HarvestError, QueryError, StorageError
+from bot.errors import HarvestError, HarvestProblem, QueryError, StorageError
 from bot.models import HarvestedRecord
+from bot.observability.metrics import Metrics
 from bot.query import parse_query
 from bot.sources.gate import run_in_thread
 from bot.sources.oai import OaiClient
@@ -39,6 +41,7 @@ from bot.store import HarvestCounts, Store
 
 __all__ = [
     "OVERLAP",
+    "HarvestFailure",
     "HarvestReport",
     "Harvester",
     "harvest_scope",
@@ -54,6 +57,8 @@ _LAST_REPORT_KEY = "harvest.last_report"
 """JSON of the last complete harvest's :class:`HarvestReport`."""
 _LAST_ERROR_KEY = "harvest.last_error"
 """One line: why the last harvest failed; empty after a success."""
+_LAST_FAILURE_KEY = "harvest.last_failure"
+"""JSON of the last failed harvest's :class:`HarvestFailure`; empty after a success."""
 
 OVERLAP = timedelta(days=1)
 """Re-harvested before the watermark: datestamps are days, and a day's records may still
@@ -116,6 +121,34 @@ class HarvestReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HarvestFailure:
+    """A harvest that did not complete, for ``/arxiv status`` (the detail is logged)."""
+
+    at: datetime
+    problem: HarvestProblem
+    retry_from: date
+    """Where the harvest that tries again starts."""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at.isoformat(),
+                "problem": self.problem,
+                "retry_from": self.retry_from.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> HarvestFailure:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            at=datetime.fromisoformat(data["at"]),
+            problem=data["problem"],
+            retry_from=date.fromisoformat(data["retry_from"]),
+        )
+
+
 def harvest_scope(queries: Iterable[str]) -> tuple[str, ...] | None:
     """The OAI-PMH sets to harvest for these stored queries, sorted; None for all of arXiv.
 
@@ -150,6 +183,7 @@ class Harvester:
         oai: OaiClient,
         clock: Clock = utc_now,
         lookback_days: int = 3,
+        metrics: Metrics | None = None,
     ) -> None:
         if lookback_days < 0:
             raise ValueError("lookback_days must be >= 0")
@@ -158,6 +192,7 @@ class Harvester:
         self._clock = clock
         self._lookback = timedelta(days=lookback_days)
         self._lock = asyncio.Lock()
+        self._metrics = metrics or Metrics()
 
     async def watermark(self) -> date | None:
         """The start date (UTC) of the last complete harvest, or None before the first."""
@@ -180,8 +215,13 @@ class Harvester:
         return datetime.fromisoformat(text) if text else None
 
     async def last_error(self) -> str | None:
-        """Why the last harvest failed (one line), or None if it succeeded."""
+        """Why the last harvest failed (one line, with the detail), or None if it succeeded."""
         return await self._store.get_state(_LAST_ERROR_KEY) or None
+
+    async def last_failure(self) -> HarvestFailure | None:
+        """The last harvest, when it failed; None when it succeeded."""
+        text = await self._store.get_state(_LAST_FAILURE_KEY)
+        return HarvestFailure.from_json(text) if text else None
 
     async def next_from_date(self) -> date:
         """Where the next harvest starts: watermark - 1 day, or today - lookback at first."""
@@ -197,7 +237,7 @@ class Harvester:
         (recorded in ``harvest.last_error``); the watermark then stays where it was.
         """
         async with self._lock:
-            started_at = self._now()
+            started_at, timer = self._now(), time.perf_counter()
             from_date = await self.next_from_date()
             sets = harvest_scope(s.query for s in await self._store.all_subscriptions())
             requests_before = self._oai.requests
@@ -209,8 +249,10 @@ class Harvester:
                 for set_spec in sets if sets is not None else (None,):
                     await self._harvest_set(from_date, set_spec, tally)
             except StorageError:
+                self._metrics.harvest_failed()
                 raise  # the store can record nothing now; the caller says what is wrong
             except Exception as exc:
+                self._metrics.harvest_failed()
                 await self._record_failure(exc, started_at, from_date, tally.counts)
                 raise
             counts = tally.counts
@@ -228,7 +270,9 @@ class Harvester:
             await self._store.set_state(_LAST_REPORT_KEY, report.to_json())
             await self._store.set_state(_LAST_SUCCESS_KEY, report.finished_at.isoformat())
             await self._store.set_state(_LAST_ERROR_KEY, "")
+            await self._store.set_state(_LAST_FAILURE_KEY, "")
             await self._store.set_state(_WATERMARK_KEY, started_at.date().isoformat())
+            self._metrics.harvest_done(time.perf_counter() - timer, report.records)
             log.info("harvest done: %s", report)
             return report
 
@@ -255,13 +299,16 @@ class Harvester:
                 exc,
             )
         else:
-            log.error("harvest from %s failed: %r", from_date, exc)
+            log.error("harvest from %s failed: %s: %s", from_date, type(exc).__name__, exc)
         text = (
             f"{started_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {exc} "
             f"(will retry from {from_date.isoformat()})"
         )
+        problem = exc.problem if isinstance(exc, HarvestError) else "unexpected"
+        failure = HarvestFailure(started_at, problem, from_date)
         try:
             await self._store.set_state(_LAST_ERROR_KEY, " ".join(text.split()))
+            await self._store.set_state(_LAST_FAILURE_KEY, failure.to_json())
         except StorageError as error:
             log.error("could not record the harvest failure: %s", error)
         except Exception:

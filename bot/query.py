@@ -159,6 +159,12 @@ class Query:
     source: str
     root: Node
 
+    @property
+    def text(self) -> str:
+        """The query as the user typed it, on one line and with plain quotes: what replies
+        show and subscriptions keep (``au:Müller``). Compare queries by :meth:`canonical`."""
+        return " ".join(plain(self.source).split())
+
     def to_api(self) -> str:
         """The arXiv API ``search_query``: every operator explicit, every group bracketed.
 

@@ -4,9 +4,9 @@ Nothing here reads the clock or keeps state, so every answer can be tested with 
 datetimes. ``bot.scheduler`` turns these answers into APScheduler jobs.
 
 The default cron fires at 23:00 US Eastern on Sunday to Thursday, shortly after arXiv's
-20:00 announcement has reached OAI-PMH (around 22:30). The cron expression is read with
-``CronTrigger.from_crontab``, which numbers weekdays from Monday = 0, unlike classic cron;
-day names (``sun,mon,...``) mean the same everywhere, so the default uses them.
+20:00 announcement has reached OAI-PMH (around 22:30). The expression is standard cron
+(:func:`crontab_trigger`): weekday numbers count from Sunday = 0 (7 is Sunday too), and
+are translated to day names for APScheduler, whose own numbers start at Monday = 0.
 """
 
 from __future__ import annotations
@@ -21,6 +21,87 @@ from apscheduler.triggers.cron import CronTrigger
 
 if TYPE_CHECKING:
     from bot.config import Settings
+
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Cron's weekday numbers: ``WEEKDAYS[n]`` is day ``n`` (and 7 is Sunday again)."""
+
+CRON_EXAMPLE = "'0 23 * * sun,mon,tue,wed,thu'"
+
+
+def crontab_trigger(expression: str, timezone: ZoneInfo | None = None) -> CronTrigger:
+    """The APScheduler trigger for a standard five-field crontab line.
+
+    Weekdays are cron's (0 and 7 Sunday, 1 Monday ... 6 Saturday, or names; ranges, lists
+    and steps such as ``1-5``, ``0,6``, ``*/2``). A line restricting both the day of the
+    month and the weekday is refused: cron runs when either matches, APScheduler only
+    when both do. Raises :class:`ValueError` with a message naming the problem.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"a crontab line has five fields (minute hour day month weekday), got "
+            f"{len(fields)}; e.g. {CRON_EXAMPLE}"
+        )
+    minute, hour, day, month, weekday = fields
+    if day != "*" and weekday != "*":
+        raise ValueError(
+            f"it restricts both the day of the month ({day}) and the weekday ({weekday}); "
+            "cron would run when either matches, which is rarely meant: keep one, set the "
+            "other to *"
+        )
+    weekdays = _weekday_names(weekday)
+    try:
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays, timezone=timezone
+        )
+    except ValueError as error:
+        raise ValueError(f"not a crontab expression ({error}); e.g. {CRON_EXAMPLE}") from None
+
+
+def _weekday_names(field: str) -> str:
+    """Cron's weekday field as APScheduler day names (``1-5`` is ``mon,tue,wed,thu,fri``)."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        span, _, step_text = part.partition("/")
+        step = _weekday_number(step_text, field, step=True) if step_text else 1
+        start, dash, end = span.partition("-")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            first = _weekday_number(start, field) % 7  # 7 starts a range as Sunday = 0
+            last = _weekday_number(end, field, end=True) if dash else first
+            if step_text and not dash:  # ``1/2``: from Monday on, every other day
+                last = 6
+            if last < first:
+                raise ValueError(
+                    f"the weekday range {span!r}{_within(span, field)} runs backwards; write "
+                    "it from the earlier day (0 or sun is Sunday, 6 or sat Saturday)"
+                )
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(WEEKDAYS[day] for day in sorted(days))
+
+
+def _weekday_number(text: str, field: str, *, end: bool = False, step: bool = False) -> int:
+    """One weekday (a number 0-7 or a name; Sunday ends a range as 7), or a step."""
+    if text.isascii() and text.isdigit() and (step or int(text) <= 7):
+        number = int(text)
+        if step and number == 0:
+            raise ValueError(f"the step in the weekday field {field!r} must be 1 or more")
+        return number
+    if not step and text in WEEKDAYS:
+        number = WEEKDAYS.index(text)
+        return 7 if end and number == 0 else number
+    raise ValueError(
+        f"{text!r}{_within(text, field)} is not a weekday: use 0-7 (0 and 7 are Sunday, "
+        "1 Monday ... 6 Saturday) or sun, mon, tue, wed, thu, fri, sat"
+    )
+
+
+def _within(part: str, field: str) -> str:
+    return "" if part == field else f" in the weekday field {field!r}"
+
 
 DEFAULT_RETRY_WINDOW = timedelta(hours=6)
 """How long after a scheduled run a cycle still counts as that announcement evening's."""
@@ -58,7 +139,7 @@ class HarvestSchedule:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r}") from None
-        trigger = CronTrigger.from_crontab(self.cron, timezone=zone)  # ValueError if bad
+        trigger = crontab_trigger(self.cron, zone)  # ValueError if bad
         object.__setattr__(self, "trigger", trigger)
 
     @classmethod
@@ -86,7 +167,7 @@ class HarvestSchedule:
         """The first regular harvest strictly after ``after``."""
         _require_aware("after", after)
         fire: datetime | None = self.trigger.get_next_fire_time(after, after)
-        if fire is None:  # from_crontab never sets an end date, so this is defensive
+        if fire is None:  # the trigger has no end date, so this is defensive
             raise ValueError(f"cron {self.cron!r} has no run after {after.isoformat()}")
         return fire.astimezone(UTC)
 

@@ -1,12 +1,17 @@
-"""Terminal tables for the one-shot CLI, drawn with rich when stdout is a terminal."""
+"""Terminal tables for the one-shot CLI, drawn with rich when stdout is a terminal.
+
+arXiv ids are terminal hyperlinks to the paper's abstract page; piped output is plain
+text (:func:`bot.render.reply_text`), which prints the URL instead.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import PaperPost, Reply, Tone
+from bot.models import Paper, PaperPost, Reply, Tone
 from bot.render import author_line, category_line, clean, date_line, format_date
 
 
@@ -15,8 +20,8 @@ def _post_table(post: PaperPost) -> Table:
     table = Table(title=Text(clean(paper.title)), show_header=False, expand=True)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
+    table.add_row("arXiv", _linked_id(paper))
     rows = [
-        ("arXiv", paper.versioned_id),
         ("Authors", author_line(paper.authors)),
         ("Categories", category_line(paper)),
         ("Dates", date_line(paper)),
@@ -30,6 +35,12 @@ def _post_table(post: PaperPost) -> Table:
         if value:
             table.add_row(name, Text(value))
     return table
+
+
+def _linked_id(paper: Paper) -> Text:
+    """The versioned id, a terminal hyperlink to its abstract page (OSC 8, where the
+    terminal supports it); a style, never markup, so the URL is not read as markup."""
+    return Text(paper.versioned_id, style=Style(link=paper.abs_url))
 
 
 def print_reply_table(reply: Reply, console: Console | None = None) -> None:
@@ -54,7 +65,7 @@ def print_reply_table(reply: Reply, console: Console | None = None) -> None:
                 str(number),
                 Text(clean(paper.title)),
                 Text(author_line(paper.authors, 3)),
-                paper.versioned_id,
+                _linked_id(paper),
                 paper.primary_category,
                 format_date(paper.submitted),
             )

@@ -26,8 +26,10 @@ SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No developer .env, settings or chat tokens leak into a test."""
+    """No developer .env, settings or chat tokens leak into a test, and the default
+    database (in the user's data directory) is under ``tmp_path``, never the real one."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     for name in list(os.environ):
         if name in SETTING_NAMES or name.startswith(("SLACK_", "DISCORD_")):
             monkeypatch.delenv(name)
@@ -60,6 +62,7 @@ def settings(tmp_path: Path, fake_arxiv: FakeArxiv, fake_oai: FakeOai) -> Settin
         arxiv_oai_url=fake_oai.url,
         arxiv_request_interval=0,
         arxiv_timeout=2,
+        http_port=0,  # no health server unless a test asks for one (8080 may be taken)
     )
 
 
@@ -97,5 +100,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment a subprocess needs to see ``settings``."""
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     for name, value in settings.model_dump().items():
-        env[name.upper()] = str(value)
+        if value is not None:  # None: unset, the default applies
+            env[name.upper()] = str(value)
     return env

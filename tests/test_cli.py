@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,9 @@ import pytest
 from bot.cli import query_from_argv
 from bot.config import Settings
 from tests.conftest import settings_env
+from tests.fakes.arxiv_api import FakeArxiv
+from tests.fakes.corpus import paper_by_id
+from tests.fakes.oai import FakeOai
 
 
 def arxiv_bot(
@@ -87,3 +93,100 @@ def test_invalid_setting_stops_the_start_with_one_line(settings: Settings) -> No
 )
 def test_shell_words_are_requoted(argv: list[str], expected: str) -> None:
     assert query_from_argv(argv) == expected
+
+
+def test_options_inside_a_quoted_query_are_options(
+    settings: Settings, fake_arxiv: FakeArxiv
+) -> None:
+    result = arxiv_bot("search", 'ti:"medical imaging" --sort date --limit 2', settings=settings)
+    assert result.returncode == 0, result.stderr
+    [request] = fake_arxiv.requests
+    assert request.params["sortBy"] == "submittedDate"
+    assert request.params["max_results"] == "2"
+    assert "sort" not in request.params["search_query"]
+    assert 'match ti:"medical imaging"' in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["x --sort date", "--sort", "date"], "Option --sort is given twice; keep one."),
+        (["x --order date"], "Unknown option --order for search. Options: --sort, --limit."),
+        (["x --limit 99"], "--limit must be a whole number from 1 to 25; '99' is too large."),
+    ],
+)
+def test_bad_options_inside_a_quoted_query_exit_2(
+    settings: Settings, fake_arxiv: FakeArxiv, args: list[str], message: str
+) -> None:
+    result = arxiv_bot("search", *args, settings=settings)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"Error: {message}"
+    assert fake_arxiv.requests == []
+
+
+def test_piped_search_results_show_each_abstract_url(settings: Settings) -> None:
+    result = arxiv_bot("search", "ti:segmentation", settings=settings)
+    assert result.returncode == 0, result.stderr
+    assert "     https://arxiv.org/abs/2506.11674" in result.stdout.splitlines()
+
+
+def test_the_default_database_is_in_the_user_data_directory(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Not in the directory a one-shot command runs from (XDG_DATA_HOME is tmp_path/data)."""
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "search", "mri"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=elsewhere,
+        env={**settings_env(settings), "DATABASE_URL": ""},  # empty: the default
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "data" / "arxiv-bot" / "arxiv-bot.db").is_file()
+
+
+def test_a_piped_run_answers_and_exits_without_waiting_for_a_slow_harvest(
+    settings: Settings, fake_oai: FakeOai
+) -> None:
+    """When the input ends, the start-up harvest still running is stopped (arXiv is slow:
+    it would take 30 s); the next start redoes it from the watermark."""
+    fake_oai.announce(paper_by_id("2506.11674"))
+    fake_oai.delay_next(30)
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**settings_env(settings), "ARXIV_TIMEOUT": "60"},  # the request is not cut
+    ) as bot:
+        assert bot.stdin is not None
+        bot.stdin.write("/arxiv help\n")
+        bot.stdin.flush()
+        deadline = time.monotonic() + 30
+        while fake_oai.max_concurrent == 0:  # until the harvest's request has arrived
+            assert time.monotonic() < deadline and bot.poll() is None, bot.stderr
+            time.sleep(0.05)
+        input_ended = time.monotonic()
+        stdout, stderr = bot.communicate(timeout=30)  # closes stdin
+        elapsed = time.monotonic() - input_ended
+    assert bot.returncode == 0, stderr
+    assert "arxiv-bot commands" in stdout
+    assert elapsed < 3, f"took {elapsed:.1f} s after the input ended"
+
+    # Nothing was lost: the watermark moves only after a complete harvest.
+    assert stored(settings, "SELECT count(*) FROM papers") == 0
+    assert stored(settings, "SELECT count(*) FROM state WHERE key = 'harvest.watermark'") == 0
+    once = arxiv_bot("run", "--once", settings=settings)
+    assert once.returncode == 0, once.stderr
+    assert stored(settings, "SELECT count(*) FROM papers") == 1
+
+
+def stored(settings: Settings, sql: str) -> int:
+    with contextlib.closing(sqlite3.connect(settings.database_path)) as conn:
+        return int(conn.execute(sql).fetchone()[0])

@@ -12,8 +12,11 @@ from bot.errors import ConfigError
 def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env here
     settings = load_settings()
-    assert settings.database_url == "sqlite:///arxiv-bot.db"
-    assert str(settings.database_path) == "arxiv-bot.db"
+    # The user's data directory (XDG_DATA_HOME points into tmp_path in every test).
+    data = tmp_path / "data" / "arxiv-bot" / "arxiv-bot.db"
+    assert settings.database_url == f"sqlite:///{data}"
+    assert settings.database_path == data
+    assert settings.retention_days == 180
     assert settings.arxiv_api_url == "https://export.arxiv.org/api/query"
     assert settings.arxiv_oai_url == "https://oaipmh.arxiv.org/oai"
     assert settings.arxiv_request_interval == 3

@@ -126,7 +126,7 @@ async def test_help_documents_every_command_with_an_example(app: BotApp) -> None
 async def test_status_counts_requests_and_subscriptions(app: BotApp) -> None:
     out = await run_console(app, "/arxiv subscribe mri\n/arxiv search mri\n/arxiv status\n")
     assert "This channel: 1 subscription, mode each." in out
-    assert "arXiv: 1 request, 0 retries" in out
+    assert "arXiv: answering, last answer just now." in out
     assert "Last harvest: never." in out
 
 

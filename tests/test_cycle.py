@@ -155,3 +155,34 @@ async def test_papers_stranded_between_harvest_and_matching_are_counted_and_matc
 
     assert "#imaging · [2506.11674v1]" in output
     assert "Papers waiting to be matched" not in await run_console(app, "/arxiv status\n")
+
+
+async def test_status_says_what_went_wrong_with_the_harvest_in_words(
+    app: BotApp, fake_oai: FakeOai
+) -> None:
+    """Not ``not well-formed XML (...) from http://...``: that detail is for the log."""
+    announce(fake_oai, "2506.11674")
+    fake_oai.truncate_next()  # a broken answer
+    await app.run_cycle()
+    status = await run_console(app, "/arxiv status\n")
+    broken = (
+        "The last harvest failed (just now): arXiv sent a broken answer. The next harvest "
+        f"starts again from {today() - timedelta(days=3)}, so nothing is lost."
+    )
+    assert broken in status
+    assert "XML" not in status and fake_oai.url not in status and "request" not in status.lower()
+    assert "arXiv: answering, last answer just now." in status  # arXiv did answer
+
+    fake_oai.fail_next(503, retry_after="0", times=4)  # each of the gate's four attempts
+    await app.run_cycle()
+    status = await run_console(app, "/arxiv status\n")
+    assert "The last harvest failed (just now): arXiv could not be reached or was unavailable." in (
+        status
+    )
+    assert "arXiv: the last request failed just now; last answer just now." in status
+    assert "503" not in status
+
+    await app.run_cycle()  # arXiv answers again
+    status = await run_console(app, "/arxiv status\n")
+    assert "The last harvest failed" not in status
+    assert "Last harvest: " in status and "1 new paper, 0 revisions." in status

@@ -3,10 +3,14 @@ the handlers write the words)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.config import Settings
 from bot.models import ChannelRef, Tone
+from tests.fakes.corpus import paper_by_id
+from tests.fakes.oai import FakeOai
 
 HERE = CommandContext(ChannelRef("console", "local", "lab", "lab"))
 ELSEWHERE = CommandContext(ChannelRef("console", "local", "other", "other"))
@@ -79,3 +83,31 @@ async def test_a_channel_sets_how_many_full_cards_its_digests_carry(app: BotApp)
         refused = await app.execute(f"/arxiv mode digest {bad}", HERE)
         assert refused.tone is Tone.ERROR and "--cards must be" in refused.title, bad
     assert (await app.store.get_channel(channel.id)).digest_cards == 0
+
+
+async def test_queries_are_shown_as_typed_and_compared_canonically(
+    app: BotApp, fake_oai: FakeOai
+) -> None:
+    subscribed = await app.execute('/arxiv subscribe au:Müller AND ti:"Medical  Imaging"', HERE)
+    assert subscribed.title == 'Subscribed this channel to #1: au:Müller AND ti:"Medical Imaging"'
+    listed = await app.execute("/arxiv list", HERE)
+    assert listed.lines[0].startswith('#1  au:Müller AND ti:"Medical Imaging"  (since ')
+    # The same query in other case and spacing is the same subscription.
+    again = await app.execute('/arxiv subscribe AU:müller  AND (ti:"medical imaging")', HERE)
+    assert again.tone is Tone.ERROR
+    assert "already subscribed to that query as #1" in again.title
+    preview = await app.execute("/arxiv preview au:Müller", HERE)
+    assert preview.title == "Preview of au:Müller"
+    # It still matches as before: the stored text is parsed again for matching.
+    fake_oai.announce(
+        replace(paper_by_id("2506.11674"), title="Medical imaging at scale", authors=("L. Müller",))
+    )
+    await app.run_cycle()
+    assert await app.store.fetchone("SELECT 1 FROM deliveries WHERE arxiv_id = '2506.11674'")
+    removed = await app.execute("/arxiv unsubscribe 1", HERE)
+    assert removed.title == 'Removed subscription #1: au:Müller AND ti:"Medical Imaging"'
+
+
+async def test_search_replies_echo_the_query_as_typed(app: BotApp) -> None:
+    reply = await app.execute("/arxiv search TI:Segmentation", HERE)
+    assert reply.title.endswith("match TI:Segmentation")

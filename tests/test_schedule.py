@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
 from bot.schedule import HarvestSchedule, from_settings
 
 NY = ZoneInfo("America/New_York")
@@ -92,19 +94,71 @@ def test_from_the_dst_night_itself(schedule: HarvestSchedule) -> None:
 def test_custom_cron_and_timezone_from_settings() -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
-        harvest_cron="30 6 * * 1-5",  # from_crontab: 1-5 is Tuesday to Saturday
+        harvest_cron="30 6 * * 1-5",  # standard cron: Monday to Friday
         harvest_timezone="Europe/Berlin",
         harvest_retry_minutes=0,
     )
     schedule = from_settings(settings)
-    runs = schedule.next_runs(utc(2026, 3, 27, 12, 0), 4)  # Friday; Berlin's DST starts 03-29
+    runs = schedule.next_runs(utc(2026, 3, 26, 12, 0), 4)  # Thursday; Berlin's DST starts 03-29
     assert runs == [
-        utc(2026, 3, 28, 5, 30),  # Saturday 06:30 CET (UTC+1)
-        utc(2026, 3, 31, 4, 30),  # Tuesday 06:30 CEST (UTC+2): Sunday and Monday skipped
+        utc(2026, 3, 27, 5, 30),  # Friday 06:30 CET (UTC+1)
+        utc(2026, 3, 30, 4, 30),  # Monday 06:30 CEST (UTC+2): Saturday and Sunday skipped
+        utc(2026, 3, 31, 4, 30),
         utc(2026, 4, 1, 4, 30),
-        utc(2026, 4, 2, 4, 30),
     ]
     assert schedule.retry_after_empty(runs[0] + timedelta(minutes=2)) is None
+
+
+@pytest.mark.parametrize(
+    ("weekdays", "names"),
+    [
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("0,6", "sun,sat"),
+        ("7", "sun"),
+        ("0", "sun"),
+        ("5-7", "sun,fri,sat"),  # Friday to Sunday, 7 ending the range
+        ("0-7", "sun,mon,tue,wed,thu,fri,sat"),
+        ("*/2", "sun,tue,thu,sat"),  # cron counts steps from Sunday
+        ("1-5/2", "mon,wed,fri"),
+        ("sun,mon,tue,wed,thu", "sun,mon,tue,wed,thu"),
+        ("Mon-Fri", "mon,tue,wed,thu,fri"),
+        ("fri-sun", "sun,fri,sat"),
+    ],
+)
+def test_numeric_weekdays_are_standard_cron(weekdays: str, names: str) -> None:
+    numeric = HarvestSchedule(f"0 23 * * {weekdays}", "UTC", 0)
+    named = HarvestSchedule(f"0 23 * * {names}", "UTC", 0)
+    start = utc(2026, 3, 1)  # a Sunday
+    assert numeric.next_runs(start, 14) == named.next_runs(start, 14)
+
+
+def test_sunday_is_0_and_7() -> None:
+    for sunday in ("0", "7"):
+        runs = HarvestSchedule(f"0 23 * * {sunday}", "UTC", 0).next_runs(utc(2026, 3, 2), 2)
+        assert [run.strftime("%A") for run in runs] == ["Sunday", "Sunday"]
+    weekdays = HarvestSchedule("0 23 * * 1-5", "UTC", 0).next_runs(utc(2026, 3, 1), 5)
+    assert [run.strftime("%a") for run in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 23 * * 8", "'8' is not a weekday: use 0-7 (0 and 7 are Sunday"),
+        ("0 23 * * 1,funday", "'funday' in the weekday field '1,funday' is not a weekday"),
+        ("0 23 * * 5-1", "the weekday range '5-1' runs backwards"),
+        ("0 23 * * */0", "must be 1 or more"),
+        ("0 23 1 * 1", "restricts both the day of the month (1) and the weekday (1)"),
+        ("0 23 * *", "five fields (minute hour day month weekday), got 4"),
+        ("0 25 * * *", "not a crontab expression"),
+    ],
+)
+def test_bad_crons_are_refused_with_a_reason(cron: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        HarvestSchedule(cron, "UTC", 0)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None, harvest_cron=cron)
+    assert str(caught.value).startswith("invalid setting HARVEST_CRON: ")
+    assert message in str(caught.value)
 
 
 def test_last_scheduled_before(schedule: HarvestSchedule) -> None:

@@ -296,6 +296,36 @@ async def test_duplicate_subscription_names_the_existing_id(store: Store) -> Non
     assert len(await store.list_subscriptions(channel)) == 1
 
 
+async def test_queries_are_kept_as_typed_and_duplicates_found_canonically(store: Store) -> None:
+    channel = await store.ensure_channel(SLACK)
+    typed = await store.add_subscription(channel, "au:Müller", canonical="au:müller")
+    assert typed.query == "au:Müller"
+    with pytest.raises(DuplicateSubscriptionError) as caught:
+        await store.add_subscription(channel, "AU:MÜLLER", canonical="au:müller")
+    assert caught.value.existing == typed
+
+
+async def test_subscriptions_of_older_versions_keep_their_duplicates_found(db_path: Path) -> None:
+    """Before migration 4 the canonical form was the stored query: it becomes both."""
+    async with await Store.open(db_path, clock=lambda: NOW, migrations=MIGRATIONS[:3]) as old:
+        channel = await old.ensure_channel(SLACK)
+        await old.execute(
+            "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)",
+            (channel, "au:müller", NOW.isoformat()),
+        )
+    async with await Store.open(db_path, clock=lambda: NOW) as store:
+        [kept] = await store.list_subscriptions(channel)
+        assert kept.query == "au:müller"
+        with pytest.raises(DuplicateSubscriptionError):
+            await store.add_subscription(channel, "au:Müller", canonical="au:müller")
+        added = await store.add_subscription(channel, "au:Li", canonical="au:li")
+        assert [s.query for s in await store.list_subscriptions(channel)] == [
+            "au:müller",
+            "au:Li",
+        ]
+        assert added.id == 2
+
+
 async def test_removing_another_channels_subscription_is_not_found(store: Store) -> None:
     slack = await store.ensure_channel(SLACK)
     discord = await store.ensure_channel(DISCORD)

@@ -1,3 +1,5 @@
+import io
+import re
 from dataclasses import replace
 
 from rich.console import Console
@@ -37,3 +39,18 @@ def test_untrusted_text_is_never_read_as_rich_markup() -> None:
     paper = replace(paper_by_id("2506.11674"), title="[bold red]Injected[/] [link=x]t[/link]")
     text = _rendered(Reply(title="x", papers=(paper,), tone=Tone.ERROR))
     assert "[bold red]Injected[/]" in text
+
+
+def test_arxiv_ids_are_terminal_links_to_the_abstract() -> None:
+    """On a terminal the id is an OSC 8 hyperlink (``ESC ] 8 ; ; URL``) to its abstract."""
+    paper = paper_by_id("2506.11674")
+    for reply in (
+        Reply(title="1 paper matches x", papers=(paper,)),
+        Reply(title="arXiv:2506.11674v1", posts=(make_post(paper),)),
+    ):
+        output = io.StringIO()
+        console = Console(file=output, force_terminal=True, width=160, color_system="standard")
+        print_reply_table(reply, console)
+        shown = output.getvalue()
+        opener = r"\x1b]8;[^;]*;" + re.escape(paper.abs_url) + r"\x1b\\"
+        assert re.search(opener + re.escape(paper.versioned_id), shown), repr(shown)

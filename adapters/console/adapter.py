@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
+from adapters.console.prompt import PromptLine
 from bot.adapter import AdapterOptions, CommandContext, Core
 from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
 from bot.render import channel_prefix, digest_text, post_text, reply_text
@@ -50,6 +51,8 @@ class ConsoleAdapter:
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._prompt = PromptLine(PROMPT, stdout=self._stdout)
+        """Log lines and posts that arrive while the prompt shows go above it."""
         # Interactive only: the next prompt appears once the last command is answered.
         self._answered = threading.Event()
         self._answered.set()
@@ -66,6 +69,7 @@ class ConsoleAdapter:
             # Undecodable bytes become U+FFFD (the reply says so) instead of ending the input.
             self._stdin.reconfigure(errors="replace")
         if self.interactive:
+            self._prompt.guard_logs()
             self._print(
                 f"arxiv-bot console, channel #{self.channel.name}. "
                 "Type /arxiv help for commands; Ctrl-D quits.\n"
@@ -84,7 +88,8 @@ class ConsoleAdapter:
                     self._answered.wait()
                     self._answered.clear()
                     try:
-                        line = input(PROMPT)
+                        with self._prompt.showing():
+                            line = input(PROMPT)
                     except EOFError:
                         self._print("")
                         break
@@ -114,6 +119,7 @@ class ConsoleAdapter:
             await asyncio.shield(self._worker)
 
     async def stop(self) -> None:
+        self._prompt.close()
         if self._worker is not None and not self._worker.done():
             if self.interactive:
                 self._print("")  # end the line the interrupted prompt was on
@@ -142,7 +148,7 @@ class ConsoleAdapter:
         return {}
 
     def _print(self, text: str) -> None:
-        self._stdout.write(text + "\n")
+        self._prompt.write_around(self._stdout, text + "\n")
         self._stdout.flush()
 
 

@@ -232,6 +232,12 @@ class DiscordAdapter:
             raise ConfigError(f"{where} refused the commands: {error.text or error}") from None
         return len(synced)
 
+    async def is_connected(self) -> bool:
+        """Signed in and, when taking commands, connected to the gateway."""
+        if self._closed.is_set() or self.client.is_closed():
+            return False
+        return self.client.is_ready() if self._connection is not None else True
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
         if self._failure is not None:

@@ -13,8 +13,9 @@ import click
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.settings import DiscordSettings, load_discord_settings
 from bot.app import BotApp
-from bot.config import load_settings
-from bot.errors import UserError
+from bot.cli import failure
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, UserError
 
 __all__ = ["discord_sync"]
 
@@ -30,14 +31,17 @@ __all__ = ["discord_sync"]
 @click.option("--clear", is_flag=True, help="Unregister the commands there instead.")
 def discord_sync(guild_id: int | None, clear: bool) -> None:
     """Register the /arxiv commands with Discord (in one server: instantly)."""
-    try:
-        discord_settings = load_discord_settings()
+    try:  # settings that are wrong exit 2, a failure to register 1
+        settings, discord_settings = load_settings(), load_discord_settings()
         if not discord_settings.is_configured:
-            raise click.ClickException("DISCORD_TOKEN is not set; put the bot's token in .env")
-        target = guild_id if guild_id is not None else discord_settings.guild_id
-        count = asyncio.run(_sync(discord_settings, target, clear=clear))
+            raise ConfigError("DISCORD_TOKEN is not set; put the bot's token in .env")
     except UserError as error:
-        raise click.ClickException(str(error)) from None
+        raise failure(error, settings=True) from None
+    target = guild_id if guild_id is not None else discord_settings.guild_id
+    try:
+        count = asyncio.run(_sync(settings, discord_settings, target, clear=clear))
+    except UserError as error:
+        raise failure(error) from None
     where = f"server {target}" if target is not None else "all servers (global)"
     if clear:
         click.echo(f"Removed the /arxiv commands from {where}.")
@@ -47,9 +51,11 @@ def discord_sync(guild_id: int | None, clear: bool) -> None:
             click.echo("Discord may take up to an hour to show global commands.")
 
 
-async def _sync(settings: DiscordSettings, guild_id: int | None, *, clear: bool) -> int:
-    async with BotApp(load_settings()) as app:
-        adapter = DiscordAdapter(app, settings, gateway=False)
+async def _sync(
+    settings: Settings, discord: DiscordSettings, guild_id: int | None, *, clear: bool
+) -> int:
+    async with BotApp(settings) as app:
+        adapter = DiscordAdapter(app, discord, gateway=False)
         try:
             await adapter.start()
             return await adapter.sync_commands(guild_id, clear=clear)

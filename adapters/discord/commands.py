@@ -237,12 +237,15 @@ def channel_ref(interaction: discord.Interaction) -> ChannelRef:
 
 
 def with_category(query: str, category: str | None) -> str:
-    """``query`` narrowed to ``category`` (either may be empty)."""
+    """``query`` narrowed to ``category`` (either may be empty); the result is shown back
+    as the query, so a single word is not put in parentheses."""
     query = query.strip()
     if not category:
         return query
     scope = f"cat:{category.strip()}"
-    return f"({query}) AND {scope}" if query else scope
+    if not query:
+        return scope
+    return f"{query} AND {scope}" if len(query.split()) == 1 else f"({query}) AND {scope}"
 
 
 ShareItem = discord.ui.DynamicItem[discord.ui.Button[Any]]

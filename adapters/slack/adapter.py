@@ -72,13 +72,17 @@ class SlackAdapter:
         commands: bool = True,
         pacer: ChannelPacer | None = None,
         retry_interval: RetryIntervalCalculator | None = None,
+        probe_routes: Sequence[web.RouteDef] = (),
     ) -> None:
+        """``probe_routes`` (the core's ``/healthz``, ``/readyz``, ``/metrics``) are
+        served on HTTP mode's port too."""
         self._core = core
         self._settings = settings
         self._database_path = database_path  # where OAuth installs are kept
         self._commands = commands
         self._pacer = pacer or ChannelPacer(settings.post_interval)
         self._retry_interval = retry_interval
+        self._probe_routes = probe_routes
         self._clients: dict[str, AsyncWebClient] = {}
         self._installations: SQLite3InstallationStore | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -178,7 +182,9 @@ class SlackAdapter:
     async def _serve_http(self, app: AsyncApp) -> None:
         settings = self._settings
         endpoint = SlackEndpoint(app, path=EVENTS_PATH, signing_secret=settings.signing_secret)
-        self._runner = web.AppRunner(endpoint.web_app(), access_log=None)
+        web_app = endpoint.web_app()
+        web_app.router.add_routes(self._probe_routes)
+        self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.host, settings.port)
         try:
@@ -197,6 +203,12 @@ class SlackAdapter:
             self.http_port,
             EVENTS_PATH,
         )
+
+    async def is_connected(self) -> bool:
+        """Socket Mode: the websocket is up; HTTP mode: the server listens."""
+        if self._socket is not None:
+            return bool(await self._socket.client.is_connected())
+        return self._runner is not None or not self._commands
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -291,4 +303,5 @@ class SlackFactory:
             load_slack_settings(),
             database_path=options.database_path,
             commands=options.commands,
+            probe_routes=options.probe_routes,
         )

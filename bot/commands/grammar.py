@@ -366,6 +366,11 @@ def _unknown_command(name: str) -> CommandError:
     return CommandError(f"Unknown command {_shown(name)}.{hint} Try /arxiv help.")
 
 
+def command_name(command: Command) -> str:
+    """The name typed for ``command`` (``SearchCommand`` is ``search``)."""
+    return type(command).__name__.removesuffix("Command").lower()
+
+
 def parse_command(text: str) -> Command:
     """Parse one command line; the ``/arxiv`` prefix is optional.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Protocol
 
@@ -22,11 +23,13 @@ from bot.commands.grammar import (
     StatusCommand,
     SubscribeCommand,
     UnsubscribeCommand,
+    command_name,
     parse_command,
 )
 from bot.config import Settings
 from bot.errors import (
     DuplicateSubscriptionError,
+    HarvestProblem,
     LimitError,
     NotFoundError,
     QueryError,
@@ -34,14 +37,15 @@ from bot.errors import (
     SubscriptionNotFoundError,
     UserError,
 )
-from bot.harvest import Harvester
+from bot.harvest import Harvester, HarvestFailure
 from bot.models import DeliveryMode, Reply, SortOrder, Tone, Visibility
+from bot.observability.metrics import Metrics
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
 from bot.render import clean, format_date, make_post, plural
 from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
-from bot.sources.gate import ArxivGate
+from bot.sources.gate import ArxivGate, GateStats
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,7 @@ class CommandHandler:
         harvester: Harvester,
         operations: Operations | None = None,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self.operations = operations
@@ -87,23 +92,36 @@ class CommandHandler:
         self._gate = gate
         self._harvester = harvester
         self._clock = clock
+        self._metrics = metrics or Metrics()
         self._started_at = clock()
 
     async def execute(self, text: str, context: CommandContext) -> Reply:
         """Parse and run one command line; never raises, errors become replies."""
+        started, name = time.perf_counter(), "invalid"
         try:
-            return await self.handle(parse_command(text), context)
+            command = parse_command(text)
+            name = command_name(command)
+            return await self.handle(command, context)
         except QueryError as error:
             code = (error.query, " " * error.position + "^") if error.position is not None else ()
             return Reply(title=error.message, code=code, tone=Tone.ERROR)
         except UserError as error:
             return Reply(title=mask_secrets(str(error)), tone=Tone.ERROR)
         except Exception:
-            log.exception("command %r from %s failed", text, context.channel)
+            log.exception(
+                "command %r in %s (%s) failed",
+                text,
+                context.channel.label,
+                context.channel.platform,
+                extra={"channel": context.channel.label, "platform": context.channel.platform},
+            )
             return Reply(
                 title="Something went wrong on our side; it has been logged. Please try again.",
                 tone=Tone.ERROR,
             )
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.command_answered(name, context.channel.platform, elapsed)
 
     async def handle(self, command: Command, context: CommandContext) -> Reply:
         match command:
@@ -116,7 +134,7 @@ class CommandHandler:
             case SubscribeCommand():
                 return await self._subscribe(command, context)
             case PreviewCommand(query):
-                return self._preview_reply(query.canonical(), await self._preview(query))
+                return self._preview_reply(query.text, await self._preview(query))
             case ModeCommand(mode, cards):
                 return await self._mode(mode, cards, context)
             case UnsubscribeCommand(subscription_id):
@@ -145,7 +163,7 @@ class CommandHandler:
         results = await self._arxiv.search(
             command.query.to_api(), sort=command.sort, limit=command.limit
         )
-        shown = command.query.canonical()
+        shown = command.query.text
         if not results.papers:
             return Reply(
                 title=f"No arXiv papers match {shown}.",
@@ -188,7 +206,8 @@ class CommandHandler:
         try:
             subscription = await self._store.add_subscription(
                 channel_id,
-                command.query.canonical(),
+                command.query.text,
+                canonical=command.query.canonical(),
                 limit=self._settings.max_subscriptions_per_channel,
             )
         except DuplicateSubscriptionError as error:
@@ -316,18 +335,15 @@ class CommandHandler:
             f"{plural(counts.subscriptions, 'subscription')}, "
             f"{plural(counts.deliveries, 'paper')} delivered.",
             f"Stored papers: {counts.papers:,}.",
-            f"arXiv: {plural(gate.requests, 'request')}, {plural(gate.retries, 'retry', 'retries')}"
-            + (f", last success {_ago(now, gate.last_success_at)}" if gate.last_success_at else "")
-            + ".",
+            _arxiv_line(now, gate),
             await self._harvest_line(now),
         ]
-        errors = (
-            [f"arXiv ({_ago(now, gate.last_error_at)}): {gate.last_error}"]
-            if (gate.last_error and gate.last_error_at)
-            else []
-        )
+        next_run = self.operations.next_harvest() if self.operations is not None else None
+        failure = await self._harvester.last_failure()
+        if failure is not None:
+            lines.append(self._failure_line(now, failure, next_run))
+        errors: list[str] = []
         if self.operations is not None:
-            next_run = self.operations.next_harvest()
             if next_run is not None:
                 lines.append(f"Next harvest: {_when(next_run, self._settings)}.")
             lines.append(f"Pending deliveries: {await self.operations.pending_deliveries():,}.")
@@ -335,9 +351,6 @@ class CommandHandler:
             if unmatched:
                 lines.append(f"Papers waiting to be matched: {unmatched:,}.")
             errors += await self.operations.last_errors()
-        harvest_error = await self._harvester.last_error()
-        if harvest_error:
-            errors.append(f"harvest: {harvest_error}")
         if errors:
             lines.append("Last errors:")
             lines += [f"  {clean(mask_secrets(error))}" for error in errors]
@@ -351,9 +364,40 @@ class CommandHandler:
         return (
             f"Last harvest: {_when(finished, self._settings)} ({_ago(now, finished)}), "
             f"{plural(report.new_papers, 'new paper')}, "
-            f"{plural(report.revised_papers, 'revision')}, "
-            f"{plural(report.requests, 'request')}."
+            f"{plural(report.revised_papers, 'revision')}."
         )
+
+    def _failure_line(
+        self, now: datetime, failure: HarvestFailure, next_run: datetime | None
+    ) -> str:
+        """The last harvest's failure in words; the detail is in the log."""
+        when = f", at {_when(next_run, self._settings)}," if next_run else ""
+        return (
+            f"The last harvest failed ({_ago(now, failure.at)}): "
+            f"{_HARVEST_PROBLEMS[failure.problem]}. The next harvest{when} starts again from "
+            f"{failure.retry_from.isoformat()}, so nothing is lost."
+        )
+
+
+_HARVEST_PROBLEMS: dict[HarvestProblem, str] = {
+    "unavailable": "arXiv could not be reached or was unavailable",
+    "broken": "arXiv sent a broken answer",
+    "incomplete": "arXiv sent an incomplete list of papers",
+    "refused": "arXiv refused the harvest's request",
+    "unexpected": "something unexpected went wrong; the log says what",
+}
+
+
+def _arxiv_line(now: datetime, gate: GateStats) -> str:
+    """Whether arXiv answers this process, in words (counts are in the metrics)."""
+    answered = f"last answer {_ago(now, gate.last_success_at)}" if gate.last_success_at else ""
+    failed_last = gate.last_error_at is not None and (
+        gate.last_success_at is None or gate.last_error_at > gate.last_success_at
+    )
+    if failed_last and gate.last_error_at is not None:
+        earlier = f"; {answered}" if answered else ""
+        return f"arXiv: the last request failed {_ago(now, gate.last_error_at)}{earlier}."
+    return f"arXiv: answering, {answered}." if answered else "arXiv: not asked yet."
 
 
 _MODE_TEXT = {

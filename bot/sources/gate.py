@@ -143,6 +143,10 @@ class GateStats:
     last_error: str | None
     last_error_at: datetime | None
     last_success_at: datetime | None
+    errors: int = 0
+    """Requests that failed or got an error status (each retried one counts)."""
+    waited_seconds: float = 0.0
+    """Time requests spent waiting for their turn: spacing, backoff, another request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +420,8 @@ class ArxivGate:
         self._blocked_until = float("-inf")
         self._requests = 0
         self._retries = 0
+        self._errors = 0
+        self._waited = 0.0
         self._last_error: str | None = None
         self._last_error_at: datetime | None = None
         self._last_success_at: datetime | None = None
@@ -498,6 +504,8 @@ class ArxivGate:
                 last_error=self._last_error,
                 last_error_at=self._last_error_at,
                 last_success_at=self._last_success_at,
+                errors=self._errors,
+                waited_seconds=self._waited,
             )
 
     # -- the request path -------------------------------------------------------------
@@ -518,7 +526,9 @@ class ArxivGate:
         url_text = url.decode() if isinstance(url, bytes) else url
         deadline = _deadline.get()
         call = _current_call.get() or _Call()
+        asked_at = self._clock()
         with self._active(call), self._turn(deadline, call):
+            self._count_wait(asked_at)
             return self._send_locked(send, method, url_text, kwargs, deadline, call, check)
 
     @contextlib.contextmanager
@@ -582,10 +592,12 @@ class ArxivGate:
     ) -> requests.Response:
         host = urlsplit(url).netloc.rpartition("@")[2] or mask_url(url)  # no credentials
         attempt = 0
+        waiting_since = self._clock()
         while True:
             attempt += 1
             call.raise_if_cancelled()
             self._wait_for_turn(deadline, call)
+            self._count_wait(waiting_since)
             log.debug("arXiv request %s %s (attempt %s)", method, mask_url(url), attempt)
             response = self._attempt(send, method, url, kwargs, call, deadline, host)
 
@@ -612,10 +624,10 @@ class ArxivGate:
             self._record_error(f"HTTP {status} from {host}")
             self._block(wait)
             if attempt >= self._max_attempts or wait > MAX_RETRY_AFTER:
-                log.warning(
-                    "arXiv answered HTTP %s to %s; giving up after %s attempts",
+                log.info(
+                    "arXiv (%s) answered HTTP %s; giving up after %s attempts",
+                    host,
                     status,
-                    mask_url(url),
                     attempt,
                 )
                 raise self._give_up(status, wait)
@@ -624,14 +636,15 @@ class ArxivGate:
                 raise self._give_up(status, wait)
             with self._state:
                 self._retries += 1
-            log.warning(
-                "arXiv answered HTTP %s to %s; retrying in %.1f s (attempt %s of %s)",
+            log.info(
+                "arXiv (%s) answered HTTP %s; retrying in %.1f s (attempt %s of %s)",
+                host,
                 status,
-                mask_url(url),
                 wait,
                 attempt + 1,
                 self._max_attempts,
             )
+            waiting_since = self._clock()
             self._pause(wait, call)
 
     def _attempt(
@@ -776,11 +789,17 @@ class ArxivGate:
         if isinstance(error, ArxivIncompleteError):
             text = f"incomplete answer: {error.detail}"
         self._record_error(text)
-        log.warning("arXiv request failed: %s", text)
+        # INFO: the caller says what failed (a harvest warns, a search answers the user).
+        log.info("arXiv request failed: %s", text)
         return error
+
+    def _count_wait(self, since: float) -> None:
+        with self._state:
+            self._waited += max(0.0, self._clock() - since)
 
     def _record_error(self, text: str) -> None:
         with self._state:
+            self._errors += 1
             self._last_error = text
             self._last_error_at = self._wall_clock()
 

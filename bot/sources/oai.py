@@ -102,30 +102,43 @@ class _Progress:
         if page.cursor is not None and page.cursor != self.items:
             raise HarvestError(
                 f"OAI-PMH page starts at record {page.cursor} but {self.items} records "
-                "came before it: records are missing"
+                "came before it: records are missing",
+                problem="incomplete",
             )
         if page.items == 0 and page.token is not None:
-            raise HarvestError("OAI-PMH sent an empty page with a resumption token")
+            raise HarvestError(
+                "OAI-PMH sent an empty page with a resumption token", problem="incomplete"
+            )
         self.items += page.items
         if page.complete_list_size is not None:
             if self.size is not None and page.complete_list_size != self.size:
                 raise HarvestError(
-                    f"OAI-PMH list size changed from {self.size} to {page.complete_list_size}"
+                    f"OAI-PMH list size changed from {self.size} to {page.complete_list_size}",
+                    problem="incomplete",
                 )
             self.size = page.complete_list_size
         if self.size is None:
             return
         if page.token is None and self.items != self.size:
-            raise HarvestError(f"OAI-PMH list ended after {self.items} of its {self.size} records")
+            raise HarvestError(
+                f"OAI-PMH list ended after {self.items} of its {self.size} records",
+                problem="incomplete",
+            )
         if self.items > self.size:
-            raise HarvestError(f"OAI-PMH sent {self.items} records of a list of {self.size}")
+            raise HarvestError(
+                f"OAI-PMH sent {self.items} records of a list of {self.size}",
+                problem="incomplete",
+            )
 
 
 class OaiError(HarvestError):
     """An OAI-PMH ``<error>`` answer, such as ``badResumptionToken`` or ``badArgument``."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"OAI-PMH error {code}: {message}" if message else f"OAI-PMH error {code}")
+        super().__init__(
+            f"OAI-PMH error {code}: {message}" if message else f"OAI-PMH error {code}",
+            problem="refused",
+        )
         self.code = code
         self.message = message
 
@@ -329,7 +342,9 @@ class OaiClient:
                 log.info("OAI-PMH: %s records in %s pages of %s", records, pages, where)
                 return
             if page.token in seen_tokens:
-                raise HarvestError(f"OAI-PMH repeated the resumption token {page.token!r}")
+                raise HarvestError(
+                    f"OAI-PMH repeated the resumption token {page.token!r}", problem="incomplete"
+                )
             seen_tokens.add(page.token)
             params = {"verb": "ListRecords", "resumptionToken": page.token}
 
@@ -337,8 +352,9 @@ class OaiClient:
         try:
             response = self._get_session().get(self._base_url, params=params)
         except ArxivBotError as exc:
-            reason = exc.detail if isinstance(exc, ArxivIncompleteError) else str(exc)
-            raise HarvestError(f"OAI-PMH request failed: {reason}") from exc
+            if isinstance(exc, ArxivIncompleteError):  # cut off: a broken answer
+                raise HarvestError(f"OAI-PMH request failed: {exc.detail}") from exc
+            raise HarvestError(f"OAI-PMH request failed: {exc}", problem="unavailable") from exc
         with response:
             status, body = response.status_code, response.content
         try:
@@ -347,10 +363,12 @@ class OaiClient:
             raise  # an OAI error explains itself, whatever the status
         except HarvestError as exc:
             if status != 200:
-                raise HarvestError(f"OAI-PMH answered HTTP {status}") from None
+                raise HarvestError(
+                    f"OAI-PMH answered HTTP {status}", problem="unavailable"
+                ) from None
             raise HarvestError(f"{exc} from {mask_url(self._base_url)}") from None
         if status != 200:
-            raise HarvestError(f"OAI-PMH answered HTTP {status}")
+            raise HarvestError(f"OAI-PMH answered HTTP {status}", problem="unavailable")
         return page
 
     def _get_session(self) -> GatedSession:

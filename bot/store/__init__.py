@@ -4,7 +4,7 @@ from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel
 from bot.store.database import MigrationError
 from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from bot.store.papers import HarvestCounts, fts_query
-from bot.store.store import Store, StoreCounts
+from bot.store.store import Store, StoreBacklog, StoreCounts
 
 __all__ = [
     "DEFAULT_SUBSCRIPTION_LIMIT",
@@ -15,6 +15,7 @@ __all__ = [
     "Migration",
     "MigrationError",
     "Store",
+    "StoreBacklog",
     "StoreCounts",
     "fts_query",
 ]

@@ -129,20 +129,27 @@ class ChannelStore(StoreBase):
     # -- subscriptions ----------------------------------------------------------------
 
     async def add_subscription(
-        self, channel_id: int, query: str, *, limit: int = DEFAULT_SUBSCRIPTION_LIMIT
+        self,
+        channel_id: int,
+        query: str,
+        *,
+        canonical: str | None = None,
+        limit: int = DEFAULT_SUBSCRIPTION_LIMIT,
     ) -> Subscription:
-        """Subscribe a channel to ``query`` (already canonical text).
+        """Subscribe a channel to ``query``, kept as typed; a subscription of the channel
+        with the same ``canonical`` form (default: ``query`` itself) is a duplicate.
 
         The duplicate check, the count check and the insert share one transaction, so
         concurrent calls never take a channel past ``limit``. Raises
         :class:`~bot.errors.DuplicateSubscriptionError` or
         :class:`~bot.errors.SubscriptionLimitError`.
         """
+        canonical = query if canonical is None else canonical
         async with self.transaction() as conn:
             existing = list(
                 await conn.execute_fetchall(
-                    "SELECT * FROM subscriptions WHERE channel_id = ? AND query = ?",
-                    (channel_id, query),
+                    "SELECT * FROM subscriptions WHERE channel_id = ? AND canonical = ?",
+                    (channel_id, canonical),
                 )
             )
             if existing:
@@ -157,9 +164,9 @@ class ChannelStore(StoreBase):
                 raise SubscriptionLimitError(count, limit)
             inserted = list(
                 await conn.execute_fetchall(
-                    "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)"
-                    " RETURNING *",
-                    (channel_id, query, self.now_text()),
+                    "INSERT INTO subscriptions (channel_id, query, canonical, created_at)"
+                    " VALUES (?, ?, ?, ?) RETURNING *",
+                    (channel_id, query, canonical, self.now_text()),
                 )
             )
         subscription = _subscription(inserted[0])

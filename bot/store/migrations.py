@@ -266,10 +266,20 @@ INSERT OR IGNORE INTO state (key, value, updated_at)
     VALUES ('outbox.instance', lower(hex(randomblob(4))), strftime('%Y-%m-%dT%H:%M:%f+00:00'));
 """
 
+_V4_QUERIES_AS_TYPED = """
+-- A subscription's ``query`` is now the query as the user typed it (shown back to them:
+-- au:Müller, not au:müller); ``canonical`` is its normalised form, which duplicates are
+-- found by. Until now ``query`` held the canonical form, so it is both for older rows.
+ALTER TABLE subscriptions ADD COLUMN canonical TEXT NOT NULL DEFAULT '';
+UPDATE subscriptions SET canonical = query;
+CREATE UNIQUE INDEX subscriptions_canonical ON subscriptions (channel_id, canonical);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
     Migration("outbox", _V3_OUTBOX),
+    Migration("queries as typed", _V4_QUERIES_AS_TYPED),
 )
 """Every migration, oldest first."""
 

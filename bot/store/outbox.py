@@ -41,8 +41,11 @@ INSTANCE_KEY = "outbox.instance"
 def _claimable(table: str = "outbox") -> str:
     """A message that may be claimed now: pending and its backoff over, or a lapsed claim
     (its process died, or it was released while it might have landed)."""
+    # The first term lets SQLite use the partial index of open messages (outbox_open);
+    # the table keeps every sent message until retention prunes it.
     return (
-        f"(({table}.status = 'pending' AND ({table}.next_attempt_at IS NULL"
+        f"{table}.status IN ('pending', 'sending')"
+        f" AND (({table}.status = 'pending' AND ({table}.next_attempt_at IS NULL"
         f" OR {table}.next_attempt_at <= :now)) OR ({table}.status = 'sending'"
         f" AND ({table}.lease_until IS NULL OR {table}.lease_until <= :now)))"
     )
@@ -354,7 +357,8 @@ class Outbox:
         """End at once the claims of processes on this host that no longer exist, so their
         messages need not wait out the lease. Returns how many messages were freed."""
         rows = await self._store.fetchall(
-            "SELECT DISTINCT claim FROM outbox WHERE status = 'sending' AND claim IS NOT NULL"
+            "SELECT DISTINCT claim FROM outbox WHERE status IN ('pending', 'sending')"
+            " AND status = 'sending' AND claim IS NOT NULL"
         )
         dead = []
         for row in rows:
@@ -371,15 +375,6 @@ class Outbox:
             freed = cursor.rowcount
         logger.info("Reclaimed %s messages claimed by %s ended processes", freed, len(dead))
         return freed
-
-    # -- reporting ----------------------------------------------------------------------
-
-    async def open_count(self) -> int:
-        """Messages not sent yet (paused channels and stopped platforms included)."""
-        row = await self._store.fetchone(
-            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-        )
-        return int(row[0]) if row is not None else 0
 
 
 class _Replanned(Exception):

@@ -44,6 +44,12 @@ class HarvestCounts:
             unchanged=self.unchanged + other.unchanged,
         )
 
+    def __str__(self) -> str:
+        return (
+            f"{self.new} new, {self.revised} revised, {self.changed} changed, "
+            f"{self.unchanged} unchanged"
+        )
+
 
 class PaperStore(StoreBase):
     """The paper methods of :class:`~bot.store.store.Store`."""

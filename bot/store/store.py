@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.store.channels import ChannelStore
 from bot.store.papers import PaperStore
+from bot.store.values import from_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +17,17 @@ class StoreCounts:
     subscriptions: int
     deliveries: int
     """Papers delivered to channels (queued and failed ones not counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreBacklog:
+    """What waits to be posted, for the metrics."""
+
+    outbox_pending: int
+    """Outbox messages not sent yet (paused channels and stopped platforms included)."""
+    oldest_pending_at: datetime | None
+    """When the oldest of them was planned; None when there is none."""
+    paused_channels: int
 
 
 class Store(ChannelStore, PaperStore):
@@ -43,6 +56,25 @@ class Store(ChannelStore, PaperStore):
             channels=int(row[1]),
             subscriptions=int(row[2]),
             deliveries=int(row[3]),
+        )
+
+    async def ping(self) -> None:
+        """Raise :class:`~bot.errors.StorageError` unless the database answers."""
+        await self.fetchone("SELECT 1")
+
+    async def backlog(self) -> StoreBacklog:
+        row = await self.fetchone(
+            """
+            SELECT count(*), min(created_at),
+                   (SELECT count(*) FROM channels WHERE paused_reason IS NOT NULL)
+            FROM outbox WHERE status IN ('pending', 'sending')
+            """
+        )
+        assert row is not None
+        return StoreBacklog(
+            outbox_pending=int(row[0]),
+            oldest_pending_at=from_text(row[1]) if row[1] else None,
+            paused_channels=int(row[2]),
         )
 
     async def get_state(self, key: str) -> str | None:

@@ -175,9 +175,20 @@ async def test_sync_without_a_token_says_it_is_not_set(
     env = discord_env(settings, fake_discord)
     del env["DISCORD_TOKEN"]
     code, _, stderr = await run_bot(env, "discord-sync")
-    assert code == 1
+    assert code == 2  # a setting to fix
     assert "DISCORD_TOKEN is not set" in stderr
     assert "Traceback" not in stderr
+    assert fake_discord.calls() == []
+
+
+async def test_sync_with_an_invalid_setting_exits_2(
+    settings: Settings, fake_discord: FakeDiscord
+) -> None:
+    env = discord_env(settings, fake_discord, DISCORD_GUILD_ID="my-server")
+    code, _, stderr = await run_bot(env, "discord-sync")
+    assert code == 2
+    assert stderr.startswith("Error: invalid setting DISCORD_GUILD_ID")
+    assert len(stderr.strip().splitlines()) == 1, stderr
     assert fake_discord.calls() == []
 
 
