@@ -8,7 +8,7 @@ third-party package can add a platform by declaring one entry point.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -33,6 +33,9 @@ class CommandContext:
     channel: ChannelRef
     user: str = ""
     can_manage_channel: bool = True
+    progress: Callable[[str], Awaitable[None]] | None = None
+    """Shows the asker a note while the command waits (a search queued for arXiv: how
+    many requests are ahead, about how long); the reply comes after. None: no notes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

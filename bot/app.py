@@ -122,6 +122,7 @@ class BotApp:
             oai=self.oai,
             clock=clock,
             lookback_days=settings.harvest_lookback_days,
+            index_sets=settings.index_set_scope,
             metrics=metrics,
         )
         enqueuer = Enqueuer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from importlib import resources
 
 __all__ = [
@@ -23,9 +24,11 @@ __all__ = [
     "category_name",
     "has_subcategories",
     "is_known_category",
+    "minimal_sets",
     "normalize_archive",
     "normalize_category",
     "oai_set_for",
+    "parse_oai_sets",
     "suggest_categories",
 ]
 
@@ -127,3 +130,30 @@ def suggest_categories(code: str, n: int = 3) -> list[str]:
     suggestions.extend(_BY_FOLDED[match] for match in close)
     unique = list(dict.fromkeys(s for s in suggestions if s.lower() != folded))
     return unique[:n]
+
+
+def minimal_sets(sets: Iterable[str]) -> tuple[str, ...]:
+    """OAI-PMH sets sorted, without those inside another (``physics:hep-th`` inside
+    ``physics``), which add nothing to a harvest."""
+    given = set(sets)
+    return tuple(sorted(s for s in given if not any(s.startswith(t + ":") for t in given)))
+
+
+def parse_oai_sets(text: str) -> tuple[str, ...] | None:
+    """OAI-PMH sets written as ``"cs, eess hep-th"``: ``("cs", "eess", "physics:hep-th")``;
+    ``"all"``: None (all of arXiv); ``""``: ``()``. An unknown name raises ValueError."""
+    sets: set[str] = set()
+    for word in text.replace(",", " ").lower().split():
+        if word == "all":
+            return None
+        name = word.removeprefix("physics:")
+        if word == "physics":
+            sets.add(word)
+        elif normalize_archive(name) is not None and (name == word or oai_set_for(name) == word):
+            sets.add(oai_set_for(name))
+        else:
+            raise ValueError(
+                f"unknown arXiv set {word!r}: use archives such as cs, eess, math, stat, "
+                "physics or hep-th, or all"
+            )
+    return minimal_sets(sets)

@@ -17,6 +17,9 @@ import click
 from bot import __version__
 from bot.adapter import CommandContext, choose_factories, discover_factories, runs_as_service
 from bot.app import BotApp
+from bot.backfill import Backfill, BackfillProgress
+from bot.backfill_progress import ProgressView, summary
+from bot.categories import parse_oai_sets
 from bot.commands.grammar import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -30,6 +33,7 @@ from bot.cycle import CycleReport
 from bot.errors import (
     ArxivRejectedError,
     CommandError,
+    HarvestError,
     LimitError,
     PaperIdError,
     QueryError,
@@ -309,6 +313,62 @@ def paper(reference: str) -> None:
             return await app.handle(PaperCommand(reference), CommandContext(CLI_CHANNEL))
 
     _print_reply(_run(main))
+
+
+@cli.command()
+@click.option(
+    "--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day, YYYY-MM-DD."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day, YYYY-MM-DD [today, UTC]."
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SET",
+    help="An arXiv set (cs, eess, hep-th, all), repeatable [INDEX_SETS and subscriptions].",
+)
+@verbose_option
+def backfill(since: datetime, until: datetime | None, sets: tuple[str, ...]) -> None:
+    """Fill the local index with papers from OAI-PMH; run it again to resume."""
+    settings = _settings_or_exit()
+    today = datetime.now(UTC).date()
+    first, last = since.date(), until.date() if until else today
+    if last > today:
+        raise _UsageFailure(f"--until {last} is in the future (today is {today}, UTC)")
+    if first > last:
+        raise _UsageFailure(f"--since {first} is after --until {last}")
+    try:
+        chosen = parse_oai_sets(" ".join(sets)) if sets else ()
+    except ValueError as error:
+        raise _UsageFailure(f"--set: {error}") from None
+    view = ProgressView(sys.stderr)
+
+    async def main() -> BackfillProgress:
+        async with BotApp(settings) as app:
+            scope = chosen if chosen != () else await app.harvester.scope()
+            names = ", ".join(scope) if scope is not None else "all of arXiv"
+            click.echo(f"Backfilling {names} from {first} to {last}.", err=True)
+            job = Backfill(store=app.store, oai=app.oai, harvester=app.harvester)
+            with view:
+                try:
+                    return await job.run(scope, first, last, view)
+                except HarvestError as error:
+                    raise click.ClickException(
+                        f"{error}; run the same command again to resume"
+                    ) from None
+
+    try:
+        done = _run(main)
+    except SystemExit as stop:
+        if stop.code == 130:
+            click.echo("Stopped; run the same command again to resume.", err=True)
+        raise
+    click.echo(
+        f"Backfill done: {done.done} windows ({done.skipped} covered before), "
+        f"{summary(done)}, {done.seconds:,.0f} s."
+    )
 
 
 @cli.group()

@@ -11,6 +11,7 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.categories import parse_oai_sets
 from bot.errors import ConfigError
 from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
@@ -67,6 +68,9 @@ class Settings(EnvSettings):
     revision_notes: bool = False
     delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     delivery_lease_seconds: Annotated[float, Field(ge=10, le=86400)] = 300.0
+    index_sets: str = ""
+    """OAI-PMH sets the harvest keeps besides what subscriptions need: "cs,eess", "all";
+    "" only what subscriptions need. Normalised to sorted set names or "all"."""
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 180
     """Days after which old papers and sent messages are pruned; 0 keeps everything."""
     http_host: str = "0.0.0.0"
@@ -94,6 +98,17 @@ class Settings(EnvSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as https://export.arxiv.org/api/query")
         return value.rstrip("?")
+
+    @field_validator("index_sets")
+    @classmethod
+    def _known_sets(cls, value: str) -> str:
+        sets = parse_oai_sets(value)  # ValueError naming the unknown set
+        return "all" if sets is None else ",".join(sets)
+
+    @property
+    def index_set_scope(self) -> tuple[str, ...] | None:
+        """``INDEX_SETS`` as OAI-PMH sets: None for all of arXiv, () for none."""
+        return parse_oai_sets(self.index_sets)
 
     @field_validator("harvest_cron")
     @classmethod

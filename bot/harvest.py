@@ -9,8 +9,10 @@ next time: pages stored before the failure are stored again as unchanged, and no
 skipped. The very first harvest reaches ``lookback_days`` back; after days of downtime
 the first harvest catches up on all of them at once.
 
-Scope: the union of the OAI-PMH sets that subscriptions restrict to with ``cat:``, or all
-of arXiv when there is no subscription or any subscription is not restricted.
+Scope: the union of the OAI-PMH sets that subscriptions restrict to with ``cat:`` and the
+``INDEX_SETS`` setting, or all of arXiv when there is neither a subscription nor an index
+set, or any subscription is not restricted. A complete harvest records its sets and days
+as the local index's coverage (:mod:`bot.store.coverage`).
 
 The harvest's state lives in the store's ``state`` table under the ``harvest.*`` keys,
 which only this module reads and writes; everyone else asks the :class:`Harvester`
@@ -25,11 +27,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot.categories import minimal_sets
 from bot.clock import Clock, utc_now
 from bot.errors import HarvestError, HarvestProblem, QueryError, StorageError
 from bot.models import HarvestedRecord
@@ -45,6 +48,7 @@ __all__ = [
     "HarvestReport",
     "Harvester",
     "harvest_scope",
+    "pages_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -149,13 +153,19 @@ class HarvestFailure:
         )
 
 
-def harvest_scope(queries: Iterable[str]) -> tuple[str, ...] | None:
+def harvest_scope(
+    queries: Iterable[str], index_sets: tuple[str, ...] | None = ()
+) -> tuple[str, ...] | None:
     """The OAI-PMH sets to harvest for these stored queries, sorted; None for all of arXiv.
 
-    None when there is no (parsable) query or any query is not restricted by ``cat:``.
-    A stored query that no longer parses is logged and left out, as matching skips it.
+    ``index_sets`` (the ``INDEX_SETS`` setting; None: all of arXiv) are kept besides.
+    None when there is no (parsable) query and no index set, or any query is not
+    restricted by ``cat:``. A stored query that no longer parses is logged and left out,
+    as matching skips it.
     """
-    sets: set[str] = set()
+    if index_sets is None:
+        return None
+    sets: set[str] = set(index_sets)
     parsed = 0
     for text in queries:
         try:
@@ -167,10 +177,9 @@ def harvest_scope(queries: Iterable[str]) -> tuple[str, ...] | None:
         if scope is None:
             return None
         sets.update(scope)
-    if not parsed:
+    if not parsed and not index_sets:
         return None
-    # A set inside another (physics:hep-th inside physics) adds nothing.
-    return tuple(sorted(s for s in sets if not any(s.startswith(t + ":") for t in sets)))
+    return minimal_sets(sets)
 
 
 class Harvester:
@@ -183,14 +192,17 @@ class Harvester:
         oai: OaiClient,
         clock: Clock = utc_now,
         lookback_days: int = 3,
+        index_sets: tuple[str, ...] | None = (),
         metrics: Metrics | None = None,
     ) -> None:
+        """``index_sets``: the ``INDEX_SETS`` kept besides what subscriptions need."""
         if lookback_days < 0:
             raise ValueError("lookback_days must be >= 0")
         self._store = store
         self._oai = oai
         self._clock = clock
         self._lookback = timedelta(days=lookback_days)
+        self._index_sets = index_sets
         self._lock = asyncio.Lock()
         self._metrics = metrics or Metrics()
 
@@ -223,6 +235,11 @@ class Harvester:
         text = await self._store.get_state(_LAST_FAILURE_KEY)
         return HarvestFailure.from_json(text) if text else None
 
+    async def scope(self) -> tuple[str, ...] | None:
+        """The sets the next harvest reads (None: all of arXiv); see :func:`harvest_scope`."""
+        queries = (s.query for s in await self._store.all_subscriptions())
+        return harvest_scope(queries, self._index_sets)
+
     async def next_from_date(self) -> date:
         """Where the next harvest starts: watermark - 1 day, or today - lookback at first."""
         watermark = await self.watermark()
@@ -239,7 +256,7 @@ class Harvester:
         async with self._lock:
             started_at, timer = self._now(), time.perf_counter()
             from_date = await self.next_from_date()
-            sets = harvest_scope(s.query for s in await self._store.all_subscriptions())
+            sets = await self.scope()
             requests_before = self._oai.requests
             tally = _Tally()
             log.info(
@@ -266,6 +283,9 @@ class Harvester:
                 revised_papers=counts.revised,
                 requests=self._oai.requests - requests_before,
             )
+            await self._store.add_coverage(
+                sets if sets is not None else (None,), from_date, started_at.date()
+            )
             # The watermark last: a crash before it only means re-harvesting the same days.
             await self._store.set_state(_LAST_REPORT_KEY, report.to_json())
             await self._store.set_state(_LAST_SUCCESS_KEY, report.finished_at.isoformat())
@@ -280,13 +300,9 @@ class Harvester:
         """Store every page of one set as it arrives (the OAI client runs in a thread,
         whose request is cut when the harvest is cancelled)."""
         pages = self._oai.list_records(from_date=from_date, set_spec=set_spec)
-        try:
-            while (page := await run_in_thread(_next_page, pages)) is not None:
+        async with contextlib.aclosing(pages_of(pages)) as each:
+            async for page in each:
                 tally.counts += await self._store.upsert_harvested(page)
-        finally:
-            # ValueError: the worker thread is still inside the generator (cancelled).
-            with contextlib.suppress(ValueError):
-                pages.close()
 
     async def _record_failure(
         self, exc: Exception, started_at: datetime, from_date: date, counts: HarvestCounts
@@ -323,6 +339,20 @@ class _Tally:
     """Counts so far, kept when a harvest fails part-way through a set."""
 
     counts: HarvestCounts = field(default_factory=HarvestCounts)
+
+
+async def pages_of(
+    pages: Generator[list[HarvestedRecord], None, None],
+) -> AsyncGenerator[list[HarvestedRecord], None]:
+    """The pages of an :meth:`OaiClient.list_records` list, each fetched in a worker
+    thread (whose request is cut when the caller is cancelled); use with ``aclosing``."""
+    try:
+        while (page := await run_in_thread(_next_page, pages)) is not None:
+            yield page
+    finally:
+        # ValueError: the worker thread is still inside the generator (cancelled).
+        with contextlib.suppress(ValueError):
+            pages.close()
 
 
 def _next_page(pages: Iterator[list[HarvestedRecord]]) -> list[HarvestedRecord] | None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.categories import category_name
 from bot.links import find_code_links
 from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone
+from bot.store.coverage import ALL_SETS, Coverage, since
 
 MAX_AUTHORS = 8
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -177,3 +178,17 @@ def reply_text(reply: Reply, *, width: int = 88) -> str:
     if reply.footer:
         text += "\n" + reply.footer
     return text
+
+
+def index_line(coverage: Iterable[Coverage], papers: int) -> str:
+    """``Local index: cs, eess since 2024-01-01 (123,456 papers).``: each set's latest
+    unbroken range, sets starting the same day together."""
+    by_day: dict[str, list[str]] = {}
+    for name, start in since(coverage).items():
+        by_day.setdefault(start.isoformat(), []).append(
+            "all of arXiv" if name == ALL_SETS else name
+        )
+    if not by_day:
+        return f"Local index: nothing harvested in full yet ({papers:,} papers)."
+    held = "; ".join(f"{', '.join(names)} since {day}" for day, names in sorted(by_day.items()))
+    return f"Local index: {held} ({papers:,} papers)."

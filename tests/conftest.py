@@ -15,7 +15,9 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.delivery import Sender
 from bot.models import ChannelRef, Digest, Paper, PaperPost
+from bot.store import Store
 from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
+from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import sample_papers
 from tests.fakes.oai import FakeOai, running_fake_oai
 
@@ -69,6 +71,14 @@ def settings(tmp_path: Path, fake_arxiv: FakeArxiv, fake_oai: FakeOai) -> Settin
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[BotApp]:
     async with BotApp(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: SettableClock) -> AsyncIterator[Store]:
+    """A store on a file of its own, reading ``now`` from the test module's ``clock``
+    fixture."""
+    async with await Store.open(tmp_path / "bot.db", clock=clock) as opened:
         yield opened
 
 

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -50,12 +50,6 @@ def paper(arxiv_id: str, *categories: str, **fields: object) -> Paper:
 @pytest.fixture
 def clock() -> SettableClock:
     return SettableClock(START)
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: SettableClock) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "bot.db", clock=clock) as opened:
-        yield opened
 
 
 @pytest.fixture

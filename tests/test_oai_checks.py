@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -64,12 +63,6 @@ def fake() -> Iterator[FakeOai]:
 @pytest.fixture
 def clock() -> SettableClock:
     return SettableClock(START)
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: SettableClock) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "bot.db", clock=clock) as opened:
-        yield opened
 
 
 @pytest.fixture

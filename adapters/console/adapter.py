@@ -46,7 +46,7 @@ class ConsoleAdapter:
         self.channel = ChannelRef(
             platform=PLATFORM, workspace="local", channel=channel, name=channel
         )
-        self._context = CommandContext(channel=self.channel, user=user)
+        self._context = CommandContext(channel=self.channel, user=user, progress=self._note)
         self._commands = commands
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -146,6 +146,11 @@ class ConsoleAdapter:
     ) -> dict[str, str]:
         """A terminal keeps no record to read back: a message cut short may repeat."""
         return {}
+
+    async def _note(self, text: str) -> None:
+        """A note while a command waits (a search queued for arXiv), before its answer."""
+        async with self._write_lock:
+            self._print(f"… {text}")
 
     def _print(self, text: str) -> None:
         self._prompt.write_around(self._stdout, text + "\n")

@@ -92,10 +92,15 @@ class CommandRunner:
             await interaction.response.send_message(self.permission_note(), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def show_progress(text: str) -> None:  # in place of "thinking…" while queued
+            await interaction.edit_original_response(content=f"⏳ {text}")
+
         context = CommandContext(
             channel=channel_ref(interaction),
             user=str(interaction.user.id),
             can_manage_channel=allowed,
+            progress=show_progress,
         )
         reply = await self.core.execute(text, context)
         await self.answer(interaction, reply, share=text)

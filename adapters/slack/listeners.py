@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -63,11 +64,18 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
             await ack(response_type="ephemeral", text=f":hourglass: Working on `{shown}`…")
         else:
             await ack()
+
+        async def note(text: str) -> None:  # replaces "Working on …" while a search queues
+            await respond(
+                response_type="ephemeral", replace_original=True, text=f":hourglass: {plain(text)}"
+            )
+
         context = _context(
             team=command.get("team_id"),
             channel=command.get("channel_id"),
             channel_name=command.get("channel_name"),
             user=command.get("user_id"),
+            progress=note if isinstance(parsed, _SLOW) else None,
         )
         reply = await core.execute(text, context)
         await _respond(respond, reply, share=text)
@@ -135,14 +143,21 @@ async def _make_sure_bot_can_post(
             log.warning("Slack: could not join %s: %s", channel.label, error_code(error) or error)
 
 
-def _context(*, team: Any, channel: Any, channel_name: Any, user: Any) -> CommandContext:
+def _context(
+    *,
+    team: Any,
+    channel: Any,
+    channel_name: Any,
+    user: Any,
+    progress: Callable[[str], Awaitable[None]] | None = None,
+) -> CommandContext:
     ref = ChannelRef(
         platform=PLATFORM,
         workspace=str(team or ""),
         channel=str(channel or ""),
         name=str(channel_name or ""),
     )
-    return CommandContext(channel=ref, user=str(user or ""))
+    return CommandContext(channel=ref, user=str(user or ""), progress=progress)
 
 
 async def _respond(respond: AsyncRespond, reply: Reply, *, share: str | None = None) -> None:

@@ -26,6 +26,7 @@ from bot.commands.grammar import (
     command_name,
     parse_command,
 )
+from bot.commands.progress import QueueNotes
 from bot.config import Settings
 from bot.errors import (
     DuplicateSubscriptionError,
@@ -42,7 +43,7 @@ from bot.models import DeliveryMode, Reply, SortOrder, Tone, Visibility
 from bot.observability.metrics import Metrics
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
-from bot.render import clean, format_date, make_post, plural
+from bot.render import clean, format_date, index_line, make_post, plural
 from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, GateStats
@@ -128,9 +129,9 @@ class CommandHandler:
             case HelpCommand(topic):
                 return self._help(topic)
             case SearchCommand():
-                return await self._search(command)
+                return await self._search(command, context)
             case PaperCommand(reference):
-                return await self._paper(reference)
+                return await self._paper(reference, context)
             case SubscribeCommand():
                 return await self._subscribe(command, context)
             case PreviewCommand(query):
@@ -159,10 +160,11 @@ class CommandHandler:
         )
         return Reply(title=spec.usage, lines=details, code=(spec.example,))
 
-    async def _search(self, command: SearchCommand) -> Reply:
-        results = await self._arxiv.search(
-            command.query.to_api(), sort=command.sort, limit=command.limit
-        )
+    async def _search(self, command: SearchCommand, context: CommandContext) -> Reply:
+        async with QueueNotes(context.progress) as notes:
+            results = await self._arxiv.search(
+                command.query.to_api(), sort=command.sort, limit=command.limit, on_queue=notes.heard
+            )
         shown = command.query.text
         if not results.papers:
             return Reply(
@@ -176,9 +178,10 @@ class CommandHandler:
             papers=results.papers,
         )
 
-    async def _paper(self, reference: str) -> Reply:
+    async def _paper(self, reference: str, context: CommandContext) -> Reply:
         arxiv_id, version = parse_arxiv_id(reference)
-        paper = await self._arxiv.lookup(arxiv_id, version)
+        async with QueueNotes(context.progress) as notes:
+            paper = await self._arxiv.lookup(arxiv_id, version, on_queue=notes.heard)
         return Reply(title=f"arXiv:{paper.versioned_id}", posts=(make_post(paper),))
 
     async def _managed_channel(self, context: CommandContext) -> tuple[int, str | None]:
@@ -335,6 +338,7 @@ class CommandHandler:
             f"{plural(counts.subscriptions, 'subscription')}, "
             f"{plural(counts.deliveries, 'paper')} delivered.",
             f"Stored papers: {counts.papers:,}.",
+            index_line(await self._store.coverage(), counts.papers),
             _arxiv_line(now, gate),
             await self._harvest_line(now),
         ]

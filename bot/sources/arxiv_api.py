@@ -14,24 +14,31 @@ title, dates, authors and categories. Anything else is
 :class:`~bot.errors.ArxivIncompleteError`: never shown as results, never cached.
 
 Identical searches and lookups within ``cache_seconds`` cost one request, and concurrent
-identical calls share one in-flight request (``async_lru``); failures are not cached.
+identical calls share one in-flight request (:class:`_SharedCalls`); failures are not
+cached, and a shared request whose askers have all given up is dropped.
+
+Calls queue for the gate on the event loop (:meth:`ArxivGate.turn`), and each asker
+hears where it stands through its ``on_queue`` callback. The user deadline covers the
+request itself, from its turn on; the time queued has its own, larger bound
+(``queue_limit``), so healthy traffic ahead is never reported as arXiv being down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import arxiv
 import requests
-from async_lru import alru_cache
 
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import (
@@ -42,10 +49,17 @@ from bot.errors import (
     PaperIdError,
 )
 from bot.models import Paper, SearchResults, SortOrder
-from bot.sources.gate import ArxivGate, format_duration, run_in_thread
+from bot.sources.gate import ArxivGate, QueuePlace, format_duration, run_in_thread
 from bot.sources.xmlsafe import parse_xml
 
-__all__ = ["MAX_PAGE_SIZE", "ArxivApi", "check_feed", "feed_problem", "paper_from_result"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "ArxivApi",
+    "QueueListener",
+    "check_feed",
+    "feed_problem",
+    "paper_from_result",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +77,16 @@ _ATOM = "{http://www.w3.org/2005/Atom}"
 _OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 
 _T = TypeVar("_T")
+_K = TypeVar("_K", bound=Hashable)
+
+QueueListener = Callable[[QueuePlace], None]
+"""Hears where a queued search or lookup stands (called on the event loop)."""
+
+DEFAULT_QUEUE_LIMIT = 300.0
+"""Seconds a search may wait for its turn at the gate behind other requests: about 100
+requests at arXiv's 3 s, well within the 15 minutes Discord and the 30 Slack allow for an
+answer. A search that could not have its turn in time is told at once that the bot is busy.
+"""
 
 _SORTS: dict[SortOrder, Any] = {
     SortOrder.DATE: arxiv.SortCriterion.SubmittedDate,
@@ -245,6 +269,82 @@ def _http_error(exc: Any) -> Exception:
     return ArxivUnavailableError(f"arXiv answered with HTTP {status}; try again later")
 
 
+@dataclass(eq=False, slots=True)
+class _Flight(Generic[_T]):
+    task: asyncio.Future[_T] | None = None
+    askers: int = 0
+    listeners: list[QueueListener] = field(default_factory=list)
+
+    def report(self, place: QueuePlace) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(place)
+            except Exception:  # one asker's failing note must not fail the others
+                log.exception("a queue listener failed")
+
+
+class _SharedCalls(Generic[_K, _T]):
+    """A TTL cache in front of ``run(key, report)``: identical calls in flight share one
+    run, and every asker hears its queue reports; a run nobody awaits any more is
+    cancelled (before it costs a request, if it was still queued). Failures are not
+    cached; ``ttl`` <= 0 caches nothing."""
+
+    def __init__(
+        self,
+        run: Callable[[_K, QueueListener], Awaitable[_T]],
+        *,
+        ttl: float,
+        maxsize: int,
+    ) -> None:
+        self._run = run
+        self._ttl = ttl
+        self._maxsize = maxsize
+        self._cache: OrderedDict[_K, tuple[float, _T]] = OrderedDict()
+        self._flights: dict[_K, _Flight[_T]] = {}
+
+    async def get(self, key: _K, listener: QueueListener | None = None) -> _T:
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            self._cache.move_to_end(key)
+            return hit[1]
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = _Flight()
+            flight.task = asyncio.ensure_future(self._fly(key, flight))
+        assert flight.task is not None
+        if listener is not None:
+            flight.listeners.append(listener)
+        flight.askers += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.askers -= 1
+            if listener is not None:
+                flight.listeners.remove(listener)
+            if flight.askers == 0 and not flight.task.done():
+                flight.task.cancel()  # nobody is waiting for it any more
+                self._forget(key, flight)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    async def _fly(self, key: _K, flight: _Flight[_T]) -> _T:
+        try:
+            value = await self._run(key, flight.report)
+        finally:
+            self._forget(key, flight)
+        if self._ttl > 0:
+            self._cache[key] = (time.monotonic() + self._ttl, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._maxsize:
+                self._cache.popitem(last=False)
+        return value
+
+    def _forget(self, key: _K, flight: _Flight[_T]) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+
+
 class ArxivApi:
     """Search and lookup, cached, bounded by a deadline, through an :class:`ArxivGate`."""
 
@@ -257,43 +357,64 @@ class ArxivApi:
         deadline: float = 15.0,
         page_size: int = 100,
         cache_size: int = 256,
+        queue_limit: float = DEFAULT_QUEUE_LIMIT,
     ) -> None:
+        """``deadline`` bounds each call's request from its turn at the gate on;
+        ``queue_limit`` bounds the wait for that turn behind other requests."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._gate = gate
         self._deadline = deadline
+        self._queue_limit = queue_limit
         self._client = _GatedClient(page_size=page_size, delay_seconds=0, num_retries=0)
         self._client.query_url_format = base_url.rstrip("?") + "?{}"
         self._client._session = gate.session(check=check_feed)
-        ttl = max(0.0, cache_seconds)
-        self._search_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._search_uncached)
-        self._lookup_cached = alru_cache(maxsize=cache_size, ttl=ttl)(self._lookup_uncached)
+        self._searches: _SharedCalls[tuple[str, SortOrder, int], SearchResults] = _SharedCalls(
+            self._search_uncached, ttl=cache_seconds, maxsize=cache_size
+        )
+        self._lookups: _SharedCalls[tuple[str, int | None], Paper] = _SharedCalls(
+            self._lookup_uncached, ttl=cache_seconds, maxsize=cache_size
+        )
 
     @property
     def gate(self) -> ArxivGate:
         return self._gate
 
-    async def search(self, api_query: str, *, sort: SortOrder, limit: int) -> SearchResults:
-        """Run an already-compiled arXiv ``search_query``; newest first for ``DATE``."""
+    async def search(
+        self,
+        api_query: str,
+        *,
+        sort: SortOrder,
+        limit: int,
+        on_queue: QueueListener | None = None,
+    ) -> SearchResults:
+        """Run an already-compiled arXiv ``search_query``; newest first for ``DATE``.
+        ``on_queue`` hears where the search stands while it waits for its turn."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        return await self._search_cached(api_query, SortOrder(sort), limit)
+        return await self._searches.get((api_query, SortOrder(sort), limit), on_queue)
 
-    async def lookup(self, arxiv_id: str, version: int | None = None) -> Paper:
+    async def lookup(
+        self, arxiv_id: str, version: int | None = None, *, on_queue: QueueListener | None = None
+    ) -> Paper:
         """The paper ``arxiv_id`` (any form :func:`parse_arxiv_id` accepts), latest or
         ``version``. Raises :class:`~bot.errors.NotFoundError` when arXiv has no such paper.
+        ``on_queue`` as for :meth:`search`.
         """
         paper_id, id_version = parse_arxiv_id(arxiv_id)
         wanted = version if version is not None else id_version
         if wanted is not None and wanted < 1:
             raise PaperIdError(f"paper versions start at 1, got {wanted}")
-        return await self._lookup_cached(paper_id, wanted)
+        return await self._lookups.get((paper_id, wanted), on_queue)
 
     def clear_cache(self) -> None:
-        self._search_cached.cache_clear()
-        self._lookup_cached.cache_clear()
+        self._searches.clear()
+        self._lookups.clear()
 
-    async def _search_uncached(self, api_query: str, sort: SortOrder, limit: int) -> SearchResults:
+    async def _search_uncached(
+        self, key: tuple[str, SortOrder, int], report: QueueListener
+    ) -> SearchResults:
+        api_query, sort, limit = key
         search = arxiv.Search(
             query=api_query,
             max_results=limit,
@@ -307,16 +428,17 @@ class ArxivApi:
             results = list(self._client.results(search))
             return holder.total, results
 
-        total, results = await self._run(fetch)
+        total, results = await self._run(fetch, report)
         papers = _papers(results)
         total = max(total or 0, len(papers))
         log.info("arXiv search %r (%s): %s of %s results", api_query, sort, len(papers), total)
         return SearchResults(query=api_query, total=total, papers=papers)
 
-    async def _lookup_uncached(self, paper_id: str, version: int | None) -> Paper:
+    async def _lookup_uncached(self, key: tuple[str, int | None], report: QueueListener) -> Paper:
+        paper_id, version = key
         wanted = paper_id if version is None else f"{paper_id}v{version}"
         search = arxiv.Search(id_list=[wanted], max_results=1)
-        results = await self._run(lambda: list(self._client.results(search)))
+        results = await self._run(lambda: list(self._client.results(search)), report)
         for paper in _papers(results):
             if paper.arxiv_id == paper_id and version in (None, paper.version):
                 return paper
@@ -327,8 +449,9 @@ class ArxivApi:
             "(ids look like 2506.11674 or hep-th/9901001)"
         )
 
-    async def _run(self, fetch: Callable[[], _T]) -> _T:
-        """Run ``fetch`` in a worker thread under the deadline, translating arxiv's errors."""
+    async def _run(self, fetch: Callable[[], _T], report: QueueListener) -> _T:
+        """Once it is this call's turn at the gate, run ``fetch`` in a worker thread under
+        the deadline, translating arxiv's errors."""
 
         def guarded() -> _T:
             with self._gate.deadline(self._deadline):
@@ -341,6 +464,10 @@ class ArxivApi:
                         "an empty page in the middle of the results"
                     ) from exc
 
+        async with self._gate.turn(report, limit=self._queue_limit):
+            return await self._in_thread(guarded)
+
+    async def _in_thread(self, guarded: Callable[[], _T]) -> _T:
         try:
             return await asyncio.wait_for(
                 run_in_thread(guarded), timeout=self._deadline + DEADLINE_GRACE

@@ -23,6 +23,13 @@ request itself and any backoff. When the budget cannot cover a wait, the gate ra
 an answer that will come too late. Background work (the harvester) runs without a
 deadline and simply waits.
 
+Callers on the event loop (searches and lookups) queue for the gate first, without a
+thread (:meth:`ArxivGate.turn`): one at a time, in order, each told where it stands
+(:class:`QueuePlace`: requests ahead, and about how long). Only the caller whose turn it
+is gets a worker thread, so waiting costs no thread, and a caller that gives up while
+queued leaves the queue before it costs a request. Such a caller enters its deadline once
+its turn has come, so the deadline measures arXiv, not the queue.
+
 A session may be given a ``check`` for 200 answers: :class:`~bot.errors.ArxivIncompleteError`
 from it fails the request, so an answer that cannot be believed never reaches its caller.
 
@@ -42,7 +49,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +80,7 @@ __all__ = [
     "ArxivGate",
     "GateStats",
     "GatedSession",
+    "QueuePlace",
     "atom_error_message",
     "build_user_agent",
     "format_duration",
@@ -91,6 +99,12 @@ MAX_RETRY_AFTER = 600.0
 
 LOCK_POLL_SECONDS = 0.05
 """How often a request waiting for another process's turn at the gate looks again."""
+
+QUEUE_POLL_SECONDS = 0.5
+"""How often a caller queued for the gate checks whether its place moved."""
+
+FIRST_LATENCY_GUESS = 1.0
+"""Seconds an arXiv request is assumed to take before one has been timed."""
 
 CANCELLED_TEXT = "arxiv-bot stopped waiting for arXiv (it is stopping, or gave up on the answer)"
 
@@ -147,6 +161,14 @@ class GateStats:
     """Requests that failed or got an error status (each retried one counts)."""
     waited_seconds: float = 0.0
     """Time requests spent waiting for their turn: spacing, backoff, another request."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    """Where a queued caller stands: requests ahead of it, and about how long to wait."""
+
+    ahead: int
+    wait: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +450,10 @@ class ArxivGate:
         self._sessions: weakref.WeakSet[GatedSession] = weakref.WeakSet()
         self._calls: set[_Call] = set()
         self._stopped = False
+        self._latency = FIRST_LATENCY_GUESS  # a moving average of request times, under _state
+        # The queue of callers on the event loop (see turn); touched only from the loop.
+        self._queue: list[asyncio.Future[None]] = []
+        self._queue_busy = False
 
     @property
     def interval(self) -> float:
@@ -495,6 +521,75 @@ class ArxivGate:
         """Seconds left under the current deadline, or None when there is none."""
         current = _deadline.get()
         return None if current is None else current.expires_at - self._clock()
+
+    def estimate(self, ahead: int) -> float:
+        """Seconds until a request with ``ahead`` requests before it is answered: one
+        connection at a time, starts ``interval`` apart, each taking the usual time."""
+        with self._state:
+            latency = self._latency
+        return ahead * max(self._interval, latency) + latency
+
+    def queued(self) -> int:
+        """Callers queued for their turn (see :meth:`turn`), not counting the one in it."""
+        return len(self._queue)
+
+    @contextlib.asynccontextmanager
+    async def turn(
+        self, report: Callable[[QueuePlace], None] | None = None, *, limit: float | None = None
+    ) -> AsyncIterator[None]:
+        """Wait on the event loop, holding no thread, until it is this caller's turn.
+
+        Callers take turns in order. While queued, ``report`` hears the caller's place
+        at once and whenever it moves. ``limit`` bounds the time spent queued: a caller
+        whose place cannot be reached in time is told so at once (the bot is busy, which
+        is not arXiv being down). A caller cancelled while queued just leaves the queue.
+        """
+        if self._queue_busy or self._queue:
+            ticket = asyncio.get_running_loop().create_future()
+            self._queue.append(ticket)
+            queued_at = self._clock()
+            try:
+                await self._wait_in_line(ticket, report, limit)
+            except BaseException:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                elif ticket.done() and not ticket.cancelled():
+                    self._next_turn()  # admitted just as it gave up: pass the turn on
+                raise
+            finally:
+                self._count_wait(queued_at)
+        else:
+            self._queue_busy = True
+        try:
+            yield
+        finally:
+            self._next_turn()
+
+    async def _wait_in_line(
+        self,
+        ticket: asyncio.Future[None],
+        report: Callable[[QueuePlace], None] | None,
+        limit: float | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        started, shown = loop.time(), 0
+        while not ticket.done():
+            ahead = self._queue.index(ticket) + 1
+            place = QueuePlace(ahead, self.estimate(ahead))
+            if limit is not None and loop.time() - started + place.wait > limit:
+                raise self._busy(place)
+            if ahead != shown and report is not None:
+                report(place)
+            shown = ahead
+            await asyncio.wait({ticket}, timeout=QUEUE_POLL_SECONDS)
+
+    def _next_turn(self) -> None:
+        while self._queue:
+            ticket = self._queue.pop(0)
+            if not ticket.done():
+                ticket.set_result(None)
+                return
+        self._queue_busy = False
 
     def stats(self) -> GateStats:
         with self._state:
@@ -667,6 +762,7 @@ class ArxivGate:
             try:
                 response = send(method, url, **kwargs)
                 _ = response.content  # the body, under the same watch
+                self._time_request(self._last_started)
             except requests.RequestException as exc:
                 call.raise_if_cancelled()
                 cut = watch.reason == _DEADLINE or isinstance(exc, requests.Timeout)
@@ -723,6 +819,14 @@ class ArxivGate:
             spacing, backoff = max(spacing, shared_spacing), max(backoff, shared_backoff)
         return max(0.0, spacing), max(0.0, backoff)
 
+    def _time_request(self, started: float | None) -> None:
+        """Fold one answered request's time into the usual latency (for estimates)."""
+        if started is None:
+            return
+        took = max(0.0, self._clock() - started)
+        with self._state:
+            self._latency = 0.7 * self._latency + 0.3 * took
+
     def _mark_start(self) -> None:
         self._last_started = self._clock()
         if self._rhythm is not None:
@@ -769,6 +873,13 @@ class ArxivGate:
     def _rate_limited(self, wait: float) -> ArxivUnavailableError:
         return ArxivUnavailableError(
             f"arXiv is rate-limiting requests right now; try again in about {_about(wait)}"
+        )
+
+    def _busy(self, place: QueuePlace) -> ArxivUnavailableError:
+        return ArxivUnavailableError(
+            f"arxiv-bot is busy: {place.ahead} arXiv requests are queued ahead of yours "
+            f"(about {_about(place.wait)}, arXiv allows one every "
+            f"{format_duration(self._interval)}); try again in a few minutes"
         )
 
     def _too_slow(self, seconds: float) -> ArxivUnavailableError:

@@ -296,9 +296,10 @@ class OaiClient:
             self._session = None
 
     def list_records(
-        self, *, from_date: date, set_spec: str | None = None
+        self, *, from_date: date, set_spec: str | None = None, until_date: date | None = None
     ) -> Generator[list[HarvestedRecord], None, None]:
-        """Every record changed on or after ``from_date`` (in ``set_spec``), page by page.
+        """Every record changed on or after ``from_date`` (and on or before ``until_date``;
+        in ``set_spec``), page by page.
 
         Yields one list per page (possibly empty, when a page held only deleted records),
         following resumption tokens to the end. ``noRecordsMatch`` yields nothing. Any
@@ -310,6 +311,8 @@ class OaiClient:
             "metadataPrefix": METADATA_PREFIX,
             "from": from_date.isoformat(),
         }
+        if until_date is not None:
+            params["until"] = until_date.isoformat()
         if set_spec:
             params["set"] = set_spec
         where = f"set {set_spec}" if set_spec else "all sets"

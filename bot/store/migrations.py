@@ -275,11 +275,24 @@ UPDATE subscriptions SET canonical = query;
 CREATE UNIQUE INDEX subscriptions_canonical ON subscriptions (channel_id, canonical);
 """
 
+_V5_COVERAGE = """
+-- What the local index holds: every record arXiv changed in an OAI-PMH set from
+-- ``start`` to ``end`` (days, inclusive) has been harvested. ``set_spec`` '*' is all of
+-- arXiv. Ranges of one set never overlap or touch (bot/store/coverage.py merges them).
+CREATE TABLE coverage (
+    set_spec TEXT NOT NULL,
+    start    TEXT NOT NULL,
+    "end"    TEXT NOT NULL CHECK ("end" >= start),
+    PRIMARY KEY (set_spec, start)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
     Migration("outbox", _V3_OUTBOX),
     Migration("queries as typed", _V4_QUERIES_AS_TYPED),
+    Migration("index coverage", _V5_COVERAGE),
 )
 """Every migration, oldest first."""
 

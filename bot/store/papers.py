@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.models import HarvestedRecord, Paper
 from bot.store.base import StoreBase
+from bot.store.coverage import Coverage, record_coverage
 from bot.store.values import ID_CHUNK, check_versionless, from_text, json_list, to_text
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,13 @@ class PaperStore(StoreBase):
         logger.debug("Upserted %s papers, %s rows written", len(params), written)
         return written
 
-    async def upsert_harvested(self, records: Iterable[HarvestedRecord]) -> HarvestCounts:
+    async def upsert_harvested(
+        self,
+        records: Iterable[HarvestedRecord],
+        *,
+        matched_before: date | None = None,
+        completes: Coverage | None = None,
+    ) -> HarvestCounts:
         """Store a page of OAI-PMH records in one transaction; see :class:`HarvestCounts`.
 
         Versions: OAI's ``arXiv`` format has none, so a record whose ``updated`` is later
@@ -90,13 +97,19 @@ class PaperStore(StoreBase):
         harvested, and never changed after. ``matched_at`` becomes NULL (the paper goes
         through local matching again) for a new paper, a new version, or changed
         categories. Rows whose record brings nothing new are not written at all.
+
+        A backfill passes ``matched_before``: records stamped before that day are stored
+        as already matched (old news, never posted); and ``completes``, the coverage this
+        page completes, recorded in the same transaction.
         """
         batch = list(records)
-        if not batch:
+        if not batch and completes is None:
             return HarvestCounts()
         now = self.now_text()
         counts = {"new": 0, "revised": 0, "changed": 0, "unchanged": 0}
         async with self.transaction() as conn:
+            if completes is not None:
+                await record_coverage(conn, completes.set_spec, completes.start, completes.end)
             ids = list(dict.fromkeys(record.paper.arxiv_id for record in batch))
             stored: dict[str, dict[str, Any]] = {}
             for start in range(0, len(ids), ID_CHUNK):
@@ -115,6 +128,8 @@ class PaperStore(StoreBase):
                 counts[kind] += 1
                 if row is None:
                     continue
+                if matched_before is not None and record.datestamp < matched_before:
+                    row["matched_at"] = row["matched_at"] or now
                 if arxiv_id in stored:
                     updates[arxiv_id] = row
                 else:
@@ -201,7 +216,7 @@ _UPSERT_PAPER = (
 )
 
 
-_HARVEST_INSERT = (*_PAPER_COLUMNS, "announced")
+_HARVEST_INSERT = (*_PAPER_COLUMNS, "announced", "matched_at")
 _HARVEST_UPDATE = (
     *(c for c in _REPLACED if c != "submitted"),  # the first submission never changes
     "announced",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.store.channels import ChannelStore
+from bot.store.coverage import CoverageStore
 from bot.store.papers import PaperStore
 from bot.store.values import from_text
 
@@ -30,7 +31,7 @@ class StoreBacklog:
     paused_channels: int
 
 
-class Store(ChannelStore, PaperStore):
+class Store(ChannelStore, PaperStore, CoverageStore):
     """SQLite storage for papers, channels, subscriptions, deliveries and small state.
 
     One aiosqlite connection serves the whole process. An :class:`asyncio.Lock` keeps

@@ -316,8 +316,9 @@ async def prune(store: Store, *, before: date, today: date, grace_days: int) -> 
     which it never was. The full-text index follows through the table's triggers. Rows
     of ``deliveries``, the at-most-once key, are never deleted; a deleted message leaves
     its deliveries' ``message_id`` empty. Deletes in short transactions, so a running
-    bot is not held.
+    bot is not held. The local index's coverage is trimmed to start at ``before``.
     """
+    await store.trim_coverage(before)  # first: the index never claims what it lacks
     papers = await _delete_in_chunks(
         store,
         "papers",
