@@ -38,7 +38,7 @@ from bot.errors import HarvestError, HarvestProblem, QueryError, StorageError
 from bot.models import HarvestedRecord
 from bot.observability.metrics import Metrics
 from bot.query import parse_query
-from bot.sources.gate import run_in_thread
+from bot.sources.cutoff import run_in_thread
 from bot.sources.oai import OaiClient
 from bot.store import HarvestCounts, Store
 

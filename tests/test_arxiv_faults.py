@@ -26,7 +26,8 @@ from bot.config import Settings
 from bot.errors import ArxivIncompleteError, ArxivUnavailableError, NotFoundError
 from bot.models import ChannelRef, SortOrder, Tone
 from bot.sources.arxiv_api import ArxivApi, feed_problem
-from bot.sources.gate import CANCELLED_TEXT, ArxivGate, run_in_thread
+from bot.sources.cutoff import CANCELLED_TEXT, run_in_thread
+from bot.sources.gate import ArxivGate
 from tests.conftest import settings_env
 from tests.fakes.arxiv_api import FakeArxiv, render_error_feed, render_feed
 from tests.fakes.corpus import sample_papers

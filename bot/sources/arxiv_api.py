@@ -49,7 +49,8 @@ from bot.errors import (
     PaperIdError,
 )
 from bot.models import Paper, SearchResults, SortOrder
-from bot.sources.gate import ArxivGate, QueuePlace, format_duration, run_in_thread
+from bot.sources.cutoff import run_in_thread
+from bot.sources.gate import ArxivGate, QueuePlace, format_duration
 from bot.sources.xmlsafe import parse_xml
 
 __all__ = [
@@ -406,10 +407,6 @@ class ArxivApi:
         if wanted is not None and wanted < 1:
             raise PaperIdError(f"paper versions start at 1, got {wanted}")
         return await self._lookups.get((paper_id, wanted), on_queue)
-
-    def clear_cache(self) -> None:
-        self._searches.clear()
-        self._lookups.clear()
 
     async def _search_uncached(
         self, key: tuple[str, SortOrder, int], report: QueueListener

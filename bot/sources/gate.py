@@ -5,16 +5,17 @@ seconds, counted over all of its interfaces, and ask for a descriptive User-Agen
 answers 429 or 503 (often with ``Retry-After``) when it wants clients to slow down.
 
 :class:`ArxivGate` enforces all of that for synchronous ``requests`` code, which runs in
-worker threads (:func:`run_in_thread`) so the event loop never blocks. Its sessions
-(:meth:`ArxivGate.session`) hold the gate's lock for a whole request, retries included,
-and start requests at least ``interval`` seconds apart. Given ``shared_rhythm_path`` (a
-lock file beside the database, see :mod:`bot.sources.rhythm`), the lock and the spacing
-hold across every process using that database.
+worker threads (:func:`~bot.sources.cutoff.run_in_thread`) so the event loop never
+blocks. Its sessions (:meth:`ArxivGate.session`) hold the gate's lock for a whole
+request, retries included, and start requests at least ``interval`` seconds apart.
+Given ``shared_rhythm_path`` (a lock file beside the database, see
+:mod:`bot.sources.rhythm`), the lock and the spacing hold across every process using
+that database.
 
 Every request, body included, ends within the gate's ``timeout``: ``requests``' own
 timeout bounds each socket read, not the answer, so a server trickling a byte every few
 seconds would hold the gate for ever. A timer cuts the connection when the time is up,
-whatever the server is doing; the gate is free again at once.
+whatever the server is doing; the gate is free again at once (:mod:`bot.sources.cutoff`).
 
 User-facing calls run under :meth:`ArxivGate.deadline`: a context-variable budget (it
 propagates into worker threads) covering the wait for the lock, the spacing, the
@@ -41,11 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import math
 import re
-import socket
 import threading
 import time
 import weakref
@@ -58,16 +57,20 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
-from urllib3.response import HTTPResponse
 from urllib3.util import Retry
 
 from bot.clock import Clock, utc_now
 from bot.errors import ArxivIncompleteError, ArxivRejectedError, ArxivUnavailableError
 from bot.secrets import mask_secrets, mask_url
+from bot.sources.cutoff import (
+    CANCELLED_TEXT,
+    DEADLINE,
+    Call,
+    WatchedAdapter,
+    current_call,
+    watching,
+)
 from bot.sources.rhythm import SharedRhythm
 from bot.sources.xmlsafe import parse_xml
 
@@ -84,7 +87,6 @@ __all__ = [
     "atom_error_message",
     "build_user_agent",
     "format_duration",
-    "run_in_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,6 @@ QUEUE_POLL_SECONDS = 0.5
 FIRST_LATENCY_GUESS = 1.0
 """Seconds an arXiv request is assumed to take before one has been timed."""
 
-CANCELLED_TEXT = "arxiv-bot stopped waiting for arXiv (it is stopping, or gave up on the answer)"
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
@@ -208,192 +209,6 @@ def _connection_reason(exc: BaseException) -> str:
     return "connection failed"
 
 
-# -- cutting a request off: its total deadline, or its caller giving up ----------------
-
-_DEADLINE = "deadline"
-_CANCELLED = "cancelled"
-
-
-class _Watch:
-    """The socket of one request in flight, so that a timer or a cancellation can cut it.
-
-    Shutting the socket down ends a read blocked in another thread at once, whether it
-    waits for the status line, a header or the body.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._closed = False
-        self.reason: str | None = None
-        """Why the request was cut (``_DEADLINE`` or ``_CANCELLED``); None if it was not."""
-
-    def attach(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._sock = sock
-            if self.reason is not None:
-                _shut(sock)
-
-    def cut(self, reason: str) -> None:
-        with self._lock:
-            if self._closed or self.reason is not None:
-                return
-            self.reason = reason
-            if self._sock is not None:
-                _shut(self._sock)
-
-    def close(self) -> None:
-        """The request is over: its connection may go back to the pool, uncut."""
-        with self._lock:
-            self._closed = True
-            self._sock = None
-
-
-def _shut(sock: socket.socket) -> None:
-    # socket.socket's own shutdown, also for an SSL socket: it ends a read in progress
-    # in another thread without touching the TLS state that thread is using.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-_current_watch: ContextVar[_Watch | None] = ContextVar("arxiv_gate_watch", default=None)
-
-
-def _attach_current(sock: socket.socket | None) -> None:
-    watch = _current_watch.get()
-    if watch is not None and sock is not None:
-        watch.attach(sock)
-
-
-class _HTTPConnection(HTTPConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
-        _attach_current(self.sock)
-        return super().getresponse()
-
-
-class _HTTPSConnection(HTTPSConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
-        _attach_current(self.sock)
-        return super().getresponse()
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """urllib3's connection pools (``pool_classes_by_scheme``, ``ConnectionCls``), with
-    connections that hand their socket to the request's :class:`_Watch`."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS has connection classes of its own
-            manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
-
-
-class _Call:
-    """One caller's use of the gate, which can be called off (:meth:`cancel`): the
-    request in flight is cut, and waits and retries end at once."""
-
-    def __init__(self) -> None:
-        self.cancelled = threading.Event()
-        self._lock = threading.Lock()
-        self._watch: _Watch | None = None
-
-    def watch(self, watch: _Watch | None) -> None:
-        """The request now in flight (None: none)."""
-        with self._lock:
-            self._watch = watch
-        if watch is not None and self.cancelled.is_set():
-            watch.cut(_CANCELLED)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled.set()
-            watch = self._watch
-        if watch is not None:
-            watch.cut(_CANCELLED)
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled.is_set():
-            raise ArxivUnavailableError(CANCELLED_TEXT)
-
-
-_current_call: ContextVar[_Call | None] = ContextVar("arxiv_gate_call", default=None)
-
-
-@contextlib.contextmanager
-def _watching(call: _Call, limit: float) -> Iterator[_Watch]:
-    """Watch one request: cut it after ``limit`` seconds, or when ``call`` is cancelled."""
-    watch = _Watch()
-    timer = threading.Timer(limit, watch.cut, args=(_DEADLINE,))
-    timer.daemon = True
-    token = _current_watch.set(watch)
-    call.watch(watch)
-    timer.start()
-    try:
-        yield watch
-    finally:
-        timer.cancel()
-        watch.close()
-        call.watch(None)
-        _current_watch.reset(token)
-
-
-async def run_in_thread(fn: Callable[..., _T], /, *args: Any) -> _T:
-    """``fn(*args)`` in a daemon worker thread, in a copy of the caller's context.
-
-    Not ``asyncio.to_thread``: its pool's threads are joined when the process exits, so
-    a request stuck in one would keep a stopping bot alive. When the awaiting task is
-    cancelled (a deadline, a shutdown), the gate cuts the thread's request in flight and
-    ends its waits at once, so it gives the gate back.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[_T] = loop.create_future()
-    call = _Call()
-    context = contextvars.copy_context()
-    context.run(_current_call.set, call)
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def work() -> None:
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            result = context.run(fn, *args)
-        except BaseException as exc:  # handed to the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name="arxiv-worker", daemon=True).start()
-    try:
-        return await future
-    except asyncio.CancelledError:
-        call.cancel()
-        raise
-
-
 class ArxivGate:
     """Serialises, spaces, times out and retries every request to arXiv. Thread-safe."""
 
@@ -448,7 +263,7 @@ class ArxivGate:
         self._last_error_at: datetime | None = None
         self._last_success_at: datetime | None = None
         self._sessions: weakref.WeakSet[GatedSession] = weakref.WeakSet()
-        self._calls: set[_Call] = set()
+        self._calls: set[Call] = set()
         self._stopped = False
         self._latency = FIRST_LATENCY_GUESS  # a moving average of request times, under _state
         # The queue of callers on the event loop (see turn); touched only from the loop.
@@ -620,14 +435,14 @@ class ArxivGate:
         """
         url_text = url.decode() if isinstance(url, bytes) else url
         deadline = _deadline.get()
-        call = _current_call.get() or _Call()
+        call = current_call.get() or Call()
         asked_at = self._clock()
         with self._active(call), self._turn(deadline, call):
             self._count_wait(asked_at)
             return self._send_locked(send, method, url_text, kwargs, deadline, call, check)
 
     @contextlib.contextmanager
-    def _active(self, call: _Call) -> Iterator[None]:
+    def _active(self, call: Call) -> Iterator[None]:
         """Known to :meth:`stop` for the whole of the request, waits included."""
         with self._state:
             if self._stopped:
@@ -640,7 +455,7 @@ class ArxivGate:
                 self._calls.discard(call)
 
     @contextlib.contextmanager
-    def _turn(self, deadline: _Deadline | None, call: _Call) -> Iterator[None]:
+    def _turn(self, deadline: _Deadline | None, call: Call) -> Iterator[None]:
         """Hold the gate: this process's lock, then the database's lock file."""
         self._acquire(deadline)
         try:
@@ -666,7 +481,7 @@ class ArxivGate:
         if remaining <= 0 or not self._lock.acquire(timeout=remaining):
             raise self._too_slow(deadline.seconds)
 
-    def _lock_shared(self, deadline: _Deadline | None, call: _Call) -> None:
+    def _lock_shared(self, deadline: _Deadline | None, call: Call) -> None:
         """Wait until no other process on this database is at the gate."""
         if self._rhythm is None:
             return
@@ -682,7 +497,7 @@ class ArxivGate:
         url: str,
         kwargs: dict[str, Any],
         deadline: _Deadline | None,
-        call: _Call,
+        call: Call,
         check: Callable[[requests.Response], None] | None,
     ) -> requests.Response:
         host = urlsplit(url).netloc.rpartition("@")[2] or mask_url(url)  # no credentials
@@ -748,7 +563,7 @@ class ArxivGate:
         method: str | bytes,
         url: str,
         kwargs: dict[str, Any],
-        call: _Call,
+        call: Call,
         deadline: _Deadline | None,
         host: str,
     ) -> requests.Response:
@@ -758,14 +573,14 @@ class ArxivGate:
         with self._state:
             self._requests += 1
         self._mark_start()
-        with _watching(call, limit) as watch:
+        with watching(call, limit) as watch:
             try:
                 response = send(method, url, **kwargs)
                 _ = response.content  # the body, under the same watch
                 self._time_request(self._last_started)
             except requests.RequestException as exc:
                 call.raise_if_cancelled()
-                cut = watch.reason == _DEADLINE or isinstance(exc, requests.Timeout)
+                cut = watch.reason == DEADLINE or isinstance(exc, requests.Timeout)
                 error = self._too_slow(budget) if cut else self._request_error(exc, host)
                 raise self._failure(error) from exc
         if watch.reason is not None:  # a body without Content-Length ends quietly when cut
@@ -793,7 +608,7 @@ class ArxivGate:
         except ArxivIncompleteError as error:
             raise self._failure(error) from None
 
-    def _wait_for_turn(self, deadline: _Deadline | None, call: _Call) -> None:
+    def _wait_for_turn(self, deadline: _Deadline | None, call: Call) -> None:
         """Sleep until ``interval`` has passed since the last request started (in this
         process or, with a shared rhythm, any other on the database) and any backoff
         ended."""
@@ -839,7 +654,7 @@ class ArxivGate:
         if self._rhythm is not None:
             self._rhythm.block(wait)
 
-    def _pause(self, seconds: float, call: _Call) -> None:
+    def _pause(self, seconds: float, call: Call) -> None:
         """Sleep; a real sleep ends early when ``call`` is cancelled."""
         if self._sleep is not None:
             self._sleep(seconds)
@@ -934,7 +749,7 @@ class GatedSession(requests.Session):
         self._check = check
         self.headers["User-Agent"] = gate.user_agent
         for prefix in ("https://", "http://"):
-            self.mount(prefix, _WatchedAdapter())
+            self.mount(prefix, WatchedAdapter())
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, **kwargs: Any
