@@ -23,6 +23,7 @@ from bot.categories import parse_oai_sets
 from bot.commands.grammar import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    MAX_PAGE,
     SPECS,
     PaperCommand,
     SearchCommand,
@@ -258,9 +259,9 @@ def search_from_argv(words: Sequence[str], given: Mapping[str, str]) -> SearchCo
 
 def _print_reply(reply: Reply) -> None:
     if sys.stdout.isatty():
-        print_reply_table(reply)
+        print_reply_table(reply, shell=True)
     else:
-        click.echo(reply_text(reply))
+        click.echo(reply_text(reply, shell=True))
     if reply.tone is Tone.ERROR:
         raise SystemExit(1)
 
@@ -279,14 +280,21 @@ def _print_reply(reply: Reply) -> None:
     default=DEFAULT_LIMIT,
     show_default=True,
 )
+@click.option(
+    "--page",
+    type=click.IntRange(1, MAX_PAGE),
+    default=1,
+    show_default=True,
+    help="Which page of --limit results to show.",
+)
 @verbose_option
-def search(query: tuple[str, ...], sort: str, limit: int) -> None:
+def search(query: tuple[str, ...], sort: str, limit: int, page: int) -> None:
     """Search arXiv once, e.g.  arxiv-bot search 'ti:"diffusion model" AND cat:cs.CV'"""
     settings = _settings_or_exit()
     context = click.get_current_context()
     typed = {
         name: str(value)
-        for name, value in (("sort", sort), ("limit", limit))
+        for name, value in (("sort", sort), ("limit", limit), ("page", page))
         if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     }
     try:

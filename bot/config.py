@@ -71,6 +71,9 @@ class Settings(EnvSettings):
     index_sets: str = ""
     """OAI-PMH sets the harvest keeps besides what subscriptions need: "cs,eess", "all";
     "" only what subscriptions need. Normalised to sorted set names or "all"."""
+    search_index_days: Annotated[int, Field(ge=0, le=36500)] = 365
+    """Days of a query's categories the local index must hold up to now before it
+    answers relevance searches itself (newest-first ones need only the recent days)."""
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 180
     """Days after which old papers and sent messages are pruned; 0 keeps everything."""
     http_host: str = "0.0.0.0"

@@ -181,6 +181,19 @@ class Tone(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Snippet:
+    """One line of a paper's abstract, with the words a search matched.
+
+    ``marks`` are ``(start, end)`` offsets into ``text``, sorted and not overlapping:
+    the stretches to highlight (bold in Slack and Discord, reverse video on a terminal).
+    ``text`` is untrusted (it comes from arXiv): renderers escape it as any abstract.
+    """
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """The platform-neutral answer to a command.
 
@@ -197,3 +210,9 @@ class Reply:
     visibility: Visibility = Visibility.PRIVATE
     tone: Tone = Tone.INFO
     footer: str = ""
+    snippets: tuple[Snippet | None, ...] = ()
+    """One per paper of ``papers`` (in order, possibly fewer): the abstract line to show
+    under it, or None."""
+    more: str | None = None
+    """The command text that shows the next page of ``papers`` (``search ... --page 2``):
+    a "Next" button runs it where the platform has buttons, the terminal shows it."""

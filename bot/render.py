@@ -7,6 +7,7 @@ the one-shot CLI print :func:`reply_text` and :func:`post_text` as they are.
 from __future__ import annotations
 
 import re
+import shlex
 import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.categories import category_name
 from bot.links import find_code_links
-from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone
+from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Subscription, Tone
 from bot.store.coverage import ALL_SETS, Coverage, since
 
 MAX_AUTHORS = 8
@@ -161,22 +162,142 @@ def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -
     return "\n".join(lines)
 
 
+# -- snippets and the next page
+
+Run = tuple[str, bool]
+"""A stretch of a snippet's text and whether it is highlighted."""
+
+ELLIPSIS = "…"
+_SNIPPET_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def snippet_runs(snippet: Snippet, limit: int) -> list[Run]:
+    """The snippet as one clean line of runs ``(text, highlighted)``, cut to ``limit``.
+
+    Control and bidi characters are dropped and spaces collapsed as by :func:`clean`,
+    keeping the marks on the characters they cover. Marks out of range are clipped,
+    overlapping or touching ones merge, and each grows to whole words (a bold marker in
+    the middle of a word is not read as one by Slack); a highlighted run never starts or
+    ends with a space. A text longer than ``limit`` characters is cut at a word with
+    :data:`ELLIPSIS` (which is never highlighted), and the marks are cut with it: a mark
+    past the cut is dropped, one across it ends there. Empty when nothing is left.
+    """
+    if limit < len(ELLIPSIS) + 1:
+        return []
+    text = snippet.text
+    marked = [False] * len(text)
+    for start, end in snippet.marks:
+        for index in range(max(start, 0), min(end, len(text))):
+            marked[index] = True
+    # Whole words: a mark that starts or ends inside a word covers all of it.
+    for index in range(1, len(text)):
+        if marked[index] and not marked[index - 1] and _is_word(text[index]):
+            back = index - 1
+            while back >= 0 and _is_word(text[back]) and not marked[back]:
+                marked[back] = True
+                back -= 1
+    for index in range(len(text) - 2, -1, -1):
+        if marked[index] and not marked[index + 1] and _is_word(text[index]):
+            ahead = index + 1
+            while ahead < len(text) and _is_word(text[ahead]) and not marked[ahead]:
+                marked[ahead] = True
+                ahead += 1
+    for url in _SNIPPET_URL.finditer(text):  # a link is not half bold
+        marked[url.start() : url.end()] = [False] * (url.end() - url.start())
+    chars: list[tuple[str, bool]] = []
+    for char, mark in zip(text, marked, strict=True):
+        if _CONTROL.match(char):
+            continue
+        if char.isspace():
+            if not chars or chars[-1][0] == " ":
+                continue
+            char = " "
+        chars.append((char, mark))
+    while chars and chars[-1][0] == " ":
+        chars.pop()
+    # Spaces at a highlight's edges are not highlighted (``* word*`` is not bold).
+    for index, (char, mark) in enumerate(chars):
+        if char == " " and mark:
+            before = chars[index - 1][1] if index else False
+            after = chars[index + 1][1] if index + 1 < len(chars) else False
+            if not (before and after):
+                chars[index] = (" ", False)
+    line = "".join(char for char, _ in chars)
+    cut = cut_at_word(line, max(limit, 0), ELLIPSIS)
+    if cut != line:
+        keep = len(cut) - len(ELLIPSIS)
+        chars = chars[:keep]
+        while chars and chars[-1][0] == " ":
+            chars.pop()
+        chars.append((ELLIPSIS, False))
+    runs: list[Run] = []
+    for char, mark in chars:
+        if runs and runs[-1][1] == mark:
+            runs[-1] = (runs[-1][0] + char, mark)
+        else:
+            runs.append((char, mark))
+    return runs
+
+
+def snippet_for(reply: Reply, index: int) -> Snippet | None:
+    """The snippet of ``reply.papers[index]``, or None (there may be fewer snippets)."""
+    return reply.snippets[index] if index < len(reply.snippets) else None
+
+
+MORE_PREFIX = "/arxiv "
+
+
+def more_line(more: str, *, shell: bool = False) -> str:
+    """The footer naming the command for the next page: ``More: /arxiv search x --page 2``.
+
+    With ``shell`` (the one-shot CLI), a search is given as the ``arxiv-bot search``
+    command line that shows that page, its query and options quoted as one word (the CLI
+    reads options inside a quoted query). ``more`` holds what someone typed: it is cleaned.
+    """
+    command = clean(more)
+    name, _, rest = command.partition(" ")
+    if shell and name == "search" and rest:
+        return f"More: arxiv-bot search {shlex.quote(rest)}"
+    return f"More: {MORE_PREFIX}{command}"
+
+
 _TONE_MARK = {Tone.INFO: "", Tone.SUCCESS: "✓ ", Tone.ERROR: "✗ "}
+SNIPPET_INDENT = "     "
 
 
-def reply_text(reply: Reply, *, width: int = 88) -> str:
-    """A reply as readable plain text (console, pipes, the one-shot CLI)."""
+def reply_text(reply: Reply, *, width: int = 88, shell: bool = False) -> str:
+    """A reply as readable plain text (console, pipes, the one-shot CLI).
+
+    Each result's snippet is a line under its link, cut to ``width`` with "…". This text
+    goes to pipes and logs as well as terminals, so it carries no escape codes and the
+    snippet's highlights are not shown at all (a marker such as ``[word]`` could not be
+    told from the abstract's own characters); :func:`bot.tables.print_reply_table` shows
+    them on a terminal. ``reply.more`` ends the text as :func:`more_line` (``shell`` for
+    the one-shot CLI).
+    """
     parts = [_TONE_MARK[reply.tone] + reply.title]
     parts.extend(reply.lines)
     parts.extend(f"    {line}" for line in reply.code)
+    room = max(width - len(SNIPPET_INDENT), 20)
     for number, paper in enumerate(reply.papers, start=1):
         parts.append(f"{number:>3}. {paper_summary(paper)}")
-        parts.append(f"     {paper.abs_url}")
+        parts.append(f"{SNIPPET_INDENT}{paper.abs_url}")
+        snippet = snippet_for(reply, number - 1)
+        if snippet is not None:
+            line = "".join(text for text, _ in snippet_runs(snippet, room))
+            if line:
+                parts.append(SNIPPET_INDENT + line)
     text = "\n".join(parts)
     for post in reply.posts:
         text += "\n\n" + post_text(post, width=width)
     if reply.footer:
         text += "\n" + reply.footer
+    if reply.more:
+        text += "\n" + more_line(reply.more, shell=shell)
     return text
 
 

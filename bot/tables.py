@@ -11,8 +11,21 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import Paper, PaperPost, Reply, Tone
-from bot.render import author_line, category_line, clean, date_line, format_date
+from bot.models import Paper, PaperPost, Reply, Snippet, Tone
+from bot.render import (
+    author_line,
+    category_line,
+    clean,
+    date_line,
+    format_date,
+    more_line,
+    snippet_for,
+    snippet_runs,
+)
+
+SNIPPET_CHARS = 300
+SNIPPET_STYLE = "dim"
+HIGHLIGHT_STYLE = "reverse"
 
 
 def _post_table(post: PaperPost) -> Table:
@@ -43,8 +56,25 @@ def _linked_id(paper: Paper) -> Text:
     return Text(paper.versioned_id, style=Style(link=paper.abs_url))
 
 
-def print_reply_table(reply: Reply, console: Console | None = None) -> None:
-    """Print ``reply`` as tables; untrusted text goes in as ``Text``, never as markup."""
+def _title_cell(paper: Paper, snippet: Snippet | None) -> Text:
+    """The title, then the snippet on the next line, dim, its marks in reverse video."""
+    cell = Text(clean(paper.title))
+    runs = snippet_runs(snippet, SNIPPET_CHARS) if snippet is not None else []
+    if runs:
+        cell.append("\n")
+        for text, highlighted in runs:
+            style = f"{SNIPPET_STYLE} {HIGHLIGHT_STYLE}" if highlighted else SNIPPET_STYLE
+            cell.append(text, style=style)
+    return cell
+
+
+def print_reply_table(reply: Reply, console: Console | None = None, *, shell: bool = False) -> None:
+    """Print ``reply`` as tables; untrusted text goes in as ``Text``, never as markup.
+
+    A result's snippet shows under its title, its highlights in reverse video (rich
+    leaves them out where the output is not a terminal). ``reply.more`` ends the output
+    as :func:`bot.render.more_line` (``shell`` for the one-shot CLI).
+    """
     console = console or Console()
     style = "red" if reply.tone is Tone.ERROR else "bold"
     console.print(Text(reply.title, style=style))
@@ -63,7 +93,7 @@ def print_reply_table(reply: Reply, console: Console | None = None) -> None:
         for number, paper in enumerate(reply.papers, start=1):
             table.add_row(
                 str(number),
-                Text(clean(paper.title)),
+                _title_cell(paper, snippet_for(reply, number - 1)),
                 Text(author_line(paper.authors, 3)),
                 _linked_id(paper),
                 paper.primary_category,
@@ -74,3 +104,5 @@ def print_reply_table(reply: Reply, console: Console | None = None) -> None:
         console.print(_post_table(post))
     if reply.footer:
         console.print(Text(reply.footer, style="dim"))
+    if reply.more:
+        console.print(Text(more_line(reply.more, shell=shell), style="dim"))

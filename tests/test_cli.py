@@ -10,9 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from bot.cli import query_from_argv
+from bot import cli as cli_module
+from bot.adapter import CommandContext
+from bot.cli import query_from_argv, search_from_argv
+from bot.commands.grammar import SearchCommand
 from bot.config import Settings
+from bot.errors import CommandError
+from bot.models import Reply, Snippet
 from tests.conftest import settings_env
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.corpus import paper_by_id
@@ -111,7 +117,10 @@ def test_options_inside_a_quoted_query_are_options(
     ("args", "message"),
     [
         (["x --sort date", "--sort", "date"], "Option --sort is given twice; keep one."),
-        (["x --order date"], "Unknown option --order for search. Options: --sort, --limit."),
+        (
+            ["x --order date"],
+            "Unknown option --order for search. Options: --sort, --limit, --page.",
+        ),
         (["x --limit 99"], "--limit must be a whole number from 1 to 25; '99' is too large."),
     ],
 )
@@ -190,3 +199,54 @@ def test_a_piped_run_answers_and_exits_without_waiting_for_a_slow_harvest(
 def stored(settings: Settings, sql: str) -> int:
     with contextlib.closing(sqlite3.connect(settings.database_path)) as conn:
         return int(conn.execute(sql).fetchone()[0])
+
+
+def test_search_page_option_is_read_like_the_others() -> None:
+    assert search_from_argv(["mri"], {"page": "2"}).page == 2
+    assert search_from_argv(["mri --page 3 --limit 5"], {}).page == 3
+    assert search_from_argv(["mri"], {}).page == 1
+    with pytest.raises(CommandError, match="given twice"):
+        search_from_argv(["mri --page 3"], {"page": "2"})
+
+
+def test_one_shot_search_pages_and_names_the_next_one(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``arxiv-bot search --page 2`` asks the core for page 2, and the output says how to
+    get page 3 (a test double of the app: no search engine needed)."""
+    asked: list[SearchCommand] = []
+
+    class PagedApp:
+        def __init__(self, settings: Settings) -> None:
+            pass
+
+        async def __aenter__(self) -> PagedApp:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def handle(self, command: SearchCommand, context: CommandContext) -> Reply:
+            asked.append(command)
+            return Reply(
+                title="Page 2",
+                papers=(paper_by_id("2506.11674"),),
+                snippets=(Snippet("We train a diffusion model", ((11, 20),)),),
+                more='search ti:"diffusion model" --limit 2 --page 3',
+            )
+
+    monkeypatch.setattr(cli_module, "BotApp", PagedApp)
+    env = settings_env(settings)
+    runner = CliRunner()
+    args = ["search", "ti:diffusion model", "--limit", "2", "--page", "2"]
+    result = runner.invoke(cli_module.cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    (command,) = asked
+    assert (command.page, command.limit) == (2, 2)
+    assert "     We train a diffusion model" in result.output.splitlines()
+    last = result.output.splitlines()[-1]
+    assert last == "More: arxiv-bot search 'ti:\"diffusion model\" --limit 2 --page 3'"
+
+    too_far = runner.invoke(cli_module.cli, ["search", "mri", "--page", "41"], env=env)
+    assert too_far.exit_code == 2
+    assert "--page" in too_far.output

@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 
 from adapters.console import ConsoleAdapter
+from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.config import Settings
-from bot.models import ChannelRef, Paper
+from bot.models import ChannelRef, Paper, Reply, Snippet, Subscription
 from bot.render import make_post
 from tests.conftest import send_plan
 from tests.fakes.arxiv_api import FakeArxiv
@@ -161,3 +162,40 @@ async def test_posts_show_channel_and_id_and_neutralise_control_text(
     assert "\x1b" not in text
     assert "\u202e" not in text
     assert "Evil [31mred[0m title <!channel>" in text
+
+
+class _PagedCore:
+    """A core that answers any command with one page of results and a next page."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def execute(self, text: str, context: CommandContext) -> Reply:
+        self.texts.append(text.strip())
+        text_ = "We train a diffusion model"
+        start = text_.index("diffusion")
+        return Reply(
+            title="Page 1",
+            papers=(paper_by_id("2506.11674"),),
+            snippets=(Snippet(text_, ((start, start + 9),)),),
+            more='search ti:"diffusion model" --page 2',
+        )
+
+    async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
+        return []
+
+
+async def test_results_show_their_snippet_and_how_to_get_the_next_page() -> None:
+    core = _PagedCore()
+    output = io.StringIO()
+    adapter = ConsoleAdapter(
+        core, stdin=io.StringIO('/arxiv search ti:"diffusion model"\n'), stdout=output
+    )
+    await adapter.start()
+    await adapter.wait_closed()
+    await adapter.stop()
+    out = output.getvalue()
+    assert core.texts == ['/arxiv search ti:"diffusion model"']
+    assert "     We train a diffusion model" in out.splitlines()
+    assert 'More: /arxiv search ti:"diffusion model" --page 2' in out.splitlines()
+    assert "\x1b" not in out

@@ -40,7 +40,7 @@ async def cycle_output(app: BotApp) -> str:
 
 async def test_subscribe_harvest_and_post_once(app: BotApp, fake_oai: FakeOai) -> None:
     subscribed = await run_console(app, '/arxiv subscribe ti:"medical imaging"\n', channel="lab")
-    assert "No papers were harvested in the last 7 days yet" in subscribed
+    assert "No new papers were harvested in the last 7 days yet" in subscribed
     await run_console(app, "/arxiv subscribe cat:eess.IV --mode digest\n", channel="imaging")
     announce(fake_oai, "2506.11674", "2506.10231", "2506.09876")
 
@@ -72,7 +72,7 @@ async def test_preview_and_status_after_a_harvest(app: BotApp, fake_oai: FakeOai
     announce(fake_oai, "2506.11674", "2506.12000", "2506.09876")
     await app.run_cycle()
     out = await run_console(app, "/arxiv preview abs:segmentation\n/arxiv status\n")
-    assert "Over the last 7 days it would have matched 2 papers (of 3 harvested)" in out
+    assert "Over the last 7 days it would have posted 2 papers (of 3 new papers harvested)" in out
     assert "Self-Supervised Pretraining for Ultrasound Image Segmentation" in out
     assert "Last harvest:" in out
     assert "3 new papers" in out

@@ -30,6 +30,7 @@ from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.oai import FakeOai, ManualTime, quick_gate, running_fake_oai
 from tests.fakes.oai_corpus import synthetic_records
+from tests.local_index import found
 
 START = datetime(2025, 6, 17, 3, 0, tzinfo=UTC)
 TODAY = START.date()
@@ -528,10 +529,9 @@ async def test_harvested_papers_are_searchable(
     fake.set_records([rec(paper_by_id("2506.11674"), TODAY)])
     await harvester.harvest()
 
-    found = await store.search_papers("diffusion segmentation Muller")
-
-    assert [p.arxiv_id for p in found] == ["2506.11674"]
-    assert found[0].authors[0] == "Lena Müller"
+    assert await found(store, "diffusion segmentation Muller") == ["2506.11674"]
+    stored = await store.get_paper("2506.11674")
+    assert stored is not None and stored.authors[0] == "Lena Müller"
 
 
 async def test_recent_papers_newest_announced_first(store: Store) -> None:

@@ -36,7 +36,8 @@ LONG = "9" * 900  # as long as a command may be
         ("search mri --limit=+5", "without a sign: not '+5'"),
         ("search mri --limit \u00b2", "from 1 to 25, not '\u00b2'"),
         ("search mri --limit 2.5", "from 1 to 25, not '2.5'"),
-        ("search mri --page 2", "Unknown option --page for search. Options: --sort, --limit"),
+        ("search mri --page 41", "from 1 to 40; '41' is too large"),
+        ("search mri --page 0", "from 1 to 40; '0' is too small"),
     ],
 )
 def test_numbers_out_of_range_get_a_specific_message(text: str, message: str) -> None:

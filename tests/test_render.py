@@ -1,8 +1,22 @@
+import io
+import re
 from dataclasses import replace
 
-from bot.models import Reply, Subscription, Tone
-from bot.render import author_line, clean, cut_at_word, make_post, post_text, reply_text
-from tests.fakes.corpus import paper_by_id
+from rich.console import Console
+
+from bot.models import Reply, Snippet, Subscription, Tone
+from bot.render import (
+    author_line,
+    clean,
+    cut_at_word,
+    make_post,
+    more_line,
+    post_text,
+    reply_text,
+    snippet_runs,
+)
+from bot.tables import print_reply_table
+from tests.fakes.corpus import paper_by_id, sample_papers
 
 
 def test_author_line_keeps_the_first_eight_then_et_al() -> None:
@@ -52,3 +66,87 @@ def test_reply_text_marks_errors_and_numbers_results() -> None:
     text = reply_text(Reply(title="1 papers match x", papers=(paper,)))
     assert "  1. Boundary-Aware Diffusion Models" in text
     assert reply_text(Reply(title="Nope", tone=Tone.ERROR)).startswith("✗ Nope")
+
+
+# -- snippets and the next page
+
+
+def _snippet(text: str, *words: str) -> Snippet:
+    marks = sorted((text.index(word), text.index(word) + len(word)) for word in words)
+    return Snippet(text, tuple(marks))
+
+
+def test_snippet_runs_highlight_whole_words_and_clean_the_text() -> None:
+    text = "We train\x1b[31m a diffusion\n\n  model\u202e for segmen" + "tation."
+    start = text.index("diffusion")
+    runs = snippet_runs(
+        Snippet(text, ((start, start + 9), (text.index("segmen"), len(text) - 5))), 200
+    )
+    assert runs == [
+        ("We train[31m a ", False),
+        ("diffusion", True),
+        (" model for ", False),
+        ("segmentation", True),
+        (".", False),
+    ]
+
+
+def test_snippet_runs_cut_the_marks_with_the_text() -> None:
+    text = "alpha beta gamma delta epsilon"
+    runs = snippet_runs(_snippet(text, "beta gamma", "epsilon"), 18)
+    assert "".join(part for part, _ in runs) == "alpha beta gamma…"
+    assert runs == [("alpha ", False), ("beta gamma", True), ("…", False)]
+    assert snippet_runs(_snippet(text, "alpha"), 1) == []
+    # Marks out of range or inside a URL highlight nothing.
+    assert snippet_runs(Snippet("see https://x.org/diffusion", ((14, 90),)), 80) == [
+        ("see https://x.org/diffusion", False)
+    ]
+
+
+def test_reply_text_shows_snippets_without_escape_codes_and_the_more_line() -> None:
+    paper, other = sample_papers()[:2]
+    reply = Reply(
+        title="2 papers",
+        papers=(paper, other),
+        snippets=(_snippet("a diffusion model " * 20, "diffusion"),),
+        more='search ti:"diffusion model" --page 2',
+    )
+    text = reply_text(reply, width=60)
+    lines = text.splitlines()
+    index = lines.index(f"     {paper.abs_url}")
+    assert lines[index + 1].startswith("     a diffusion model a diffusion")
+    assert lines[index + 1].endswith("…") and len(lines[index + 1]) <= 60
+    assert lines[index + 2].startswith("  2. ")  # the second paper has no snippet
+    assert "\x1b" not in text
+    assert lines[-1] == 'More: /arxiv search ti:"diffusion model" --page 2'
+    shell = reply_text(reply, shell=True).splitlines()[-1]
+    assert shell == "More: arxiv-bot search 'ti:\"diffusion model\" --page 2'"
+
+
+def test_more_line_cleans_what_was_typed() -> None:
+    assert more_line("search \x1b[2Jmri --page 2") == "More: /arxiv search [2Jmri --page 2"
+    assert more_line("similar 2506.11674 --page 2", shell=True) == (
+        "More: /arxiv similar 2506.11674 --page 2"
+    )
+
+
+def test_table_shows_snippets_in_reverse_video_and_the_more_line() -> None:
+    paper = sample_papers()[0]
+    reply = Reply(
+        title="1 paper",
+        papers=(paper,),
+        snippets=(_snippet("[bold]a[/bold] diffusion model", "diffusion"),),
+        more="search mri --page 2",
+    )
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=200, color_system="standard")
+    print_reply_table(reply, console)
+    shown = output.getvalue()
+    assert re.search(r"\x1b\[[0-9;]*7[0-9;]*mdiffusion\x1b\[0m", shown), repr(shown)
+    assert "[bold]a[/bold]" in shown  # never read as markup
+    assert "More: /arxiv search mri --page 2" in shown
+    plain = Console(record=True, width=200, color_system=None)
+    print_reply_table(reply, plain, shell=True)
+    exported = plain.export_text()
+    assert "diffusion model" in exported and "\x1b" not in exported
+    assert "More: arxiv-bot search 'mri --page 2'" in exported

@@ -25,6 +25,7 @@ from tests.conftest import settings_env
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, revised
 from tests.fakes.oai import FakeOai
+from tests.local_index import found
 from tests.test_delivery import IMAGING, NLP, START, Bed, RecordingSender, paper
 
 OFFLINE = ChannelRef("teams", "T", "lab", "lab")
@@ -314,8 +315,8 @@ async def test_prune_removes_exactly_the_old_rows_nothing_needs(bed: Bed, tmp_pa
     row = await bed.row(IMAGING, "2506.50001")
     assert (row["status"], row["message_id"]) == ("delivered", None)
     # The full-text index followed.
-    assert await bed.store.search_papers("Unsent") != []
-    assert [p.arxiv_id for p in await bed.store.search_papers("paper")] == []
+    assert await found(bed.store, "Unsent") != []
+    assert await found(bed.store, "paper") == []
     assert upkeep.check(tmp_path / "bot.db").ok
 
     # A revision of the pruned, delivered paper arrives: it is not posted as new.

@@ -119,7 +119,8 @@ Tree = app_commands.CommandTree[discord.Client]
 
 
 def build_tree(client: discord.Client, runner: CommandRunner) -> Tree:
-    """The command tree with ``/arxiv``, and the share button's handler, on ``client``."""
+    """The command tree with ``/arxiv``, and the share and next buttons' handlers, on
+    ``client``."""
     tree: Tree = app_commands.CommandTree(client)
     tree.add_command(ArxivGroup(runner))
 
@@ -129,7 +130,7 @@ def build_tree(client: discord.Client, runner: CommandRunner) -> Tree:
     ) -> None:
         await runner.failed(interaction, error)
 
-    client.add_dynamic_items(runner.share_button)
+    client.add_dynamic_items(runner.share_button, runner.next_button)
     return tree
 
 

@@ -4,10 +4,17 @@ Each subcommand turns its options into the core's command text (``search ti:x --
 5``), so Discord, Slack and the console share one grammar and one set of messages. The
 interaction is deferred at once (Discord allows 3 seconds) and the answer follows: only
 to the caller, or, for changes to the channel's subscriptions, to the whole channel.
+
+A result list with a next page has a "Next" button. Its custom id (at most 100
+characters) holds a short key for the command that shows that page, kept in memory
+(:data:`NEXTS_KEPT` of the latest), and the page number, so that after a restart the
+button can say which ``--page`` to ask for. A click runs the command for the person who
+clicked, in the same channel, and the answer replaces the list it was clicked in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -24,10 +31,10 @@ from adapters.discord.render import reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import CommandContext, Core
 from bot.categories import ALL_CATEGORIES, category_name
-from bot.commands.grammar import MAX_LIMIT, SPECS
+from bot.commands.grammar import MAX_LIMIT, MAX_PAGE, SPECS
 from bot.models import ChannelRef, Reply, Tone, Visibility
 
-__all__ = ["PLATFORM", "ArxivGroup", "CommandRunner", "make_share_button"]
+__all__ = ["PLATFORM", "ArxivGroup", "CommandRunner", "make_next_button", "make_share_button"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,11 @@ MAX_CHOICES = 25
 """Discord shows at most 25 autocomplete choices."""
 SHARE_PREFIX = "arxiv:share:"
 SHARES_KEPT = 2000
+NEXT_PREFIX = "arxiv:next:"
+NEXTS_KEPT = 2000
+EDIT_WITHIN = 2.0
+"""Seconds a Next click waits for its page before answering: Discord allows 3 for the
+message to be edited in place; a slower page comes as a new message after "thinking"."""
 DM_COMMANDS = ("search", "paper", "help")
 
 DONE_NOTE = "✅ Done; the answer is posted in the channel."
@@ -54,6 +66,15 @@ STRAY_OPTION_NOTE = (
 )
 _OPTION = re.compile(r"(?:^|\s)(--[a-z]+)")
 SHARE_EXPIRED = "This result is too old to share; run the search again and share that."
+NEXT_EXPIRED = (
+    "This Next button has expired (the bot keeps them for a while only). "
+    "Run your /arxiv command again with page {page} to see that page."
+)
+NEXT_EXPIRED_NO_PAGE = (
+    "This Next button has expired (the bot keeps them for a while only). "
+    "Run your /arxiv command again with page 2, 3, … to see later pages."
+)
+_PAGE = re.compile(r"(?:^|\s)--page[ =]+(\d{1,3})(?!\S)")
 
 
 class CommandRunner:
@@ -63,8 +84,11 @@ class CommandRunner:
         self.core = core
         self._manager_role = settings.manager_role.strip()
         self._shares: OrderedDict[str, str] = OrderedDict()
+        self._nexts: OrderedDict[str, str] = OrderedDict()
         self.share_button = make_share_button(self)
         """The share button's class, registered once with the client."""
+        self.next_button = make_next_button(self)
+        """The next button's class, registered once with the client."""
 
     # -- running commands
 
@@ -135,12 +159,29 @@ class CommandRunner:
             await interaction.followup.send(**message.send_kwargs(), ephemeral=False)
             return
         extra: dict[str, Any] = {}
-        if share and (reply.papers or reply.posts) and reply.tone is not Tone.ERROR:
-            view = discord.ui.View(timeout=None)
-            button = cast(Callable[[str], discord.ui.Item[Any]], self.share_button)
-            view.add_item(button(self.remember_share(share)))
+        view = self.buttons(reply, share)
+        if view is not None:
             extra["view"] = view
         await interaction.followup.send(**message.send_kwargs(), ephemeral=True, **extra)
+
+    def buttons(self, reply: Reply, share: str | None) -> discord.ui.View | None:
+        """The buttons under a private reply: "Share in channel" for results when
+        ``share`` (the command's text) is given, and "Next" when there is a next page."""
+        if reply.tone is Tone.ERROR:
+            return None
+        items: list[discord.ui.Item[Any]] = []
+        if share and (reply.papers or reply.posts):
+            button = cast(Callable[[str], discord.ui.Item[Any]], self.share_button)
+            items.append(button(self.remember_share(share)))
+        if reply.more:
+            make = cast(Callable[[str, int], discord.ui.Item[Any]], self.next_button)
+            items.append(make(self.remember_next(reply.more), _page_of(reply.more)))
+        if not items:
+            return None
+        view = discord.ui.View(timeout=None)
+        for item in items:
+            view.add_item(item)
+        return view
 
     # -- permissions
 
@@ -191,6 +232,51 @@ class CommandRunner:
                 reply, visibility=Visibility.CHANNEL, footer=f"Shared by {interaction.user.name}"
             )
         await self.answer(interaction, reply)
+
+    # -- the next page
+
+    def remember_next(self, text: str) -> str:
+        """A short key for the next page's command ``text``, for the Next button."""
+        key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        self._nexts[key] = text
+        self._nexts.move_to_end(key)
+        while len(self._nexts) > NEXTS_KEPT:
+            self._nexts.popitem(last=False)
+        return key
+
+    async def next_page(self, interaction: discord.Interaction, key: str, page: int) -> None:
+        """Run the command behind a Next button for whoever clicked it, as a slash command
+        would (their channel, their permissions), and show its answer in place of the
+        message clicked; slower than :data:`EDIT_WITHIN`, or a failure, as a new private
+        message. An unknown key (a restart, or an old button) says which page to ask for."""
+        text = self._nexts.get(key)
+        if text is None:
+            note = NEXT_EXPIRED.format(page=page) if page > 1 else NEXT_EXPIRED_NO_PAGE
+            await interaction.response.send_message(note, ephemeral=True)
+            return
+        context = CommandContext(
+            channel=channel_ref(interaction),
+            user=str(interaction.user.id),
+            can_manage_channel=self.can_manage(interaction),
+        )
+        running = asyncio.ensure_future(self.core.execute(text, context))
+        try:
+            done, _ = await asyncio.wait({running}, timeout=EDIT_WITHIN)
+            if not done:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            reply = await running
+        except Exception as error:
+            await self.failed(interaction, error)
+            return
+        if done and reply.tone is not Tone.ERROR and reply.visibility is Visibility.PRIVATE:
+            message = reply_message(reply)
+            await interaction.response.edit_message(
+                **message.send_kwargs(), view=self.buttons(reply, text)
+            )
+            return
+        if done:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.answer(interaction, reply, share=text)
 
     # -- autocomplete
 
@@ -293,6 +379,49 @@ def make_share_button(runner: CommandRunner) -> type[ShareItem]:
     return ShareButton
 
 
+NextItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+
+
+def _page_of(text: str) -> int:
+    """The ``--page`` a command asks for (1 without one)."""
+    found = _PAGE.search(text)
+    return int(found[1]) if found else 1
+
+
+def make_next_button(runner: CommandRunner) -> type[NextItem]:
+    """The "Next" button class, bound to ``runner``: a dynamic item like the share
+    button, its custom id ``arxiv:next:<key>:<page>``."""
+
+    class NextButton(
+        discord.ui.DynamicItem[discord.ui.Button[Any]],
+        template=re.escape(NEXT_PREFIX) + r"(?P<key>[0-9a-f]+):(?P<page>[0-9]{1,3})",
+    ):
+        def __init__(self, key: str, page: int) -> None:
+            super().__init__(
+                discord.ui.Button(
+                    label="Next",
+                    style=discord.ButtonStyle.primary,
+                    custom_id=f"{NEXT_PREFIX}{key}:{page}",
+                )
+            )
+            self.key = key
+            self.page = page
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+        ) -> NextButton:
+            return cls(match["key"], int(match["page"]))
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            await runner.next_page(interaction, self.key, self.page)
+
+    return NextButton
+
+
 _QUERY = 'arXiv query, e.g. ti:"diffusion model" AND cat:cs.CV, or words to find anywhere'
 _CATEGORY = "Only papers in this arXiv category (type to search, e.g. cs.CL)"
 
@@ -315,6 +444,7 @@ class ArxivGroup(app_commands.Group):
         sort="Most relevant first, or newest first",
         limit=f"How many results (1 to {MAX_LIMIT})",
         category=_CATEGORY,
+        page=f"Which page of results (1 to {MAX_PAGE}); the Next button shows the next",
     )
     async def search(
         self,
@@ -323,8 +453,11 @@ class ArxivGroup(app_commands.Group):
         sort: Literal["relevance", "date"] = "relevance",
         limit: app_commands.Range[int, 1, MAX_LIMIT] = 10,
         category: str | None = None,
+        page: app_commands.Range[int, 1, MAX_PAGE] = 1,
     ) -> None:
         text = f"search {with_category(query, category)} --sort {sort} --limit {limit}"
+        if page > 1:
+            text += f" --page {page}"
         await self.runner.run(interaction, "search", text, typed=(query, category))
 
     @app_commands.command(description="Show one paper by its arXiv id or link")

@@ -14,6 +14,10 @@ counts embeds): title 256, description 4,096, 25 fields (name 256, value 1,024),
 2,048, author 256, 6,000 characters over all embeds of a message (as ``len(embed)``
 counts them), 10 embeds, content 2,000. :func:`fit_message` is the last guard.
 
+A result's snippet (:class:`~bot.models.Snippet`) shows on a line under it, the marked
+words in bold (:func:`snippet_markdown`); snippets are shortened so every listed paper
+keeps its line within the description.
+
 Digests (:func:`digest_parts`) are one message of up to 10 embeds when they all fit;
 otherwise messages listing every paper (the first in the channel, the rest in a thread
 started from it) and the full cards of the first few in that thread (see
@@ -29,8 +33,9 @@ from typing import Any
 
 import discord
 
-from bot.models import Digest, Paper, PaperPost, Reply, Tone
+from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Tone
 from bot.render import (
+    ELLIPSIS,
     MAX_AUTHORS,
     author_line,
     category_line,
@@ -41,6 +46,8 @@ from bot.render import (
     digest_title,
     format_date,
     matched_line,
+    snippet_for,
+    snippet_runs,
 )
 
 __all__ = [
@@ -71,6 +78,7 @@ __all__ = [
     "paper_embed",
     "post_parts",
     "reply_message",
+    "snippet_markdown",
 ]
 
 MAX_TITLE = 256
@@ -112,6 +120,11 @@ SNIPPET_MIN = 200
 MIN_DESCRIPTION = 100
 """:func:`fit_message` cuts a description no shorter than this; it drops it instead."""
 NOTE_RESERVE = 40
+RESULT_SNIPPET_CHARS = 300
+"""A result's snippet line at most, as sent (escaped, bold markers and all)."""
+SNIPPET_MIN_LINE = 60
+"""A snippet is left out rather than shortened below this."""
+SNIPPET_INDENT = "\N{EM SPACE}"
 
 ZWSP = "\u200b"
 
@@ -619,6 +632,43 @@ def _paper_line(number: int, paper: Paper) -> str:
     return _list_line(number, paper, details)
 
 
+def snippet_markdown(snippet: Snippet, limit: int = RESULT_SNIPPET_CHARS) -> str:
+    """``snippet`` as one markdown line of at most ``limit`` characters, marks in bold.
+
+    Every run is escaped with :func:`escape` (markdown characters next to a mark get a
+    backslash, so they cannot pair with the ``**`` around it, and mentions are
+    neutralised) and a marked run is wrapped in ``**``, always closed. Escaping lengthens
+    the text, so the raw text is cut shorter (with "…") until the line fits.
+    """
+    room = limit
+    while room > len(ELLIPSIS):
+        runs = snippet_runs(snippet, room)
+        line = "".join(f"**{escape(text)}**" if bold else escape(text) for text, bold in runs)
+        if len(line) <= limit:
+            return line
+        room = min(room - 1, room * limit // len(line))
+    return ""
+
+
+def _result_entries(reply: Reply, room: int) -> list[str]:
+    """Each paper's line, with its snippet's line under it when it has one.
+
+    The snippets share what ``room`` leaves after the papers' lines, each at most
+    :data:`RESULT_SNIPPET_CHARS`; below :data:`SNIPPET_MIN_LINE` each they are left out.
+    """
+    lines = [_paper_line(number, paper) for number, paper in enumerate(reply.papers, start=1)]
+    snippets = [snippet_for(reply, index) for index in range(len(lines))]
+    count = sum(snippet is not None for snippet in snippets)
+    left = room - sum(len(line) + 1 for line in lines)
+    share = left // count - 1 - len(SNIPPET_INDENT) if count else 0
+    limit = min(RESULT_SNIPPET_CHARS, share)
+    entries = []
+    for line, snippet in zip(lines, snippets, strict=True):
+        shown = snippet_markdown(snippet, limit) if snippet and limit >= SNIPPET_MIN_LINE else ""
+        entries.append(f"{line}\n{SNIPPET_INDENT}{shown}" if shown else line)
+    return entries
+
+
 def _code_block(code: Sequence[str], room: int) -> tuple[str, int]:
     """A code block of the lines that fit in ``room`` characters, and how many did."""
     lines = _Lines(room - 8 + NOTE_RESERVE)  # the fences and newlines take 8
@@ -634,14 +684,19 @@ def _code_block(code: Sequence[str], room: int) -> tuple[str, int]:
 
 def reply_message(reply: Reply) -> DiscordMessage:
     """A command's reply: one embed with the title (marked and coloured by tone), the
-    lines, a code block and a numbered paper list, then a full card per post.
+    lines, a code block and a numbered paper list (each paper's snippet under it), then a
+    full card per post.
 
-    Whatever does not fit the description (4,096) is counted in a closing "… and N more
-    not shown"; cards share what the first embed leaves of the 6,000 characters.
+    Without cards, a paper list too long for the description (4,096) goes on in further
+    embeds, the snippets shortened so the papers share the message's 6,000 characters;
+    with cards it stays in the first embed and the cards share what it leaves. Whatever
+    does not fit is counted in a closing "… and N more not shown". The footer goes under
+    the list's last embed.
     """
     mark = _TONE_MARK[reply.tone]
     title = mark + (_safe(reply.title, MAX_TITLE - len(mark)) or "arxiv-bot")
-    lines = _Lines(MAX_DESCRIPTION)
+    footer = _cut(clean(reply.footer), MAX_FOOTER) if reply.footer else ""
+    lines = _Lines(min(MAX_DESCRIPTION, MAX_TOTAL - len(title) - len(footer)))
     wanted = len(reply.lines) + len(reply.code) + len(reply.papers)
     shown = 0
     for line in reply.lines:
@@ -653,28 +708,46 @@ def reply_message(reply: Reply) -> DiscordMessage:
             shown += count
         if count < len(reply.code):
             lines.full = True
-    for number, paper in enumerate(reply.papers, start=1):
-        shown += lines.add(_paper_line(number, paper))
+    pages = [lines]
+    if reply.papers and not lines.full:
+        budget = lines.limit - lines.size - (1 if lines.lines else 0)
+        if not reply.posts:  # the list may go on in more embeds, 6,000 characters in all
+            budget = MAX_TOTAL - len(title) - len(footer) - lines.size - NOTE_RESERVE - 1
+        for entry in _result_entries(reply, budget):
+            if len(entry) + 1 > budget:
+                break
+            if not pages[-1].add(entry):
+                if reply.posts or len(pages) == MAX_EMBEDS:
+                    break
+                pages.append(_Lines(MAX_DESCRIPTION))
+                if not pages[-1].add(entry):
+                    break
+            budget -= len(entry) + 1
+            shown += 1
     rest = wanted - shown
-    head = discord.Embed(
-        title=title,
-        colour=_TONE_COLOUR[reply.tone],
-        description=lines.text(_more_note(rest) if rest else "") or None,
-    )
-    if reply.footer:
-        head.set_footer(text=_cut(clean(reply.footer), MAX_FOOTER))
+    listing: list[discord.Embed] = []
+    for number, page in enumerate(pages):
+        last = number == len(pages) - 1
+        embed = discord.Embed(
+            title=None if number else title,
+            colour=_TONE_COLOUR[reply.tone],
+            description=page.text(_more_note(rest) if rest and last else "") or None,
+        )
+        if footer and last:
+            embed.set_footer(text=footer)
+        listing.append(embed)
     cards: list[discord.Embed] = []
-    used = len(head)
-    posts = reply.posts[: MAX_EMBEDS - 1]
+    used = sum(len(embed) for embed in listing)
+    posts = reply.posts[: MAX_EMBEDS - len(listing)]
     for index, post in enumerate(posts):
         share = (MAX_TOTAL - used) // (len(posts) - index)
         card = paper_embed(post, budget=share)
         cards.append(card)
         used += len(card)
-    message = fit_message("", [head, *cards])
+    message = fit_message("", [*listing, *cards])
     hidden = len(reply.posts) - len(posts)
     if hidden:
-        kept = len(message.embeds) - 1
+        kept = len(message.embeds) - len(listing)
         note = _more_note(len(reply.posts) - kept)
         return DiscordMessage(note, message.embeds)
     return message

@@ -4,6 +4,10 @@ Every request is acknowledged first (Slack gives up after 3 seconds), then the c
 runs the command and the answer goes to the request's ``response_url`` through
 ``respond()``: visible only to the caller, or to the channel when the core's reply
 says so (subscribe, unsubscribe, mode changes).
+
+The "Next" button of a result list runs the command it carries (the next page) for the
+person who clicked, in the same channel, and the answer replaces the list it was
+clicked in (``replace_original`` through the click's ``response_url``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
-from adapters.slack.render import SHARE_ACTION, plain, reply_message
+from adapters.slack.render import NEXT_ACTION, SHARE_ACTION, plain, reply_message
 from bot.adapter import CommandContext, Core
 from bot.commands.grammar import (
     Command,
@@ -51,7 +55,7 @@ WORKING_CHARS = 200
 
 
 def register_listeners(app: AsyncApp, core: Core) -> None:
-    """Route ``/arxiv``, the share button and the link buttons to ``core``."""
+    """Route ``/arxiv``, the share and next buttons and the link buttons to ``core``."""
 
     @app.command(COMMAND)
     async def on_command(
@@ -104,6 +108,38 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
             reply, visibility=Visibility.CHANNEL, footer=f"Shared by {sharer}"
         )
         await _respond(respond, shared)
+
+    @app.action(NEXT_ACTION)
+    async def on_next(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        text = str(action.get("value") or "").strip()
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+
+        noted = False
+
+        async def note(text: str) -> None:  # replaces the list while a search queues
+            nonlocal noted
+            noted = True
+            await respond(
+                response_type="ephemeral", replace_original=True, text=f":hourglass: {plain(text)}"
+            )
+
+        context = _context(
+            team=(body.get("team") or {}).get("id") or user.get("team_id"),
+            channel=channel.get("id") or (body.get("container") or {}).get("channel_id"),
+            channel_name=channel.get("name"),
+            user=user.get("id"),
+            progress=note,
+        )
+        reply = await core.execute(text, context)
+        # The next page takes the old one's place; a failure (a page past the end, arXiv
+        # busy) comes as a message of its own and the page shown stays, unless a
+        # progress note already replaced it.
+        private = reply.visibility is Visibility.PRIVATE
+        replace = private and (noted or reply.tone is not Tone.ERROR)
+        await _respond(respond, reply, share=text, replace=replace)
 
     @app.action(LINK_ACTIONS)
     async def on_link(ack: AsyncAck) -> None:
@@ -160,11 +196,15 @@ def _context(
     return CommandContext(channel=ref, user=str(user or ""), progress=progress)
 
 
-async def _respond(respond: AsyncRespond, reply: Reply, *, share: str | None = None) -> None:
+async def _respond(
+    respond: AsyncRespond, reply: Reply, *, share: str | None = None, replace: bool = False
+) -> None:
+    """Send ``reply`` to the request's response_url; ``replace`` puts it in place of the
+    message whose button was clicked."""
     message = reply_message(reply, share=share)
     visibility = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
     response = await respond(
-        response_type=visibility, replace_original=False, **message.to_payload()
+        response_type=visibility, replace_original=replace, **message.to_payload()
     )
     if response.status_code != 200:
         log.warning("Slack refused a reply (HTTP %s): %s", response.status_code, response.body)

@@ -7,6 +7,10 @@ Links the bot builds itself are ``<url|label>`` with the label escaped.
 
 Every message stays within Block Kit's limits: 50 blocks, 3,000 characters a section,
 150 a header, 10 context elements, 75 a button's text, 2,000 a button's value.
+
+A result's snippet (:class:`~bot.models.Snippet`) shows under its line with the marked
+words in bold (:func:`snippet_mrkdwn`); a reply with a next page (``Reply.more``) ends
+with a "Next" button (:data:`NEXT_ACTION`) whose value is the command to run.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.models import Digest, Paper, PaperPost, Reply, Tone, Visibility
+from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Tone, Visibility
 from bot.render import (
+    ELLIPSIS,
     author_line,
     category_line,
     clean,
@@ -27,6 +32,8 @@ from bot.render import (
     digest_title,
     format_date,
     matched_line,
+    snippet_for,
+    snippet_runs,
 )
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "MAX_FALLBACK",
     "MAX_HEADER",
     "MAX_SECTION",
+    "NEXT_ACTION",
     "SHARE_ACTION",
     "BlockDict",
     "SlackMessage",
@@ -47,6 +55,7 @@ __all__ = [
     "plain",
     "post_parts",
     "reply_message",
+    "snippet_mrkdwn",
 ]
 
 BlockDict = dict[str, Any]
@@ -62,10 +71,14 @@ MAX_FALLBACK = 500
 """Raw characters of fallback text before escaping (at most 5x longer once escaped)."""
 
 SHARE_ACTION = "arxiv_share"
+NEXT_ACTION = "arxiv_next"
 TITLE_CHARS = 250
 LIST_TITLE_CHARS = 150
 FIELD_CHARS = 500
 SNIPPET_CHARS = 500
+RESULT_SNIPPET_CHARS = 600
+"""A result's snippet line at most, as sent (escaped, bold markers and all)."""
+SNIPPET_INDENT = "\N{EM SPACE}"
 DIGEST_LIST_MAX = 50
 CODE_BUTTONS_MAX = 3
 
@@ -377,6 +390,40 @@ def _digest_footer(papers: int, messages: int, cards: int) -> str:
     return f"In the thread: {' and '.join(where)}." if where else "Every paper is listed here."
 
 
+def snippet_mrkdwn(snippet: Snippet, limit: int = RESULT_SNIPPET_CHARS) -> str:
+    """``snippet`` as one mrkdwn line of at most ``limit`` characters, marks in bold.
+
+    Each run is escaped with :func:`plain` (so ``*``, ``_``, ``~`` and backticks next to
+    a mark become look-alikes and cannot pair with the bold markers) and a marked run is
+    wrapped by :func:`_bold`, which closes what it opens. Marks cover whole words
+    (:func:`bot.render.snippet_runs`), so Slack reads every pair as bold. Escaping can
+    lengthen the text up to five times, so the raw text is cut shorter until the line fits.
+    """
+    room = limit
+    while room > len(ELLIPSIS):
+        runs = snippet_runs(snippet, room)
+        line = "".join(_bold(plain(text)) if bold else plain(text) for text, bold in runs)
+        if len(line) <= limit:
+            return line
+        room = min(room - 1, room * limit // len(line))
+    return ""
+
+
+def _result_lines(reply: Reply) -> list[str]:
+    """The numbered result lines, each followed by its snippet's line (when it has one).
+
+    A snippet is a piece of its own, so packing never splits one (and its bold) between
+    sections."""
+    lines: list[str] = []
+    for number, paper in enumerate(reply.papers, start=1):
+        lines.append(_paper_line(number, paper))
+        snippet = snippet_for(reply, number - 1)
+        shown = snippet_mrkdwn(snippet) if snippet is not None else ""
+        if shown:
+            lines.append(SNIPPET_INDENT + shown)
+    return lines
+
+
 def _paper_line(number: int, paper: Paper) -> str:
     details = (
         f" — {_safe(author_line(paper.authors, 3), FIELD_CHARS)}"
@@ -394,7 +441,9 @@ def reply_message(reply: Reply, *, share: str | None = None) -> SlackMessage:
 
     Results shown only to the caller (papers or cards) carry a "Share in channel"
     button (:data:`SHARE_ACTION`) when ``share`` is given: the command text to run again
-    for the channel (searches are cached, so sharing costs no arXiv request).
+    for the channel (searches are cached, so sharing costs no arXiv request). A reply
+    with a next page (``reply.more``, at most 2,000 characters) has a "Next" button
+    (:data:`NEXT_ACTION`) carrying that command.
     """
     head = [_section(_TONE_EMOJI[reply.tone] + _bold(_safe(reply.title, TITLE_CHARS)))]
     groups: list[list[BlockDict]] = []
@@ -405,14 +454,17 @@ def reply_message(reply: Reply, *, share: str | None = None) -> SlackMessage:
         code = [escape(line.rstrip().replace("`", _LOOKALIKES["`"])) for line in reply.code]
         for chunk in _pack(code, MAX_SECTION - 8, "\n"):
             groups.append([_section(f"```\n{chunk}\n```")])
-    numbered = (_paper_line(n, paper) for n, paper in enumerate(reply.papers, start=1))
-    groups.extend(_list_sections(numbered))
+    groups.extend(_list_sections(_result_lines(reply)))
     for post in reply.posts:
         groups.append([{"type": "divider"}, *_card_blocks(post, full_abstract=True)])
     tail: list[BlockDict] = []
+    buttons: list[BlockDict] = []
     if share and _shareable(reply) and len(share) <= MAX_BUTTON_VALUE:
-        button = _button("Share in channel", SHARE_ACTION, value=share)
-        tail.append({"type": "actions", "elements": [button]})
+        buttons.append(_button("Share in channel", SHARE_ACTION, value=share))
+    if reply.more and len(reply.more) <= MAX_BUTTON_VALUE and reply.tone is not Tone.ERROR:
+        buttons.append(_button("Next", NEXT_ACTION, value=reply.more))
+    if buttons:
+        tail.append({"type": "actions", "elements": buttons})
     if reply.footer:
         tail.append(_context(_safe(reply.footer, FIELD_CHARS)))
     text = _TONE_EMOJI[reply.tone] + _fallback(reply.title)

@@ -20,6 +20,8 @@ from bot.typography import option_text, plain, sanitize
 PREFIX = "/arxiv"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 25
+MAX_PAGE = 40
+"""Deep enough for any reading; arXiv's API itself stops answering well beyond it."""
 MAX_COMMAND_LENGTH = 1000
 """A query is at most 300 characters; the rest is room for the command and its options."""
 MAX_SUBSCRIPTION_ID = 2**63 - 1
@@ -38,11 +40,19 @@ class SearchCommand:
     query: Query
     sort: SortOrder = SortOrder.RELEVANCE
     limit: int = DEFAULT_LIMIT
+    page: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class PaperCommand:
     reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCommand:
+    reference: str
+    limit: int = DEFAULT_LIMIT
+    page: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,7 @@ Command = (
     HelpCommand
     | SearchCommand
     | PaperCommand
+    | SimilarCommand
     | SubscribeCommand
     | PreviewCommand
     | ModeCommand
@@ -149,6 +160,7 @@ def split_options(
 _OPTION_EXAMPLES = {
     "sort": "--sort date",
     "limit": "--limit 5",
+    "page": "--page 2",
     "mode": "--mode digest",
     "cards": "--cards 5",
 }
@@ -206,6 +218,11 @@ def _parse_limit(value: str) -> int:
     return _whole_number(value, what="--limit", expected=expected, high=MAX_LIMIT)
 
 
+def _parse_page(value: str) -> int:
+    expected = f"a whole number from 1 to {MAX_PAGE}"
+    return _whole_number(value, what="--page", expected=expected, high=MAX_PAGE)
+
+
 def _no_arguments(name: str, command: Command) -> Callable[[str, dict[str, str]], Command]:
     def parse(rest: str, _options: dict[str, str]) -> Command:
         if rest:
@@ -227,13 +244,22 @@ def _parse_search(rest: str, options: dict[str, str]) -> Command:
         raise CommandError('Search for what? Example: /arxiv search ti:"diffusion model" --limit 5')
     sort = _parse_sort(options["sort"]) if "sort" in options else SortOrder.RELEVANCE
     limit = _parse_limit(options["limit"]) if "limit" in options else DEFAULT_LIMIT
-    return SearchCommand(parse_query(rest), sort, limit)
+    page = _parse_page(options["page"]) if "page" in options else 1
+    return SearchCommand(parse_query(rest), sort, limit, page)
 
 
 def _parse_paper(rest: str, _options: dict[str, str]) -> Command:
     if not rest or len(rest.split()) > 1:
         raise CommandError("Give one arXiv id or URL, e.g. /arxiv paper 2506.11674")
     return PaperCommand(rest)
+
+
+def _parse_similar(rest: str, options: dict[str, str]) -> Command:
+    if not rest or len(rest.split()) > 1:
+        raise CommandError("Give one arXiv id or URL, e.g. /arxiv similar 2506.11674")
+    limit = _parse_limit(options["limit"]) if "limit" in options else DEFAULT_LIMIT
+    page = _parse_page(options["page"]) if "page" in options else 1
+    return SimilarCommand(rest, limit, page)
 
 
 def _parse_subscribe(rest: str, options: dict[str, str]) -> Command:
@@ -291,11 +317,12 @@ SPECS: dict[str, CommandSpec] = {
     for spec in (
         CommandSpec(
             "search",
-            "/arxiv search <query> [--sort relevance|date] [--limit N]",
-            f"Search arXiv. --limit is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+            "/arxiv search <query> [--sort relevance|date] [--limit N] [--page N]",
+            "Search arXiv, from the bot's own index when it holds the answer. "
+            f"--limit is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); --page shows more.",
             '/arxiv search ti:"diffusion model" AND cat:cs.CV --sort date --limit 5',
             _parse_search,
-            ("sort", "limit"),
+            ("sort", "limit", "page"),
         ),
         CommandSpec(
             "paper",
@@ -303,6 +330,14 @@ SPECS: dict[str, CommandSpec] = {
             "Show one paper: abstract, authors, links.",
             "/arxiv paper https://arxiv.org/abs/2506.11674",
             _parse_paper,
+        ),
+        CommandSpec(
+            "similar",
+            "/arxiv similar <arXiv id or URL> [--limit N] [--page N]",
+            "Find the papers in the bot's index most like this one.",
+            "/arxiv similar 2506.11674",
+            _parse_similar,
+            ("limit", "page"),
         ),
         CommandSpec(
             "subscribe",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from bot import __version__
@@ -12,6 +12,7 @@ from bot.adapter import CommandContext
 from bot.arxiv_ids import parse_arxiv_id
 from bot.clock import Clock, utc_now
 from bot.commands.grammar import (
+    MAX_PAGE,
     SPECS,
     Command,
     HelpCommand,
@@ -20,6 +21,7 @@ from bot.commands.grammar import (
     PaperCommand,
     PreviewCommand,
     SearchCommand,
+    SimilarCommand,
     StatusCommand,
     SubscribeCommand,
     UnsubscribeCommand,
@@ -29,6 +31,7 @@ from bot.commands.grammar import (
 from bot.commands.progress import QueueNotes
 from bot.config import Settings
 from bot.errors import (
+    ArxivUnavailableError,
     DuplicateSubscriptionError,
     HarvestProblem,
     LimitError,
@@ -39,7 +42,9 @@ from bot.errors import (
     UserError,
 )
 from bot.harvest import Harvester, HarvestFailure
-from bot.models import DeliveryMode, Reply, SortOrder, Tone, Visibility
+from bot.localsearch.engine import LocalResults, LocalSearch
+from bot.localsearch.snippets import query_stems, snippet
+from bot.models import DeliveryMode, Paper, Reply, Snippet, SortOrder, Tone, Visibility
 from bot.observability.metrics import Metrics
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
@@ -48,6 +53,7 @@ from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, GateStats
 from bot.store import Store
+from bot.textproc import stems
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,7 @@ class CommandHandler:
         self._clock = clock
         self._metrics = metrics or Metrics()
         self._started_at = clock()
+        self._local = LocalSearch(store, clock=clock)
 
     async def execute(self, text: str, context: CommandContext) -> Reply:
         """Parse and run one command line; never raises, errors become replies."""
@@ -132,6 +139,8 @@ class CommandHandler:
                 return await self._search(command, context)
             case PaperCommand(reference):
                 return await self._paper(reference, context)
+            case SimilarCommand():
+                return await self._similar(command, context)
             case SubscribeCommand():
                 return await self._subscribe(command, context)
             case PreviewCommand(query):
@@ -161,28 +170,157 @@ class CommandHandler:
         return Reply(title=spec.usage, lines=details, code=(spec.example,))
 
     async def _search(self, command: SearchCommand, context: CommandContext) -> Reply:
-        async with QueueNotes(context.progress) as notes:
-            results = await self._arxiv.search(
-                command.query.to_api(), sort=command.sort, limit=command.limit, on_queue=notes.heard
+        """From the local index when it holds the whole answer, else from arXiv; from
+        the index anyway, saying so, when arXiv does not answer."""
+        query, newest = command.query, command.sort is SortOrder.DATE
+        offset = (command.page - 1) * command.limit
+        since = await self._local.held_since(query)
+        local: LocalResults | None = None
+        if since is not None and (newest or self._holds_enough(since)):
+            local = await self._local.search(
+                query, newest_first=newest, limit=command.limit, offset=offset
             )
+            if local is not None and (not newest or _newest_complete(local, since, command)):
+                origin = f"From the local index, papers since {since.isoformat()}."
+                return self._results_reply(command, local.papers, local.total, origin, local)
+        try:
+            async with QueueNotes(context.progress) as notes:
+                results = await self._arxiv.search(
+                    query.to_api(),
+                    sort=command.sort,
+                    limit=offset + command.limit,
+                    on_queue=notes.heard,
+                )
+        except ArxivUnavailableError as error:
+            if local is None:
+                local = await self._local.search(
+                    query, newest_first=newest, limit=command.limit, offset=offset
+                )
+            if local is None or not local.papers:
+                raise  # nothing to show: arXiv's trouble is the answer
+            held = f"papers since {since.isoformat()}" if since else "what the bot has stored"
+            origin = (
+                f"arXiv is not answering ({error}), so these come from the local index "
+                f"({held}), which may miss some."
+            )
+            return self._results_reply(command, local.papers, local.total, origin, local)
+        await self._store.upsert_papers(results.papers)
+        page = results.papers[offset : offset + command.limit]
+        return self._results_reply(command, page, results.total, "From arXiv.", None)
+
+    def _holds_enough(self, since: date) -> bool:
+        """True when the index holds enough days to answer a relevance search itself."""
+        return (self._clock().date() - since).days >= self._settings.search_index_days
+
+    def _results_reply(
+        self,
+        command: SearchCommand,
+        papers: tuple[Paper, ...],
+        total: int,
+        origin: str,
+        local: LocalResults | None,
+    ) -> Reply:
         shown = command.query.text
-        if not results.papers:
+        if not papers:
+            where = "arXiv papers" if local is None else "papers"
+            none = f"No {where}" if command.page == 1 else f"No more {where}"
             return Reply(
-                title=f"No arXiv papers match {shown}.",
-                lines=("Try fewer or broader terms, or search all fields with a bare word.",),
+                title=f"{none} match {shown}.",
+                lines=(
+                    origin,
+                    "Try fewer or broader terms, or search all fields with a bare word.",
+                ),
             )
+        first = (command.page - 1) * command.limit + 1
+        last = first + len(papers) - 1
         order = "newest first" if command.sort is SortOrder.DATE else "most relevant first"
+        if local is not None and local.more_than:
+            count = f"More than {plural(total, 'paper')}"
+        elif local is not None and not local.exact_total:
+            count = f"At most {plural(total, 'paper')}"
+        else:
+            count = plural(total, "paper")
+        if local is not None and local.ranked_among is not None and total > local.ranked_among:
+            order += (
+                f" among the newest {local.ranked_among:,} (add words or a category to narrow it)"
+            )
+        more = None
+        if (last < total or (local is not None and local.more_than)) and command.page < MAX_PAGE:
+            more = (
+                f"search {shown} --sort {command.sort.value} --limit {command.limit} "
+                f"--page {command.page + 1}"
+            )
         return Reply(
-            title=f"{plural(results.total, 'paper')} match {shown}",
-            lines=(f"Showing {len(results.papers)}, {order}.",),
-            papers=results.papers,
+            title=f"{count} match {shown}",
+            lines=(f"Showing {_span(first, last)}, {order}. {origin}",),
+            papers=papers,
+            snippets=_snippets(papers, query_stems(command.query)),
+            more=more,
         )
 
-    async def _paper(self, reference: str, context: CommandContext) -> Reply:
+    async def _stored_or_fetched(
+        self, reference: str, context: CommandContext
+    ) -> tuple[Paper, str | None]:
+        """The paper ``reference`` names: the stored one when the index holds it (the
+        version asked for, if any), else arXiv's; and a note when arXiv did not answer
+        but the index holds another version."""
         arxiv_id, version = parse_arxiv_id(reference)
-        async with QueueNotes(context.progress) as notes:
-            paper = await self._arxiv.lookup(arxiv_id, version, on_queue=notes.heard)
-        return Reply(title=f"arXiv:{paper.versioned_id}", posts=(make_post(paper),))
+        stored = await self._store.get_paper(arxiv_id)
+        if stored is not None and version in (None, stored.version):
+            return stored, None
+        try:
+            async with QueueNotes(context.progress) as notes:
+                paper = await self._arxiv.lookup(arxiv_id, version, on_queue=notes.heard)
+        except ArxivUnavailableError as error:
+            if stored is None:
+                raise
+            return stored, (
+                f"arXiv is not answering ({error}); this is version {stored.version}, "
+                "the one the bot holds."
+            )
+        await self._store.upsert_papers([paper])
+        return paper, None
+
+    async def _paper(self, reference: str, context: CommandContext) -> Reply:
+        paper, note = await self._stored_or_fetched(reference, context)
+        return Reply(
+            title=f"arXiv:{paper.versioned_id}",
+            lines=(note,) if note else (),
+            posts=(make_post(paper),),
+        )
+
+    async def _similar(self, command: SimilarCommand, context: CommandContext) -> Reply:
+        paper, _ = await self._stored_or_fetched(command.reference, context)
+        offset = (command.page - 1) * command.limit
+        found = await self._local.similar(paper, limit=command.limit + 1, offset=offset)
+        papers = tuple(found[: command.limit])
+        held = (await self._store.counts()).papers
+        title = f"Papers like arXiv:{paper.arxiv_id} ({clean(paper.title)})"
+        if not papers:
+            more_text = (
+                "No other stored paper shares its telling words" if command.page == 1 else "No more"
+            )
+            return Reply(
+                title=title,
+                lines=(
+                    f"{more_text} (the local index holds {held:,} papers).",
+                    "arxiv-bot backfill fills the index with whole archives.",
+                ),
+            )
+        first = offset + 1
+        more = None
+        if len(found) > command.limit and command.page < MAX_PAGE:
+            more = f"similar {paper.arxiv_id} --limit {command.limit} --page {command.page + 1}"
+        return Reply(
+            title=title,
+            lines=(
+                f"Showing {_span(first, first + len(papers) - 1)}, most alike first, "
+                f"from the local index of {held:,} papers.",
+            ),
+            papers=papers,
+            snippets=_snippets(papers, frozenset(stems(paper.title))),
+            more=more,
+        )
 
     async def _managed_channel(self, context: CommandContext) -> tuple[int, str | None]:
         """The channel's id, after checking permission; a paused channel resumes.
@@ -230,7 +368,7 @@ class CommandHandler:
         if was_paused:
             lines.append(_resumed_line(was_paused))
         recent = await self._preview(command.query)
-        lines.append(_preview_line(recent))
+        lines += _preview_lines(recent)
         return Reply(
             title=f"Subscribed this channel to #{subscription.id}: {subscription.query}",
             lines=tuple(lines),
@@ -245,7 +383,7 @@ class CommandHandler:
     def _preview_reply(self, shown: str, recent: Preview) -> Reply:
         return Reply(
             title=f"Preview of {shown}",
-            lines=(_preview_line(recent),),
+            lines=_preview_lines(recent),
             papers=recent.newest,
             footer="Subscribe with /arxiv subscribe <query> when it looks right.",
         )
@@ -424,17 +562,49 @@ def _resumed_line(reason: str) -> str:
     return f"Posting here had been paused ({clean(reason)}); it resumes now."
 
 
-def _preview_line(recent: Preview) -> str:
-    if recent.scanned == 0:
-        return (
-            f"No papers were harvested in the last {recent.days} days yet, so there is nothing "
-            "to preview; the bot harvests after arXiv's evening announcement."
+def _newest_complete(local: LocalResults, since: date, command: SearchCommand) -> bool:
+    """True when a newest-first page from the index is the true newest: full, and its
+    last paper submitted after the index's first day, so nothing newer can be missing."""
+    if len(local.papers) < command.limit:
+        return False
+    return local.papers[-1].submitted.date() > since
+
+
+def _span(first: int, last: int) -> str:
+    return f"{first:,}" if first == last else f"{first:,} to {last:,}"
+
+
+def _snippets(papers: tuple[Paper, ...], stems: frozenset[str]) -> tuple[Snippet | None, ...]:
+    return tuple(snippet(paper.abstract, stems) for paper in papers)
+
+
+def _preview_lines(recent: Preview) -> tuple[str, ...]:
+    """What a preview found, and how much of the window the index can vouch for."""
+    if not recent.harvested:
+        held = (
+            "The bot does not harvest this query's categories yet (no subscription or "
+            "INDEX_SETS covers them), so papers there are not counted; subscribing makes "
+            "the next harvest fetch them."
         )
-    line = (
-        f"Over the last {recent.days} days it would have matched "
-        f"{plural(recent.matches, 'paper')} (of {recent.scanned:,} harvested)"
-    )
-    return line + (", the newest:" if recent.newest else ".")
+    elif recent.covered_days < recent.days:
+        held = (
+            f"The local index holds this query's categories for only the last "
+            f"{plural(recent.covered_days, 'day')} of the {recent.days}."
+        )
+    else:
+        held = ""
+    if recent.scanned == 0:
+        found = (
+            f"No new papers were harvested in the last {recent.days} days yet, so there is "
+            "nothing to preview; the bot harvests after arXiv's evening announcement."
+        )
+    else:
+        found = (
+            f"Over the last {recent.days} days it would have posted "
+            f"{plural(recent.matches, 'paper')} (of {recent.scanned:,} new papers harvested)"
+            + (", the newest:" if recent.newest else ".")
+        )
+    return (held, found) if held else (found,)
 
 
 def _duration(seconds: float) -> str:

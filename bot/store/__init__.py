@@ -3,7 +3,8 @@
 from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel
 from bot.store.database import MigrationError
 from bot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from bot.store.papers import HarvestCounts, fts_query
+from bot.store.paper_index import IndexHit
+from bot.store.papers import HarvestCounts
 from bot.store.store import Store, StoreBacklog, StoreCounts
 
 __all__ = [
@@ -12,10 +13,10 @@ __all__ = [
     "MIGRATIONS",
     "Channel",
     "HarvestCounts",
+    "IndexHit",
     "Migration",
     "MigrationError",
     "Store",
     "StoreBacklog",
     "StoreCounts",
-    "fts_query",
 ]

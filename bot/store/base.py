@@ -77,7 +77,16 @@ class StoreBase:
                 await conn.close()
                 raise
         logger.debug("Opened store %s at schema version %s", path, version)
-        return cls(conn, path=path, schema_version=version, clock=clock, lock_wait=lock_wait)
+        store = cls(conn, path=path, schema_version=version, clock=clock, lock_wait=lock_wait)
+        try:
+            await store.prepare()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def prepare(self) -> None:
+        """Bring derived data up to date after the migrations (parts add to it)."""
 
     def stop_waiting(self) -> None:
         """Fail at once instead of waiting for another program's lock from now on: the
@@ -152,3 +161,18 @@ class StoreBase:
 
     def now_text(self) -> str:
         return to_text(self._clock())
+
+    async def get_state(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM state WHERE key = ?", (key,))
+        return str(row["value"]) if row is not None else None
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                """
+                INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                                                updated_at = excluded.updated_at
+                """,
+                (key, value, self.now_text()),
+            )

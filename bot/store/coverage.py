@@ -107,6 +107,20 @@ class CoverageStore(StoreBase):
             Coverage(r[0], date.fromisoformat(r[1]), date.fromisoformat(r[2])) for r in rows
         )
 
+    async def held_since(self, sets: Iterable[str] | None, through: date) -> date | None:
+        """The first day from which the index holds every record of ``sets`` (None: all
+        of arXiv) without a gap up to ``through``; None if some set is not held up to
+        ``through`` at all."""
+        ranges = await self.coverage()
+        first_days: list[date] = []
+        for wanted in (ALL_SETS,) if sets is None else sets:
+            held = merge_ranges((c.start, c.end) for c in ranges if set_covers(c.set_spec, wanted))
+            found = [first for first, last in held if first <= through <= last]
+            if not found:
+                return None
+            first_days.append(found[0])
+        return max(first_days, default=None)
+
     async def covered(self, sets: Iterable[str] | None, start: date, end: date) -> bool:
         """True if the index holds every record of ``sets`` (None: all of arXiv) changed
         from ``start`` to ``end`` (days inclusive)."""

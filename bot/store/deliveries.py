@@ -29,7 +29,7 @@ import aiosqlite
 
 from bot.models import Paper
 from bot.store.channels import Channel, channel_from_row
-from bot.store.papers import paper_from_row
+from bot.store.rows import paper_from_row
 from bot.store.store import Store
 from bot.store.values import ID_CHUNK, from_text, to_text
 

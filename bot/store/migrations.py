@@ -287,12 +287,35 @@ CREATE TABLE coverage (
 );
 """
 
+_V6_PAPER_INDEX = """
+-- The search index: the words of every paper as bot/localsearch/terms.py writes them
+-- (the local matcher's stems, made safe for FTS5's ascii tokenizer), written by the
+-- store in the transaction that writes the paper. Its rowid is the paper's ``id``.
+-- The papers' ids become row numbers in arXiv's order (bot/localsearch/numbering.py),
+-- and the index is filled, by the store when it opens the database (Python code, so
+-- not in this script): until then the ``state`` key ``index.format`` is missing.
+DROP TRIGGER papers_fts_insert;
+DROP TRIGGER papers_fts_update;
+DROP TRIGGER papers_fts_delete;
+DROP TABLE papers_fts;
+CREATE VIRTUAL TABLE paper_index USING fts5 (
+    ti, abs, co, jr, au, aus, cat, cats,
+    tokenize = "ascii tokenchars '_'"
+);
+-- How many papers hold each word: what /arxiv similar weighs words by.
+CREATE VIRTUAL TABLE paper_index_words USING fts5vocab (paper_index, row);
+CREATE TRIGGER paper_index_delete AFTER DELETE ON papers BEGIN
+    DELETE FROM paper_index WHERE rowid = old.id;
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
     Migration("outbox", _V3_OUTBOX),
     Migration("queries as typed", _V4_QUERIES_AS_TYPED),
     Migration("index coverage", _V5_COVERAGE),
+    Migration("search index", _V6_PAPER_INDEX),
 )
 """Every migration, oldest first."""
 

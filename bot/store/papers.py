@@ -1,19 +1,20 @@
-"""Papers: search results and OAI-harvested records, their storage and full-text search."""
+"""Papers: search results and OAI-harvested records, and their storage."""
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import aiosqlite
+
 from bot.models import HarvestedRecord, Paper
-from bot.store.base import StoreBase
 from bot.store.coverage import Coverage, record_coverage
-from bot.store.values import ID_CHUNK, check_versionless, from_text, json_list, to_text
+from bot.store.paper_index import PaperIndexStore, assign_numbers, write_documents
+from bot.store.rows import paper_from_row, paper_params
+from bot.store.values import ID_CHUNK, check_versionless, from_text
 
 logger = logging.getLogger(__name__)
 
@@ -52,30 +53,32 @@ class HarvestCounts:
         )
 
 
-class PaperStore(StoreBase):
+class PaperStore(PaperIndexStore):
     """The paper methods of :class:`~bot.store.store.Store`."""
 
     async def upsert_papers(self, papers: Iterable[Paper]) -> int:
-        """Store papers; return how many rows were inserted or changed.
-
-        Kept for local-first search and lookups (storing what arXiv's API returned); no
-        production path calls it yet.
+        """Store papers arXiv's API returned (a lookup, a search); return how many rows
+        were inserted or changed.
 
         A stored paper is replaced by a newer version, or by the same version with
         different metadata (a journal reference or DOI added later); an older version
         never replaces a newer one. ``first_seen_at`` keeps its first value.
 
-        Papers seen only here (search results) are not harvested announcements, so they
-        are stored as already matched; a harvested paper that gets a newer version or
-        other categories this way is queued for matching again.
+        Papers seen only here are not harvested announcements, so they are stored as
+        already matched; a harvested paper that gets a newer version or other categories
+        this way is queued for matching again.
         """
-        now = self.now_text()
-        params = [(*_paper_params(paper, now), now) for paper in papers]
-        if not params:
+        batch = list(papers)
+        if not batch:
             return 0
+        now = self.now_text()
+        ids = list(dict.fromkeys(paper.arxiv_id for paper in batch))
         async with self.transaction() as conn:
+            numbers = await assign_numbers(conn, ids)
+            params = [(numbers[paper.arxiv_id], *paper_params(paper, now), now) for paper in batch]
             cursor = await conn.executemany(_UPSERT_PAPER, params)
             written = cursor.rowcount
+            await write_documents(conn, await _stored(conn, ids))
         logger.debug("Upserted %s papers, %s rows written", len(params), written)
         return written
 
@@ -135,6 +138,9 @@ class PaperStore(StoreBase):
                 else:
                     inserts[arxiv_id] = row
             if inserts:
+                numbers = await assign_numbers(conn, list(inserts))
+                for arxiv_id, row in inserts.items():
+                    row["id"] = numbers[arxiv_id]
                 params = [tuple(row[c] for c in _HARVEST_INSERT) for row in inserts.values()]
                 await conn.executemany(_INSERT_HARVESTED, params)
             if updates:
@@ -143,6 +149,11 @@ class PaperStore(StoreBase):
                     for row in updates.values()
                 ]
                 await conn.executemany(_UPDATE_HARVESTED, params)
+            new_documents = [(int(row["id"]), paper_from_row(row)) for row in inserts.values()]
+            await write_documents(conn, new_documents, replace=False)
+            await write_documents(
+                conn, [(int(row["id"]), paper_from_row(row)) for row in updates.values()]
+            )
         result = HarvestCounts(**counts)
         logger.debug("Stored %s harvested records: %s", len(batch), result)
         return result
@@ -157,33 +168,9 @@ class PaperStore(StoreBase):
         return [paper_from_row(row) for row in rows]
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
-        """The stored paper, or None. Kept for local-first ``/arxiv paper`` lookups."""
+        """The stored paper, or None."""
         row = await self.fetchone("SELECT * FROM papers WHERE arxiv_id = ?", (arxiv_id,))
         return paper_from_row(row) if row is not None else None
-
-    async def search_papers(self, text: str, *, limit: int = 10) -> list[Paper]:
-        """Full-text search of the local store (the FTS5 index), best match first.
-
-        Kept for local-first ``/arxiv search``, which will read this index; no production
-        path calls it yet.
-
-        Every word of ``text`` must appear (stemmed, accents folded). FTS5 operators in
-        ``text`` are taken literally, so no user input can make the query fail.
-        """
-        match = fts_query(text)
-        if match is None or limit <= 0:
-            return []
-        rows = await self.fetchall(
-            """
-            SELECT p.* FROM (
-                SELECT rowid, rank FROM papers_fts WHERE papers_fts MATCH ?
-                ORDER BY rank LIMIT ?
-            ) AS hit JOIN papers AS p ON p.id = hit.rowid
-            ORDER BY hit.rank, p.updated DESC
-            """,
-            (match, limit),
-        )
-        return [paper_from_row(row) for row in rows]
 
 
 _PAPER_COLUMNS = (
@@ -203,8 +190,8 @@ _PAPER_COLUMNS = (
 )
 _REPLACED = [c for c in _PAPER_COLUMNS if c not in ("arxiv_id", "first_seen_at")]
 _UPSERT_PAPER = (
-    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}, matched_at) "
-    f"VALUES ({', '.join('?' for _ in _PAPER_COLUMNS)}, ?) "
+    f"INSERT INTO papers (id, {', '.join(_PAPER_COLUMNS)}, matched_at) "
+    f"VALUES (?, {', '.join('?' for _ in _PAPER_COLUMNS)}, ?) "
     "ON CONFLICT (arxiv_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
     + ", matched_at = CASE WHEN papers.announced IS NOT NULL AND ("
@@ -216,7 +203,7 @@ _UPSERT_PAPER = (
 )
 
 
-_HARVEST_INSERT = (*_PAPER_COLUMNS, "announced", "matched_at")
+_HARVEST_INSERT = ("id", *_PAPER_COLUMNS, "announced", "matched_at")
 _HARVEST_UPDATE = (
     *(c for c in _REPLACED if c != "submitted"),  # the first submission never changes
     "announced",
@@ -239,7 +226,7 @@ def _harvested_row(
     """``(kind, row to write or None)`` for one record against the stored row ``old``."""
     paper = record.paper
     check_versionless(paper.arxiv_id)
-    fresh = dict(zip(_PAPER_COLUMNS, _paper_params(paper, now), strict=True))
+    fresh = dict(zip(_PAPER_COLUMNS, paper_params(paper, now), strict=True))
     if old is None:
         return "new", {**fresh, "announced": record.datestamp.isoformat(), "matched_at": None}
     row = dict(old)
@@ -263,54 +250,13 @@ def _harvested_row(
     return ("changed", row) if changed else ("unchanged", None)
 
 
-def fts_query(text: str) -> str | None:
-    """Turn free text into a safe FTS5 query: every word quoted, all required.
-
-    Quoting makes FTS5 syntax (``AND``, ``NEAR(``, ``*``, ``col:``, parentheses) plain
-    words. Pieces with no letter or digit are dropped: they index to nothing, and an
-    empty phrase would make the whole query match nothing. Returns None if no word is
-    left.
-    """
-    words = [word for word in text.replace("\x00", " ").split() if _has_token(word)]
-    if not words:
-        return None
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def _has_token(word: str) -> bool:
-    return any(ch.isalnum() for ch in word)
-
-
-def _paper_params(paper: Paper, first_seen_at: str) -> tuple[Any, ...]:
-    check_versionless(paper.arxiv_id)
-    return (
-        paper.arxiv_id,
-        paper.version,
-        paper.title,
-        json_list(paper.authors),
-        paper.abstract,
-        json_list(paper.categories),
-        paper.primary_category,
-        to_text(paper.submitted),
-        to_text(paper.updated),
-        paper.comment,
-        paper.journal_ref,
-        paper.doi,
-        first_seen_at,
-    )
-
-
-def paper_from_row(row: sqlite3.Row) -> Paper:
-    return Paper(
-        arxiv_id=row["arxiv_id"],
-        version=int(row["version"]),
-        title=row["title"],
-        authors=tuple(json.loads(row["authors"])),
-        abstract=row["abstract"],
-        categories=tuple(json.loads(row["categories"])),
-        submitted=from_text(row["submitted"]),
-        updated=from_text(row["updated"]),
-        comment=row["comment"],
-        journal_ref=row["journal_ref"],
-        doi=row["doi"],
-    )
+async def _stored(conn: aiosqlite.Connection, arxiv_ids: list[str]) -> list[tuple[int, Paper]]:
+    """The stored rows of ``arxiv_ids`` as ``(id, paper)``."""
+    found: list[tuple[int, Paper]] = []
+    for start in range(0, len(arxiv_ids), ID_CHUNK):
+        chunk = arxiv_ids[start : start + ID_CHUNK]
+        rows = await conn.execute_fetchall(
+            f"SELECT * FROM papers WHERE arxiv_id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+        found.extend((int(row["id"]), paper_from_row(row)) for row in rows)
+    return found

@@ -77,18 +77,3 @@ class Store(ChannelStore, PaperStore, CoverageStore):
             oldest_pending_at=from_text(row[1]) if row[1] else None,
             paused_channels=int(row[2]),
         )
-
-    async def get_state(self, key: str) -> str | None:
-        row = await self.fetchone("SELECT value FROM state WHERE key = ?", (key,))
-        return str(row["value"]) if row is not None else None
-
-    async def set_state(self, key: str, value: str) -> None:
-        async with self.transaction() as conn:
-            await conn.execute(
-                """
-                INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-                                                updated_at = excluded.updated_at
-                """,
-                (key, value, self.now_text()),
-            )

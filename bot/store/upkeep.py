@@ -218,8 +218,8 @@ def check(path: Path, *, busy_timeout: float = 5.0) -> CheckReport:
             f"missing rows of {parent}"
             for (table, parent), number in sorted(broken.items())
         ]
-        if _has_table(conn, "papers_fts"):
-            problems += _fts_problems(conn)
+        if _has_table(conn, "paper_index"):
+            problems += _index_problems(conn)
     return CheckReport(path, path.stat().st_size, version, tuple(problems))
 
 
@@ -239,15 +239,26 @@ def _rows(conn: sqlite3.Connection, sql: str) -> list[tuple[object, ...]]:
         return [(f"{sql.split()[1]} stopped: {error}",)]
 
 
-def _fts_problems(conn: sqlite3.Connection) -> list[str]:
-    """FTS5's own check that ``papers_fts`` matches ``papers`` (it writes nothing)."""
+def _index_problems(conn: sqlite3.Connection) -> list[str]:
+    """FTS5's own check of the search index, and that it has one document per paper."""
     try:
-        conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO paper_index (paper_index, rank) VALUES ('integrity-check', 1)")
     except sqlite3.DatabaseError as error:
         if primary_code(error) != sqlite3.SQLITE_CORRUPT:
             raise
-        return [f"the full-text index papers_fts does not match the papers: {error}"]
-    return []
+        return [f"the search index paper_index is damaged: {error}"]
+    missing, stray = conn.execute(
+        """
+        SELECT (SELECT count(*) FROM papers WHERE id NOT IN (SELECT rowid FROM paper_index)),
+               (SELECT count(*) FROM paper_index WHERE rowid NOT IN (SELECT id FROM papers))
+        """
+    ).fetchone()
+    problems = []
+    if missing:
+        problems.append(f"{_count(missing, 'paper')} missing from the search index")
+    if stray:
+        problems.append(f"{_count(stray, 'document')} of the search index without a paper")
+    return problems
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

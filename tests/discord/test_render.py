@@ -37,8 +37,9 @@ from adapters.discord.render import (
     paper_embed,
     post_parts,
     reply_message,
+    snippet_markdown,
 )
-from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone
+from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Subscription, Tone
 from bot.render import make_post
 from tests.fakes.corpus import make_paper, paper_by_id, sample_papers
 
@@ -784,3 +785,121 @@ def test_pack_embeds_in_order_within_limits() -> None:
         check(DiscordMessage("", group))
     small = pack_embeds(discord.Embed(title=str(n)) for n in range(25))
     assert [len(group) for group in small] == [10, 10, 5]
+
+
+# -- snippets
+
+_BOLD = re.compile(r"(?<!\\)\*\*((?:\\.|[^*\\\n])+)\*\*")
+
+
+def _snippet_line(message: DiscordMessage, paper_id: str) -> str:
+    """The line after the result line of ``paper_id`` in the reply's list (its snippet)."""
+    lines = "\n".join(embed.description or "" for embed in message.embeds).split("\n")
+    index = next(n for n, line in enumerate(lines) if f"· {paper_id} —" in line)
+    return lines[index + 1]
+
+
+def _assert_bold_closed_and_rest_escaped(line: str) -> list[str]:
+    """The bold spans of ``line``; outside them no live markdown, inside only escaped."""
+    spans = _BOLD.findall(line)
+    rest = _BOLD.sub(lambda match: match.group(1), line)
+    assert unescaped_markdown(rest) == [], line
+    return spans
+
+
+def test_result_snippets_show_the_marked_words_in_bold() -> None:
+    paper, other = sample_papers()[:2]
+    text = "We train a diffusion model for medical image segmentation."
+    start, end = text.index("diffusion model"), text.index("segmentation")
+    snippet = Snippet(text, ((start, start + 15), (end, end + 12)))
+    message = reply_message(Reply(title="2", papers=(paper, other), snippets=(snippet,)))
+    check(message)
+    line = _snippet_line(message, paper.versioned_id)
+    assert line.endswith("We train a **diffusion model** for medical image **segmentation**.")
+    assert _assert_bold_closed_and_rest_escaped(line) == ["diffusion model", "segmentation"]
+    assert (message.embeds[0].description or "").count("We train") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f"{EVIL} diffusion", ("diffusion", "everyone", "here")),
+        ("**diffusion** __x__ *diffusion* ~~y~~ ||z|| `diffusion`", ("diffusion",)),
+        ("a\\ diffusion\\ b", ("diffusion",)),
+        ("<@123456789012345678> and [arxiv.org](https://evil.example/a)", ("1234567", "arxiv")),
+        ("> # - 1. diffusion at the start", (">", "#", "diffusion")),
+    ],
+)
+def test_hostile_snippets_stay_escaped_and_bold_stays_closed(
+    text: str, words: tuple[str, ...]
+) -> None:
+    paper = sample_papers()[0]
+    marks = sorted(
+        {(text.find(word), text.find(word) + len(word)) for word in words if word in text}
+    )
+    snippet = Snippet(text, tuple(marks))
+    message = reply_message(Reply(title="x", papers=(paper,), snippets=(snippet,)))
+    check(message)
+    line = _snippet_line(message, paper.versioned_id)
+    spans = _assert_bold_closed_and_rest_escaped(line)
+    assert spans, line  # something was marked, and shows in bold
+    for mention in ("@everyone", "@here", "<@", "<#", "</"):
+        assert mention not in line, line
+    assert not re.search(r"(?<!\\)\]\(<?https://evil", line), line
+
+
+def test_25_results_with_long_snippets_stay_within_limits() -> None:
+    base = sample_papers()[0]
+    papers = tuple(
+        replace(base, arxiv_id=f"2506.{10000 + n}", title=f"Paper {n}") for n in range(25)
+    )
+    chunk = "@everyone **diffusion** model_x_ ~~y~~ "
+    text = (chunk * 40)[:1000]
+    marks = tuple(
+        (start, start + 9) for start in range(len(text)) if text.startswith("diffusion", start)
+    )
+    reply = Reply(
+        title="25 papers",
+        papers=papers,
+        snippets=tuple(Snippet(text, marks) for _ in papers),
+        footer="Page 1 of 3",
+    )
+    message = reply_message(reply)
+    check(message)
+    description = "\n".join(embed.description or "" for embed in message.embeds)
+    assert "more not shown" not in description
+    assert message.embeds[-1].footer.text == "Page 1 of 3"
+    for paper in papers:
+        line = _snippet_line(message, paper.versioned_id)
+        assert line.endswith("…")
+        assert len(line) >= 60  # shortened, not dropped
+        assert _assert_bold_closed_and_rest_escaped(line)
+        assert "@everyone" not in line
+
+
+def test_snippets_give_way_to_the_papers_lines() -> None:
+    """With lines long enough to fill the description, the snippets go, not the papers."""
+    base = sample_papers()[0]
+    papers = tuple(
+        replace(base, arxiv_id=f"2506.{10000 + n}", title=f"Paper {n} " + "long " * 28)
+        for n in range(20)
+    )
+    snippet = Snippet("diffusion " * 100, ((0, 9),))
+    message = reply_message(
+        Reply(title="20", papers=papers, snippets=tuple(snippet for _ in papers))
+    )
+    check(message)
+    description = "\n".join(embed.description or "" for embed in message.embeds)
+    assert "more not shown" not in description
+    assert all(paper.versioned_id in description for paper in papers)
+    assert "diffusion" not in description  # no room for snippets of a useful length
+
+
+def test_snippet_markdown_cuts_marks_with_the_text() -> None:
+    text = "alpha " * 50 + "diffusion model at the end"
+    start = text.index("diffusion")
+    line = snippet_markdown(Snippet(text, ((0, 5), (start, start + 9))), 40)
+    assert len(line) <= 40
+    assert line.startswith("**alpha** alpha")
+    assert line.endswith("…")
+    assert "diffusion" not in line and line.count("**") == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from slack_sdk.models.blocks import Block
 from adapters.slack.render import (
     LOOKALIKE_ASTERISK,
     MAX_BLOCKS,
+    NEXT_ACTION,
     SHARE_ACTION,
     SlackMessage,
     SlackPart,
@@ -24,8 +26,9 @@ from adapters.slack.render import (
     plain,
     post_parts,
     reply_message,
+    snippet_mrkdwn,
 )
-from bot.models import Digest, Paper, PaperPost, Reply, Subscription, Tone, Visibility
+from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Subscription, Tone, Visibility
 from bot.render import make_post
 from tests.fakes.corpus import make_paper, paper_by_id, sample_papers
 from tests.slack.checks import EVIL, assert_payload_escaped, check_payload
@@ -499,3 +502,131 @@ def test_formatting_markers_in_untrusted_text_show_as_typed() -> None:
     shown = plain(marked)
     assert "snake_case" in shown and "L_1" in shown  # not at a word's edge: left alone
     assert "`" not in plain("`/arxiv` ```")
+
+
+# -- snippets and the next page
+
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
+def _snippet_line(message: SlackMessage, paper_id: str) -> str:
+    """The line after the result line of ``paper_id`` (its snippet)."""
+    lines = "\n".join(
+        block["text"]["text"] for block in message.blocks if block["type"] == "section"
+    ).split("\n")
+    index = next(n for n, line in enumerate(lines) if f"`{paper_id}`" in line)
+    return lines[index + 1]
+
+
+def _marked(text: str, *words: str) -> Snippet:
+    marks = []
+    for word in words:
+        start = text.index(word)
+        marks.append((start, start + len(word)))
+    return Snippet(text, tuple(sorted(marks)))
+
+
+def test_result_snippets_show_the_marked_words_in_bold() -> None:
+    paper, other = sample_papers()[:2]
+    text = "We train a diffusion model for medical image segmentation."
+    reply = Reply(
+        title="2 papers",
+        papers=(paper, other),
+        snippets=(_marked(text, "diffusion model", "segmentation"), None),
+    )
+    message = reply_message(reply)
+    check(message)
+    line = _snippet_line(message, paper.versioned_id)
+    assert line.endswith("We train a *diffusion model* for medical image *segmentation*.")
+    assert _BOLD.findall(line) == ["diffusion model", "segmentation"]
+    assert json.dumps(message.blocks).count("We train") == 1  # the other paper has none
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (EVIL + " diffusion", ("diffusion",)),
+        ("*bold* _it_ ~strike~ `code` diffusion*", ("diffusion",)),
+        ("a *diffusion* b", ("diffusion",)),
+        ("<diffusion> &diffusion& `diffusion` ~diffusion~ _diffusion_", ("diffusion",)),
+        ("x <!channel> y", ("channel",)),
+        ("<@U123|admin> and <https://evil.example|arxiv.org>", ("U123", "evil", "arxiv")),
+        ("snake_case L_1 a*b*c", ("case", "b")),
+    ],
+)
+def test_hostile_snippets_stay_escaped_and_bold_stays_closed(
+    text: str, words: tuple[str, ...]
+) -> None:
+    paper = sample_papers()[0]
+    marks = tuple(
+        (index, index + len(word)) for word in words for index in [text.find(word)] if index >= 0
+    )
+    snippet = Snippet(text, tuple(sorted(set(marks))))
+    message = reply_message(Reply(title="x", papers=(paper,), snippets=(snippet,)))
+    check(message)
+    assert_escaped(message)
+    line = _snippet_line(message, paper.versioned_id)
+    assert "<" not in line and ">" not in line
+    # Every raw asterisk is a bold marker: they pair up, around a whole run each.
+    assert line.count("*") % 2 == 0, line
+    for bold in _BOLD.findall(line):
+        assert bold == bold.strip() and bold, line
+    assert "`" not in line  # backticks became look-alikes, no code span can open
+    assert line.count("*") == 2 * len(_BOLD.findall(line))
+
+
+def test_25_results_with_long_snippets_stay_within_limits() -> None:
+    base = sample_papers()[0]
+    papers = tuple(
+        replace(base, arxiv_id=f"2506.{10000 + n}", title=f"Paper {n}") for n in range(25)
+    )
+    chunk = "<!channel> & *diffusion* model _x_ "
+    text = (chunk * 40)[:1000]
+    marks = tuple(
+        (start, start + len("diffusion"))
+        for start in range(len(text))
+        if text.startswith("diffusion", start)
+    )
+    reply = Reply(
+        title="25 papers",
+        papers=papers,
+        snippets=tuple(Snippet(text, marks) for _ in papers),
+        more="search diffusion --limit 25 --page 2",
+    )
+    message = reply_message(reply, share="search diffusion --limit 25")
+    check(message)
+    assert_escaped(message)
+    shown = json.dumps(message.blocks)
+    assert "more not shown" not in shown
+    for paper in papers:
+        line = _snippet_line(message, paper.versioned_id)
+        assert len(line) <= 601
+        assert line.endswith("…")
+        assert line.count("*") % 2 == 0
+    (next_button,) = [b for b in _buttons(message) if b["action_id"] == NEXT_ACTION]
+    assert next_button["value"] == "search diffusion --limit 25 --page 2"
+
+
+def test_snippet_mrkdwn_cuts_marks_with_the_text() -> None:
+    text = "alpha " * 50 + "diffusion model at the end"
+    start = text.index("diffusion")
+    line = snippet_mrkdwn(Snippet(text, ((0, 5), (start, start + 9))), 40)
+    assert len(line) <= 40
+    assert line.startswith("*alpha* alpha")
+    assert line.endswith("…")
+    assert "diffusion" not in line and line.count("*") == 2
+
+
+def test_next_button_only_with_a_next_page_that_fits() -> None:
+    paper = sample_papers()[0]
+    plain_reply = Reply(title="1 paper", papers=(paper,))
+    assert not [b for b in _buttons(reply_message(plain_reply)) if b["action_id"] == NEXT_ACTION]
+    more = Reply(title="1 paper", papers=(paper,), more="search mri --page 2")
+    (button,) = _buttons(reply_message(more))
+    assert (button["action_id"], button["value"], button["text"]["text"]) == (
+        NEXT_ACTION,
+        "search mri --page 2",
+        "Next",
+    )
+    too_long = replace(more, more="search " + "x" * 2100)
+    assert _buttons(reply_message(too_long)) == []

@@ -1,0 +1,180 @@
+"""Searching the local index: what it can answer, the answer, and papers like a paper.
+
+Every hit is checked with the same :class:`~bot.matcher.Matcher` that drives
+subscriptions, so local search and subscriptions never disagree on what matches; for
+nearly every query the FTS5 expression is already exact (see
+:mod:`bot.localsearch.translate`) and the check costs a few microseconds per shown paper.
+
+Whether the index may answer is the caller's decision (:meth:`LocalSearch.held_since`
+says from which day it holds the query's categories up to now).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.clock import Clock, utc_now
+from bot.localsearch.terms import token
+from bot.localsearch.translate import translate
+from bot.matcher import PaperText, compile_matcher
+from bot.models import Paper
+from bot.query import Query
+from bot.store import Store
+from bot.textproc import stems
+
+__all__ = ["STALE_DAYS", "LocalResults", "LocalSearch"]
+
+STALE_DAYS = 3
+"""The index counts as up to date when it holds the days up to this many days ago: a
+failed harvest or a weekend does not send every search to arXiv."""
+CHECK_PAGE = 200
+"""Candidates fetched at a time when an expression is wider than the query."""
+MAX_CHECKED = 5000
+"""Candidates checked at most for one page of an inexact query."""
+SIMILAR_TERMS = 25
+"""Words of a paper that :meth:`LocalSearch.similar` looks for."""
+RANK_POOL = 4000
+"""A relevance search ranks at most the newest this many matches (bm25 costs a few
+microseconds a paper: ranking all 200,000 papers holding "graph" would take a second)."""
+SIMILAR_POOL = 20000
+COUNT_CAP = 10000
+"""Counting stops here: "more than 10,000 papers match" is all anyone needs to know."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResults:
+    papers: tuple[Paper, ...]
+    """The requested page, best first (or newest first)."""
+    total: int
+    exact_total: bool
+    """False when ``total`` is an upper bound (a query the index cannot narrow exactly)."""
+    more_than: bool = False
+    """True when there are more than ``total`` matches (counting stopped there)."""
+    ranked_among: int | None = None
+    """When set, the ranking covered only the newest this many matches."""
+
+
+class LocalSearch:
+    """Searches over the store's index of papers."""
+
+    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def held_since(self, query: Query) -> date | None:
+        """The first day from which the index holds every category ``query`` can match,
+        without a gap up to the last few days; None if it does not hold them up to now."""
+        through = self._clock().date() - timedelta(days=STALE_DAYS)
+        return await self._store.held_since(query.category_scope(), through)
+
+    async def search(
+        self, query: Query, *, newest_first: bool, limit: int, offset: int = 0
+    ) -> LocalResults | None:
+        """The page ``offset``..``offset + limit`` of the stored papers matching ``query``,
+        best bm25 first (``newest_first``: arXiv's order, newest first); None when the
+        index cannot narrow the query at all (an author given by initials only)."""
+        expression = translate(query)
+        if expression.expression is None:
+            return None
+        matcher = compile_matcher(query)
+
+        def matches(paper: Paper) -> bool:
+            return matcher.matches(PaperText.from_paper(paper))
+
+        if expression.exact:
+            counted = await self._store.index_count(expression.expression, cap=COUNT_CAP)
+            pooled = not newest_first and counted > RANK_POOL
+            hits = await self._store.index_search(
+                expression.expression,
+                ranked=not newest_first,
+                limit=limit,
+                offset=offset,
+                pool=RANK_POOL if pooled else None,
+            )
+            papers = tuple(hit.paper for hit in hits if matches(hit.paper))
+            return LocalResults(
+                papers,
+                min(counted, COUNT_CAP),
+                exact_total=True,
+                more_than=counted > COUNT_CAP,
+                ranked_among=RANK_POOL if pooled else None,
+            )
+        return await self._checked(expression.expression, matches, newest_first, limit, offset)
+
+    async def _checked(
+        self,
+        expression: str,
+        matches: Callable[[Paper], bool],
+        newest_first: bool,
+        limit: int,
+        offset: int,
+    ) -> LocalResults:
+        """Page through candidates of a wider expression, keeping those that match."""
+        found: list[Paper] = []
+        checked, exhausted = 0, False
+        while len(found) < offset + limit and checked < MAX_CHECKED:
+            hits = await self._store.index_search(
+                expression,
+                ranked=not newest_first,
+                limit=CHECK_PAGE,
+                offset=checked,
+                pool=None if newest_first else RANK_POOL,
+            )
+            checked += len(hits)
+            found.extend(hit.paper for hit in hits if matches(hit.paper))
+            if len(hits) < CHECK_PAGE:
+                exhausted = True
+                break
+        if exhausted:
+            return LocalResults(tuple(found[offset : offset + limit]), len(found), True)
+        upper = await self._store.index_count(expression, cap=COUNT_CAP)
+        return LocalResults(
+            tuple(found[offset : offset + limit]),
+            min(upper, COUNT_CAP),
+            exact_total=False,
+            more_than=upper > COUNT_CAP,
+            ranked_among=None if newest_first else RANK_POOL,
+        )
+
+    async def similar(self, paper: Paper, *, limit: int, offset: int = 0) -> list[Paper]:
+        """The stored papers most like ``paper`` by bm25 over its title and abstract
+        words (each weighed by how rare it is), newest first among equals; never itself."""
+        expression = await self._similar_expression(paper)
+        if expression is None:
+            return []
+        hits = await self._store.index_search(
+            expression,
+            ranked=True,
+            limit=limit,
+            offset=offset,
+            exclude=paper.arxiv_id,
+            pool=SIMILAR_POOL,
+        )
+        return [hit.paper for hit in hits]
+
+    async def _similar_expression(self, paper: Paper) -> str | None:
+        """An OR of the paper's most telling words (tf-idf), in title and abstract."""
+        counts: dict[str, int] = {}
+        for word in (*stems(paper.title), *stems(paper.title), *stems(paper.abstract)):
+            if len(word) > 2 and not word.isdigit():
+                counts[word] = counts.get(word, 0) + 1
+        if not counts:
+            return None
+        total = max(await self._store.indexed_papers(), 1)
+        tokens = {word: token(word) for word in counts}
+        holding = await self._store.papers_holding(list(tokens.values()))
+
+        def weight(word: str) -> float:
+            papers = holding.get(tokens[word], 0)
+            if papers <= 1:  # only this paper (or none) has it: it finds nothing else
+                return 0.0
+            return counts[word] * math.log(1 + (total - papers + 0.5) / (papers + 0.5))
+
+        chosen = sorted(counts, key=lambda word: (-weight(word), word))[:SIMILAR_TERMS]
+        chosen = [word for word in chosen if weight(word) > 0]
+        if not chosen:
+            return None
+        return "{ti abs} : (" + " OR ".join(f'"{tokens[word]}"' for word in chosen) + ")"

@@ -1,0 +1,87 @@
+"""The index's documents: a paper's words exactly as the local matcher sees them.
+
+FTS5's own tokenizers fold, split and stem differently from :mod:`bot.textproc` (its
+Porter stemmer is not snowball's, its idea of a letter is SQLite's Unicode table), and
+any difference would make local search disagree with subscriptions. So the bot writes
+the tokens itself and FTS5 only splits on spaces: each column holds
+:func:`bot.textproc` stems (or unstemmed author words), each token made safe for FTS5's
+``ascii`` tokenizer with ``_`` as a token character:
+
+* a token of ASCII letters and digits is written as is (almost every stem);
+* any other token is ``_`` followed by its UTF-8 bytes in hex, so it cannot be
+  mistaken for an ASCII one;
+* ``_`` alone separates the parts of one column (one author from the next), so that a
+  phrase never runs from one part into another, as in the matcher;
+* a category is ``__`` plus its code in hex, an archive ``___`` plus its name in hex.
+
+Changing anything here changes what the index holds: bump :data:`INDEX_FORMAT`, and
+the store rebuilds the index at the next start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.categories import archive_of, normalize_category
+from bot.models import Paper
+from bot.textproc import stem, stems, words
+
+__all__ = [
+    "COLUMNS",
+    "INDEX_FORMAT",
+    "SEPARATOR",
+    "archive_token",
+    "category_token",
+    "index_document",
+    "token",
+]
+
+INDEX_FORMAT = 1
+"""The version of what :func:`index_document` writes."""
+
+COLUMNS = ("ti", "abs", "co", "jr", "au", "aus", "cat", "cats")
+"""The index's columns: title, abstract, comment and journal reference stems, author
+words (unstemmed, for ``au:``) and stemmed (for ``all:``), category and archive tokens
+(for ``cat:``) and the stems of category codes (for ``all:``)."""
+
+SEPARATOR = "_"
+
+
+def token(word: str) -> str:
+    """One folded word or stem as an index token."""
+    if word.isascii():
+        return word
+    return "_" + word.encode().hex()
+
+
+def category_token(code: str) -> str:
+    return "__" + code.lower().encode().hex()
+
+
+def archive_token(archive: str) -> str:
+    return "___" + archive.lower().encode().hex()
+
+
+def _tokens(stemmed: Iterable[str]) -> str:
+    return " ".join(map(token, stemmed))
+
+
+def _parts(parts: Sequence[Sequence[str]]) -> str:
+    return f" {SEPARATOR} ".join(_tokens(part) for part in parts if part)
+
+
+def index_document(paper: Paper) -> tuple[str, ...]:
+    """The values of :data:`COLUMNS` for ``paper``."""
+    names = [words(author) for author in paper.authors]
+    codes = [normalize_category(code) or code for code in paper.categories]
+    archives = dict.fromkeys(archive_of(code) for code in codes)
+    return (
+        _tokens(stems(paper.title)),
+        _tokens(stems(paper.abstract)),
+        _tokens(stems(paper.comment)) if paper.comment else "",
+        _tokens(stems(paper.journal_ref)) if paper.journal_ref else "",
+        _parts(names),
+        _parts([[stem(word) for word in name] for name in names]),
+        " ".join([*map(category_token, codes), *map(archive_token, archives)]),
+        _parts([stems(code) for code in paper.categories]),
+    )

@@ -1,0 +1,93 @@
+"""A parsed query as an FTS5 expression over the index of :mod:`bot.localsearch.terms`.
+
+The expression selects the papers the local matcher would match. It is exact for
+nearly every query: words and phrases in any field, categories, archives, one-word
+author names, AND, OR and ANDNOT. Two things FTS5 cannot say exactly are widened
+instead: an author name of several words (in order, initials matching any name with
+that letter) becomes "all its whole words in the author column", and a name of
+initials only selects everything. A widened expression is marked inexact; the engine
+then checks each hit with the matcher, and the right side of an ANDNOT is never
+widened (that would narrow the result), it is dropped and left to the check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.localsearch.terms import archive_token, category_token, token
+from bot.query import And, AndNot, Category, Node, Or, Query, Term
+from bot.textproc import stem
+
+__all__ = ["FtsQuery", "translate"]
+
+_FIELD_COLUMNS = {
+    "ti": "{ti}",
+    "abs": "{abs}",
+    "co": "{co}",
+    "jr": "{jr}",
+    "all": "{ti abs co jr aus cats}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FtsQuery:
+    """``expression`` for ``MATCH``, or None when the query cannot be narrowed at all
+    (every paper is a candidate); ``exact`` when it selects exactly the matches."""
+
+    expression: str | None
+    exact: bool
+
+
+def translate(query: Query) -> FtsQuery:
+    return _translate(query.root)
+
+
+def _phrase(tokens: list[str]) -> str:
+    # Tokens hold only ASCII letters, digits and "_": quoting needs no escaping.
+    return '"' + " ".join(tokens) + '"'
+
+
+def _translate(node: Node) -> FtsQuery:
+    match node:
+        case Term(field="au", words=name):
+            whole = [word for word in name if len(word) > 1]
+            if not whole:
+                return FtsQuery(None, exact=False)
+            exact = len(name) == 1
+            if len(whole) == 1:
+                return FtsQuery("{au} : " + _phrase([token(whole[0])]), exact)
+            inner = " AND ".join(_phrase([token(word)]) for word in whole)
+            return FtsQuery("{au} : (" + inner + ")", exact=False)
+        case Term(field=field, words=found):
+            columns = _FIELD_COLUMNS[field]
+            return FtsQuery(f"{columns} : " + _phrase([token(stem(w)) for w in found]), True)
+        case Category() if node.is_archive:
+            return FtsQuery("{cat} : " + _phrase([archive_token(node.archive)]), True)
+        case Category(code=code):
+            return FtsQuery("{cat} : " + _phrase([category_token(code)]), True)
+        case And(children=children):
+            parts = [_translate(child) for child in children]
+            kept = [part.expression for part in parts if part.expression is not None]
+            exact = all(part.exact for part in parts)
+            if not kept:
+                return FtsQuery(None, exact=False)
+            return FtsQuery(_joined(kept, "AND"), exact)
+        case Or(children=children):
+            parts = [_translate(child) for child in children]
+            if any(part.expression is None for part in parts):
+                return FtsQuery(None, exact=False)
+            return FtsQuery(
+                _joined([part.expression for part in parts if part.expression], "OR"),
+                all(part.exact for part in parts),
+            )
+        case AndNot(left=left, right=right):
+            keep, drop = _translate(left), _translate(right)
+            if keep.expression is None or drop.expression is None or not drop.exact:
+                return FtsQuery(keep.expression, exact=False)
+            return FtsQuery(f"({keep.expression}) NOT ({drop.expression})", keep.exact)
+
+
+def _joined(parts: list[str], operator: str) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return f" {operator} ".join(f"({part})" for part in parts)
