@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python -m bench.harvest                      # N = 10, 1,000 and 10,000
     .venv/bin/python -m bench.harvest --sizes 10,1000      # fewer sizes, quicker
+    .venv/bin/python -m bench.harvest --sizes 10000 --channels 100,2000,default
 
 What it sets up, once: a fake arXiv OAI-PMH server (``tests/fakes/oai.py``, a real HTTP
 server on 127.0.0.1) serving a synthetic corpus of ``--days`` announcement days of
@@ -12,10 +13,12 @@ categories, cross-lists, realistic titles, abstracts and authors), a fake arXiv 
 API (``tests/fakes/arxiv_api.py``) to show that a cycle never searches, and a store
 template holding ``--stored`` papers minus the three days the runs below add.
 
-Then, for each N, in a fresh subprocess (so that peak RSS is that N's alone: the fakes
-run in this parent process, and the subprocesses are started by a lean launcher process,
-since Linux hands a parent's peak RSS down to its children): copy the template, add N
-subscriptions over N/5 channels (``tests/fakes/workload.py``'s realistic mix of queries),
+Then, for each N (and each ``--channels`` count), in a fresh subprocess (so that peak RSS
+is that run's alone: the fakes run in this parent process, and the subprocesses are
+started by a lean launcher process, since Linux hands a parent's peak RSS down to its
+children): copy the template, add N subscriptions over N/5 channels, or over each count
+of ``--channels`` in turn (``default`` is N/5), spread evenly
+(``tests/fakes/workload.py``'s realistic mix of queries),
 store the two previous days as an earlier harvest would have and match them, and run the
 measured cycle:
 ``Harvester.harvest()`` through the real gate and OAI-PMH client, then
@@ -163,14 +166,16 @@ async def build_template(path: Path, count: int) -> float:
 # -- one N, in a subprocess ------------------------------------------------------------
 
 
-async def add_subscriptions(store: Store, count: int) -> int:
-    """``count`` subscriptions over ``count // 5`` channels (at least one), five each."""
-    channels = max(1, count // 5)
+async def add_subscriptions(store: Store, count: int, channels: int | None = None) -> int:
+    """``count`` subscriptions over ``channels`` channels (default ``count // 5``, at least
+    one), spread evenly: five each by default."""
+    channels = max(1, count // 5 if channels is None else channels)
     ids = [
         await store.ensure_channel(ChannelRef(PLATFORM, "bench", f"C{number:05d}", f"ch{number}"))
         for number in range(channels)
     ]
-    queries = iter(synthetic_queries(count * 2, seed=count))
+    # The same queries whatever the spread; more to draw from when a channel holds many.
+    queries = iter(synthetic_queries(count * 2 + 50 * (count // channels), seed=count))
     held: dict[int, set[str]] = {channel: set() for channel in ids}
     for slot in range(count):
         channel = ids[slot % channels]
@@ -190,7 +195,7 @@ async def run_cycle(options: argparse.Namespace) -> dict[str, Any]:
     clock = SettableClock(datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), UTC))
     store = await Store.open(database, clock=clock)
     try:
-        channels = await add_subscriptions(store, count)
+        channels = await add_subscriptions(store, count, options.child_channels)
         sender = NullSender()
         queue = DeliveryQueue(store)
         enqueuer = Enqueuer(store=store, queue=queue, clock=clock)
@@ -301,6 +306,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default="10,1000,10000",
         help="subscription counts N, comma-separated (default: 10,1000,10000)",
     )
+    parser.add_argument(
+        "--channels",
+        default="default",
+        help="channel counts the N subscriptions are spread over, comma-separated, each a "
+        "run of its own; 'default' is N/5 (default: default)",
+    )
     parser.add_argument("--days", type=int, default=10, help="announcement days served")
     parser.add_argument("--new", type=int, default=2000, help="papers announced per day")
     parser.add_argument(
@@ -308,6 +319,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--page-size", type=int, default=1000, help="OAI-PMH records a page")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-channels", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--template", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--oai-url", help=argparse.SUPPRESS)
@@ -368,6 +380,7 @@ def run_all(options: argparse.Namespace, launcher: Launcher) -> int:
     from tests.fakes.oai import running_fake_oai
 
     sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
+    spreads = [parse_channels(text) for text in options.channels.split(",") if text.strip()]
     days, per_day = options.days, options.new
     if days < 3:
         raise SystemExit("--days must be at least 3 (two earlier days and the measured one)")
@@ -388,21 +401,33 @@ def run_all(options: argparse.Namespace, launcher: Launcher) -> int:
         ):
             results = []
             for count in sizes:
-                oai_before, api_before = oai.request_count, len(api.requests)
-                command = [
-                    sys.executable,
-                    *("-m", "bench.harvest"),
-                    *("--child", str(count), "--days", str(days), "--new", str(per_day)),
-                    *("--template", str(template), "--workdir", workdir),
-                    *("--oai-url", oai.url),
-                ]
-                result = json.loads(launcher.run(command).strip().splitlines()[-1])
-                result["oai_requests"] = oai.request_count - oai_before
-                result["api_requests"] = len(api.requests) - api_before
-                results.append(result)
-                print_result(result, options.page_size)
+                for spread in spreads or [None]:
+                    oai_before, api_before = oai.request_count, len(api.requests)
+                    command = [
+                        sys.executable,
+                        *("-m", "bench.harvest"),
+                        *("--child", str(count), "--days", str(days), "--new", str(per_day)),
+                        *("--template", str(template), "--workdir", workdir),
+                        *("--oai-url", oai.url),
+                        *(("--child-channels", str(spread)) if spread is not None else ()),
+                    ]
+                    result = json.loads(launcher.run(command).strip().splitlines()[-1])
+                    result["oai_requests"] = oai.request_count - oai_before
+                    result["api_requests"] = len(api.requests) - api_before
+                    results.append(result)
+                    print_result(result, options.page_size)
     print_summary(results)
     return 0
+
+
+def parse_channels(text: str) -> int | None:
+    """One ``--channels`` entry: a positive count, or None for ``default`` (N/5)."""
+    text = text.strip()
+    if text == "default":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"--channels: {text!r} is neither a positive count nor 'default'")
+    return int(text)
 
 
 def print_result(result: dict[str, Any], page_size: int) -> None:
@@ -444,14 +469,15 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
     if not results:
         return
     print(
-        "\n| N subscriptions | channels | arXiv requests | harvest | matching | queued | peak RSS |"
+        "\n| N subscriptions | channels | arXiv requests | harvest | matching | queued "
+        "| delivering | peak RSS |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['n']:,} | {r['channels']:,} | {r['oai_requests'] + r['api_requests']} | "
             f"{r['harvest_s']:.2f} s | {r['match_s']:.2f} s | {r['queued']:,} | "
-            f"{r['peak_rss_mb']:.0f} MB |"
+            f"{r['deliver_s']:.2f} s | {r['peak_rss_mb']:.0f} MB |"
         )
 
 

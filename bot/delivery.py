@@ -6,7 +6,10 @@
    (one post per paper, or one digest) and rendered by the channel's adapter into
    platform messages, which go into the :mod:`outbox <bot.store.outbox>` in the same
    transaction that ties each delivery to the message that shows it. From then on the
-   plan is fixed: a crash resumes it at the next message, never re-plans it.
+   plan is fixed: a crash resumes it at the next message, never re-plans it. Channels
+   plan one at a time, and a backlog a page of :data:`PLAN_PAGE` deliveries at a time
+   (a digest is one plan, whose papers are read without abstracts but for its cards),
+   so that memory stays bounded whatever the number of channels or the backlog.
 2. **Send.** The channel's outbox messages are claimed for a lease and sent one after
    another, each with an idempotency key; each is recorded the moment it lands, and its
    deliveries become delivered.
@@ -92,7 +95,9 @@ class Sender(Protocol):
         """Render one post or digest as the messages to send, first message first.
 
         Each message names the papers it shows; together they show every paper of
-        ``item``. A digest carries at most ``cards`` full cards besides its list.
+        ``item``. A digest carries at most ``cards`` full cards besides its list: only its
+        first ``cards`` papers come with their abstracts (the others' are left empty,
+        which keeps a long digest light; a list shows no abstracts).
         """
 
     async def send(
@@ -171,12 +176,21 @@ def backoff_delay(attempts: int, base: float, ceiling: float = MAX_BACKOFF_SECON
     return timedelta(seconds=min(base * 2 ** min(max(attempts - 1, 0), 40), ceiling))
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Deliveries that go out together: one post, or one digest."""
+PLAN_PAGE = 200
+"""Deliveries whose papers are read and rendered together when planning: single posts
+are planned a page per transaction; a digest reads its papers a page at a time."""
 
-    rows: tuple[DueDelivery, ...]
-    item: PaperPost | Digest
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A queued delivery to plan, with the channel's subscriptions that still want it."""
+
+    row: DueDelivery
+    matched: tuple[Subscription, ...]
+
+
+def _planned(due: _Due) -> PlannedRow:
+    return PlannedRow(due.row.arxiv_id, due.row.version)
 
 
 class Dispatcher:
@@ -214,6 +228,7 @@ class Dispatcher:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._parallel = asyncio.Semaphore(parallel_channels)
+        self._planning = asyncio.Lock()
         self._in_flight_grace = in_flight_grace
         self._metrics = metrics or Metrics()
 
@@ -268,66 +283,128 @@ class Dispatcher:
     # -- planning -----------------------------------------------------------------------
 
     async def _plan(self, channel: Channel, sender: Sender) -> DeliveryReport:
-        """Turn the channel's queued deliveries into outbox messages."""
-        due = await self._queue.queued(channel.id)
-        if not due:
+        """Turn the channel's queued deliveries into outbox messages.
+
+        One channel plans at a time (planning is CPU and store work, which channels in
+        parallel would not speed up), and its backlog is held as light rows: papers are
+        read and rendered :data:`PLAN_PAGE` deliveries at a time, each page planned in a
+        transaction of its own. A digest lists every paper in one plan; only its first
+        ``cards`` papers (those shown as full cards) are read with their abstracts.
+        """
+        async with self._planning:
+            return await self._plan_channel(channel, sender)
+
+    async def _plan_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        new: list[_Due] = []
+        revised: list[_Due] = []
+        unwanted: list[str] = []
+        missing: list[DueDelivery] = []
+        subscriptions: dict[int, Subscription] | None = None
+        after: DueDelivery | None = None
+        while page := await self._queue.queued(channel.id, after=after):
+            if subscriptions is None:
+                subscriptions = {s.id: s for s in await self._store.list_subscriptions(channel.id)}
+            for row in page:
+                if not row.stored:
+                    missing.append(row)
+                    continue
+                matched = tuple(
+                    subscriptions[i] for i in row.subscription_ids if i in subscriptions
+                )
+                if not matched:
+                    unwanted.append(row.arxiv_id)
+                elif row.kind == "revised":
+                    revised.append(_Due(row, matched))
+                else:
+                    new.append(_Due(row, matched))
+            after = page[-1]
+        if subscriptions is None:
             return DeliveryReport()
-        subscriptions = {s.id: s for s in await self._store.list_subscriptions(channel.id)}
-        groups, unwanted, missing = self._group(channel, due, subscriptions)
         if unwanted:
             await self._queue.cancel(channel.id, unwanted)
-        report = DeliveryReport()
-        if missing:
-            error = "paper missing from the store"
-            await self._queue.give_up(channel.id, missing, error=error, now=self._clock())
-            log.warning("Channel %s: %s deliveries failed: %s", channel.id, len(missing), error)
-            report = DeliveryReport(gave_up=len(missing))
+        report = await self._give_up_missing(channel, missing)
         cards = channel.digest_cards if channel.digest_cards is not None else self._digest_cards
-        covers = [
-            (
-                [PlannedRow(row.arxiv_id, row.version) for row in group.rows],
-                list(sender.plan(group.item, cards=cards)),
+        digest_mode = channel.mode is DeliveryMode.DIGEST
+        singles = revised
+        planned = True
+        if new and (digest_mode or len(new) > self._digest_cap):
+            planned, gone = await self._plan_digest(
+                channel, sender, new, folded=not digest_mode, cards=cards
             )
-            for group in groups
-        ]
-        if covers and not await self._outbox.plan(channel.id, covers, now=self._clock()):
+            report += await self._give_up_missing(channel, gone)
+        else:
+            singles = new + revised
+        for start in range(0, len(singles), PLAN_PAGE):
+            if not planned:
+                break
+            planned, gone = await self._plan_posts(
+                channel, sender, singles[start : start + PLAN_PAGE], cards=cards
+            )
+            report += await self._give_up_missing(channel, gone)
+        if not planned:
             log.info("Channel %s: its deliveries changed while planning; next round", channel.id)
         return report
 
-    def _group(
-        self,
-        channel: Channel,
-        due: Sequence[DueDelivery],
-        subscriptions: Mapping[int, Subscription],
-    ) -> tuple[list[_Group], list[str], list[DueDelivery]]:
-        """The posts and digests to send, the rows nobody subscribes to any more, and the
-        rows whose paper is missing."""
-        new: list[tuple[DueDelivery, PaperPost]] = []
-        revised: list[tuple[DueDelivery, PaperPost]] = []
-        unwanted: list[str] = []
-        missing: list[DueDelivery] = []
-        for row in due:
-            if row.paper is None:
-                missing.append(row)
+    async def _plan_posts(
+        self, channel: Channel, sender: Sender, dues: Sequence[_Due], *, cards: int
+    ) -> tuple[bool, list[DueDelivery]]:
+        """Plan one page of single posts (new papers or revised notes), in one transaction.
+        Whether it was planned (False: its rows changed meanwhile), and the rows whose
+        paper is gone."""
+        papers = await self._queue.papers([due.row.arxiv_id for due in dues])
+        covers: list[tuple[list[PlannedRow], list[OutgoingMessage]]] = []
+        gone: list[DueDelivery] = []
+        for due in dues:
+            paper = papers.get(due.row.arxiv_id)
+            if paper is None:
+                gone.append(due.row)
                 continue
-            matched = [subscriptions[i] for i in row.subscription_ids if i in subscriptions]
-            if not matched:
-                unwanted.append(row.arxiv_id)
-                continue
-            post = make_post(row.paper, matched)
-            if row.kind == "revised":
-                revised.append((row, dataclasses.replace(post, revised=True)))
-            else:
-                new.append((row, post))
-        groups: list[_Group] = []
-        digest_mode = channel.mode is DeliveryMode.DIGEST
-        if new and (digest_mode or len(new) > self._digest_cap):
-            digest = Digest(tuple(post for _, post in new), folded=not digest_mode)
-            groups.append(_Group(tuple(row for row, _ in new), digest))
-        else:
-            groups.extend(_Group((row,), post) for row, post in new)
-        groups.extend(_Group((row,), post) for row, post in revised)
-        return groups, unwanted, missing
+            post = make_post(paper, due.matched)
+            if due.row.kind == "revised":
+                post = dataclasses.replace(post, revised=True)
+            covers.append(([_planned(due)], list(sender.plan(post, cards=cards))))
+        if not covers:
+            return True, gone
+        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+
+    async def _plan_digest(
+        self, channel: Channel, sender: Sender, dues: Sequence[_Due], *, folded: bool, cards: int
+    ) -> tuple[bool, list[DueDelivery]]:
+        """Plan one digest of every paper of ``dues``, in one transaction. Its papers are
+        read without their abstracts, but for the first ``cards`` (its full cards)."""
+        listed: list[tuple[_Due, PaperPost]] = []
+        gone: list[DueDelivery] = []
+        for start in range(0, len(dues), PLAN_PAGE):
+            page = dues[start : start + PLAN_PAGE]
+            papers = await self._queue.papers([due.row.arxiv_id for due in page], abstracts=False)
+            for due in page:
+                paper = papers.get(due.row.arxiv_id)
+                if paper is None:
+                    gone.append(due.row)
+                else:
+                    listed.append((due, make_post(paper, due.matched)))
+        carded = listed[: max(cards, 0)]
+        full = await self._queue.papers([due.row.arxiv_id for due, _ in carded])
+        for number, (due, _) in enumerate(carded):
+            paper = full.get(due.row.arxiv_id)
+            if paper is not None:
+                listed[number] = (due, make_post(paper, due.matched))
+        if not listed:
+            return True, gone
+        digest = Digest(tuple(post for _, post in listed), folded=folded)
+        covers = [([_planned(due) for due, _ in listed], list(sender.plan(digest, cards=cards)))]
+        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+
+    async def _give_up_missing(
+        self, channel: Channel, missing: Sequence[DueDelivery]
+    ) -> DeliveryReport:
+        """Mark failed the rows whose paper is missing from the store."""
+        if not missing:
+            return DeliveryReport()
+        error = "paper missing from the store"
+        await self._queue.give_up(channel.id, missing, error=error, now=self._clock())
+        log.warning("Channel %s: %s deliveries failed: %s", channel.id, len(missing), error)
+        return DeliveryReport(gave_up=len(missing))
 
     # -- sending ------------------------------------------------------------------------
 

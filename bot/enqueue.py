@@ -143,7 +143,7 @@ class Enqueuer:
             windows = {s.id: NewPaperWindow.of(s) for s in subscriptions}
             papers = queued = revisions = 0
             seconds = 0.0
-            after = 0
+            after = -(2**63)  # row numbers of papers with odd ids are negative
             while True:
                 pending = await self._queue.unmatched(after_id=after, limit=MATCH_BATCH)
                 if not pending:

@@ -858,3 +858,89 @@ async def test_a_long_channel_keeps_its_claim_alive(bed: Bed) -> None:
     assert report.delivered == 5
     assert [r.messages for r in rivals] == [0] * 5
     assert bed.sender.ids(IMAGING) == [f"2506.8400{n}" for n in range(1, 6)]
+
+
+# -- planning in pages ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of a few rows, so that a handful of papers spans several of them."""
+    import bot.delivery
+    import bot.store.deliveries
+
+    monkeypatch.setattr(bot.delivery, "PLAN_PAGE", 4)
+    monkeypatch.setattr(bot.store.deliveries, "QUEUED_PAGE", 3)
+    monkeypatch.setattr(bot.store.deliveries, "ID_CHUNK", 2)
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_a_backlog_longer_than_a_page_is_posted_whole_once_and_in_order(bed: Bed) -> None:
+    [sub] = await bed.subscribe(IMAGING, "cat:eess.IV")
+    bed.revision_notes = True
+    first = [paper(f"2506.9{n:04d}", "eess.IV") for n in range(1, 6)]
+    await bed.harvest(reversed(first))
+    dispatcher = bed.dispatcher(digest_cap=100)
+    await bed.cycle(dispatcher)
+    # Queued in two rounds of matching, the later one with lower ids: sent as queued.
+    earlier = [paper(f"2506.9{n:04d}", "eess.IV") for n in range(200, 207)]
+    notes = [revised(p, 2, updated=p.updated + timedelta(days=3)) for p in first]
+    bed.clock.advance(days=4)
+    await bed.harvest([*reversed(earlier), *notes], date(2025, 6, 17))
+    await bed.match()
+    bed.clock.advance(hours=1)
+    then = [paper(f"2506.9{n:04d}", "eess.IV") for n in range(100, 106)]
+    await bed.harvest(reversed(then), date(2025, 6, 17))
+    later = [*earlier, *then]
+
+    report = await bed.cycle(dispatcher)
+
+    assert (report.delivered, report.messages, report.failed) == (18, 18, 0)
+    sent = bed.sender.to(IMAGING)[len(first) :]
+    assert [s.ids[0] for s in sent] == [p.arxiv_id for p in [*later, *first]]
+    assert all(isinstance(s.item, PaperPost) for s in sent)
+    posts = [s.item for s in sent if isinstance(s.item, PaperPost)]
+    assert [p.revised for p in posts] == [False] * len(later) + [True] * len(first)
+    assert [p.paper for p in posts] == [*later, *notes], "full papers, abstracts included"
+    assert all(p.matched == (sub,) for p in posts)
+    assert await dispatcher.pending_count() == 0
+    assert (await bed.cycle(dispatcher)).messages == 0
+
+
+@pytest.mark.usefixtures("small_pages")
+async def test_a_digest_longer_than_a_page_lists_every_paper_once_in_order(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subs = await bed.subscribe(IMAGING, "cat:eess.IV", "cat:cs.CV")
+    channel = bed.channels[IMAGING]
+    await bed.store.set_channel_mode(channel, DeliveryMode.DIGEST)
+    await bed.store.set_digest_cards(channel, 3)
+    papers = [paper(f"2506.9{n:04d}", "eess.IV", "cs.CV") for n in range(200, 223)]
+    await bed.harvest(reversed(papers))
+    reads: list[tuple[int, bool]] = []
+    read_papers = DeliveryQueue.papers
+
+    async def counted(
+        self: DeliveryQueue, arxiv_ids: Sequence[str], *, abstracts: bool = True
+    ) -> dict[str, Paper]:
+        reads.append((len(arxiv_ids), abstracts))
+        return await read_papers(self, arxiv_ids, abstracts=abstracts)
+
+    monkeypatch.setattr(DeliveryQueue, "papers", counted)
+    dispatcher = bed.dispatcher()
+
+    report = await bed.cycle(dispatcher)
+
+    assert (report.delivered, report.messages) == (len(papers), 1)
+    [sent] = bed.sender.to(IMAGING)
+    assert isinstance(sent.item, Digest) and not sent.item.folded
+    assert sent.ids == [p.arxiv_id for p in papers]
+    posts = sent.item.posts
+    assert all(post.matched == tuple(subs) for post in posts)
+    assert [post.paper for post in posts[:3]] == papers[:3], "its full cards"
+    assert [post.paper for post in posts[3:]] == [replace(p, abstract="") for p in papers[3:]]
+    assert max(count for count, _ in reads) <= 4, "papers read a page at a time"
+    assert sum(count for count, abstracts in reads if abstracts) == 3
+    assert await dispatcher.pending_count() == 0
+    for p in papers:
+        assert (await bed.row(IMAGING, p.arxiv_id))["status"] == "delivered"

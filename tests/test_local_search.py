@@ -420,3 +420,12 @@ async def test_an_older_database_is_renumbered_and_indexed_at_open(tmp_path: Pat
         assert await found(store, "strings") == ["hep-th/9901001", "odd"]
         assert await store.indexed_papers() == 3
     assert upkeep.check(path).ok
+
+
+async def test_papers_with_odd_ids_are_matched_too(bot: BotApp) -> None:
+    await bot.execute("/arxiv subscribe ti:strings", HERE)
+    odd = make_paper("odd-id", title="Strings", submitted=datetime.now(UTC))
+    await bot.store.upsert_harvested([HarvestedRecord(odd, TODAY)])
+    assert await bot.unmatched_papers() == 1
+    await bot.run_cycle()
+    assert await bot.unmatched_papers() == 0

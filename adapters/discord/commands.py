@@ -49,7 +49,7 @@ NEXTS_KEPT = 2000
 EDIT_WITHIN = 2.0
 """Seconds a Next click waits for its page before answering: Discord allows 3 for the
 message to be edited in place; a slower page comes as a new message after "thinking"."""
-DM_COMMANDS = ("search", "paper", "help")
+DM_COMMANDS = ("search", "paper", "similar", "help")
 
 DONE_NOTE = "✅ Done; the answer is posted in the channel."
 DM_ONLY_NOTE = (
@@ -464,6 +464,19 @@ class ArxivGroup(app_commands.Group):
     @app_commands.describe(id="An arXiv id such as 2506.11674 or 2506.11674v2, or its URL")
     async def paper(self, interaction: discord.Interaction, id: str) -> None:
         await self.runner.run(interaction, "paper", f"paper {id}", typed=(id,))
+
+    @app_commands.command(description="Papers in the bot's index most like one paper")
+    @app_commands.describe(
+        id="An arXiv id such as 2506.11674, or its URL",
+        limit=f"How many results (1 to {MAX_LIMIT})",
+    )
+    async def similar(
+        self,
+        interaction: discord.Interaction,
+        id: str,
+        limit: app_commands.Range[int, 1, MAX_LIMIT] = 10,
+    ) -> None:
+        await self.runner.run(interaction, "similar", f"similar {id} --limit {limit}", typed=(id,))
 
     @app_commands.command(description="Post new papers matching a query in this channel")
     @app_commands.describe(

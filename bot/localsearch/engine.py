@@ -36,9 +36,10 @@ MAX_CHECKED = 5000
 """Candidates checked at most for one page of an inexact query."""
 SIMILAR_TERMS = 25
 """Words of a paper that :meth:`LocalSearch.similar` looks for."""
-RANK_POOL = 4000
-"""A relevance search ranks at most the newest this many matches (bm25 costs a few
-microseconds a paper: ranking all 200,000 papers holding "graph" would take a second)."""
+RANK_POOL = 2000
+"""A relevance search ranks at most the newest this many matches: bm25 costs several
+microseconds a paper, so ranking all 200,000 papers holding "graph" would take a second
+(``bench/search.py`` measures it)."""
 SIMILAR_POOL = 20000
 COUNT_CAP = 10000
 """Counting stops here: "more than 10,000 papers match" is all anyone needs to know."""
@@ -85,24 +86,35 @@ class LocalSearch:
             return matcher.matches(PaperText.from_paper(paper))
 
         if expression.exact:
-            counted = await self._store.index_count(expression.expression, cap=COUNT_CAP)
-            pooled = not newest_first and counted > RANK_POOL
+            newest = await self._store.index_newest(expression.expression, RANK_POOL + 1)
+            total, more_than, floor = await self._extent(expression.expression, newest)
+            if not newest:
+                return LocalResults((), 0, exact_total=True)
             hits = await self._store.index_search(
                 expression.expression,
                 ranked=not newest_first,
                 limit=limit,
                 offset=offset,
-                pool=RANK_POOL if pooled else None,
+                floor=None if newest_first else floor,
             )
             papers = tuple(hit.paper for hit in hits if matches(hit.paper))
             return LocalResults(
                 papers,
-                min(counted, COUNT_CAP),
+                total,
                 exact_total=True,
-                more_than=counted > COUNT_CAP,
-                ranked_among=RANK_POOL if pooled else None,
+                more_than=more_than,
+                ranked_among=RANK_POOL if floor is not None and not newest_first else None,
             )
         return await self._checked(expression.expression, matches, newest_first, limit, offset)
+
+    async def _extent(self, expression: str, newest: list[int]) -> tuple[int, bool, int | None]:
+        """``(count, more than that?, floor)`` of an expression whose newest matches,
+        up to one more than the ranking pool, are ``newest``: counting goes on only
+        when they overflow the pool, and then ranking starts at the pool's last."""
+        if len(newest) <= RANK_POOL:
+            return len(newest), False, None
+        counted = await self._store.index_count(expression, cap=COUNT_CAP)
+        return min(counted, COUNT_CAP), counted > COUNT_CAP, newest[RANK_POOL - 1]
 
     async def _checked(
         self,
@@ -115,28 +127,33 @@ class LocalSearch:
         """Page through candidates of a wider expression, keeping those that match."""
         found: list[Paper] = []
         checked, exhausted = 0, False
+        newest = await self._store.index_newest(expression, RANK_POOL + 1)
+        floor = None if newest_first or len(newest) <= RANK_POOL else newest[RANK_POOL - 1]
         while len(found) < offset + limit and checked < MAX_CHECKED:
             hits = await self._store.index_search(
                 expression,
                 ranked=not newest_first,
                 limit=CHECK_PAGE,
                 offset=checked,
-                pool=None if newest_first else RANK_POOL,
+                floor=floor,
             )
             checked += len(hits)
             found.extend(hit.paper for hit in hits if matches(hit.paper))
             if len(hits) < CHECK_PAGE:
                 exhausted = True
                 break
+        ranked_among = RANK_POOL if floor is not None else None
         if exhausted:
-            return LocalResults(tuple(found[offset : offset + limit]), len(found), True)
+            return LocalResults(
+                tuple(found[offset : offset + limit]), len(found), True, ranked_among=ranked_among
+            )
         upper = await self._store.index_count(expression, cap=COUNT_CAP)
         return LocalResults(
             tuple(found[offset : offset + limit]),
             min(upper, COUNT_CAP),
             exact_total=False,
             more_than=upper > COUNT_CAP,
-            ranked_among=None if newest_first else RANK_POOL,
+            ranked_among=ranked_among,
         )
 
     async def similar(self, paper: Paper, *, limit: int, offset: int = 0) -> list[Paper]:
@@ -145,13 +162,14 @@ class LocalSearch:
         expression = await self._similar_expression(paper)
         if expression is None:
             return []
+        newest = await self._store.index_newest(expression, SIMILAR_POOL)
         hits = await self._store.index_search(
             expression,
             ranked=True,
             limit=limit,
             offset=offset,
             exclude=paper.arxiv_id,
-            pool=SIMILAR_POOL,
+            floor=newest[-1] if len(newest) == SIMILAR_POOL else None,
         )
         return [hit.paper for hit in hits]
 

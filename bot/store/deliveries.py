@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 DeliveryKind = Literal["new", "revised"]
 
+QUEUED_PAGE = 500
+"""Queued rows read per query when planning a channel's backlog."""
+
 
 @dataclass(frozen=True, slots=True)
 class PendingPaper:
@@ -91,16 +94,19 @@ class EnqueueCounts:
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
-    """A queued row to plan into messages, with the paper as stored now (its newest
-    version)."""
+    """A queued row to plan into messages: only its own columns, light enough to hold a
+    channel's whole backlog (planning reads the papers a page at a time with
+    :meth:`DeliveryQueue.papers`)."""
 
     channel_id: int
     arxiv_id: str
     version: int
     """The version the row was read at: planning only takes it if it is unchanged."""
     kind: DeliveryKind
-    paper: Paper | None
-    """None if the paper is missing from the store (it is then marked failed)."""
+    queued_at: str
+    """As stored: with ``kind`` and ``arxiv_id``, the row's place in sending order."""
+    stored: bool
+    """False if the paper is missing from the store (it is then marked failed)."""
     subscription_ids: tuple[int, ...]
 
 
@@ -236,28 +242,57 @@ class DeliveryQueue:
         )
         return [channel_from_row(row) for row in rows]
 
-    async def queued(self, channel_id: int) -> list[DueDelivery]:
-        """The channel's queued rows in sending order: new papers before revised notes,
-        then by when they were queued, then by id."""
+    async def queued(
+        self, channel_id: int, *, after: DueDelivery | None = None, limit: int | None = None
+    ) -> list[DueDelivery]:
+        """Up to ``limit`` of the channel's queued rows in sending order (new papers before
+        revised notes, then by when they were queued, then by id), starting after the row
+        ``after`` (a row of the previous page), without their papers. ``limit`` defaults
+        to :data:`QUEUED_PAGE`."""
+        where = ""
+        params: tuple[Any, ...] = (channel_id,)
+        if after is not None:
+            where = " AND (d.kind, d.queued_at, d.arxiv_id) > (?, ?, ?)"
+            params += (after.kind, after.queued_at, after.arxiv_id)
         rows = await self._store.fetchall(
-            "SELECT d.arxiv_id AS d_arxiv_id, d.version AS d_version, d.kind AS d_kind,"
-            " d.subscription_ids AS d_subscription_ids, p.*"
-            " FROM deliveries AS d LEFT JOIN papers AS p ON p.arxiv_id = d.arxiv_id"
-            " WHERE d.channel_id = ? AND d.status = 'queued'"
-            " ORDER BY d.kind, d.queued_at, d.arxiv_id",
-            (channel_id,),
+            "SELECT d.arxiv_id, d.version, d.kind, d.queued_at, d.subscription_ids,"
+            " EXISTS (SELECT 1 FROM papers AS p WHERE p.arxiv_id = d.arxiv_id) AS stored"
+            " FROM deliveries AS d"
+            f" WHERE d.channel_id = ? AND d.status = 'queued'{where}"
+            " ORDER BY d.kind, d.queued_at, d.arxiv_id LIMIT ?",
+            (*params, max(QUEUED_PAGE if limit is None else limit, 1)),
         )
         return [
             DueDelivery(
                 channel_id=channel_id,
-                arxiv_id=row["d_arxiv_id"],
-                version=int(row["d_version"]),
-                kind=row["d_kind"],
-                paper=paper_from_row(row) if row["id"] is not None else None,
-                subscription_ids=tuple(json.loads(row["d_subscription_ids"])),
+                arxiv_id=row["arxiv_id"],
+                version=int(row["version"]),
+                kind=row["kind"],
+                queued_at=row["queued_at"],
+                stored=bool(row["stored"]),
+                subscription_ids=tuple(json.loads(row["subscription_ids"])),
             )
             for row in rows
         ]
+
+    async def papers(self, arxiv_ids: Sequence[str], *, abstracts: bool = True) -> dict[str, Paper]:
+        """The stored papers (newest version) of ``arxiv_ids`` that exist, by id, read
+        :data:`~bot.store.values.ID_CHUNK` at a time. Without ``abstracts``, each paper's
+        abstract is left empty: a list of many papers then takes a fraction of the memory."""
+        abstract = "abstract" if abstracts else "'' AS abstract"
+        found: dict[str, Paper] = {}
+        unique = list(dict.fromkeys(arxiv_ids))
+        for start in range(0, len(unique), ID_CHUNK):
+            chunk = unique[start : start + ID_CHUNK]
+            rows = await self._store.fetchall(
+                "SELECT arxiv_id, version, title, authors, categories, submitted, updated,"
+                f" comment, journal_ref, doi, {abstract} FROM papers"
+                f" WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[row["arxiv_id"]] = paper_from_row(row)
+        return found
 
     async def give_up(
         self, channel_id: int, rows: Sequence[DueDelivery], *, error: str, now: datetime

@@ -166,14 +166,11 @@ class PaperIndexStore(StoreBase):
         limit: int,
         offset: int = 0,
         exclude: str | None = None,
-        pool: int | None = None,
+        floor: int | None = None,
     ) -> list[IndexHit]:
         """The papers matching the FTS5 ``expression``: best bm25 first when ``ranked``
-        (newest first among equal scores), else newest first (arXiv's order).
-
-        ``pool`` ranks only the newest ``pool`` matches: bm25 costs a few microseconds a
-        paper, too much for a word that half a million papers hold.
-        """
+        (newest first among equal scores), else newest first (arXiv's order); only
+        those with row numbers from ``floor`` on, when given."""
         if limit <= 0:
             return []
         params: dict[str, Any] = {
@@ -181,15 +178,8 @@ class PaperIndexStore(StoreBase):
             "limit": limit,
             "offset": offset,
             "exclude": exclude,
-            "floor": None,
+            "floor": floor,
         }
-        if ranked and pool is not None:
-            floor = await self.fetchone(
-                "SELECT rowid FROM paper_index WHERE paper_index MATCH ? "
-                "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                (expression, pool - 1),
-            )
-            params["floor"] = int(floor[0]) if floor is not None else None
         order = f"{_BM25}, paper_index.rowid DESC" if ranked else "paper_index.rowid DESC"
         score = _BM25 if ranked else "0.0"
         rows = await self.fetchall(
@@ -206,6 +196,15 @@ class PaperIndexStore(StoreBase):
             params,
         )
         return [IndexHit(paper_from_row(row), float(row["score"])) for row in rows]
+
+    async def index_newest(self, expression: str, limit: int) -> list[int]:
+        """The row numbers of the newest ``limit`` papers matching ``expression``: cheap,
+        as the index keeps each word's papers in row order."""
+        rows = await self.fetchall(
+            "SELECT rowid FROM paper_index WHERE paper_index MATCH ? ORDER BY rowid DESC LIMIT ?",
+            (expression, limit),
+        )
+        return [int(row[0]) for row in rows]
 
     async def index_count(self, expression: str, *, cap: int | None = None) -> int:
         """How many papers match ``expression``; at most ``cap + 1`` when ``cap`` is given

@@ -18,6 +18,7 @@ from tests.fakes.discord_api import BOT_TOKEN, GUILD_ID, FakeDiscord
 SUBCOMMANDS = [
     "search",
     "paper",
+    "similar",
     "subscribe",
     "unsubscribe",
     "list",
