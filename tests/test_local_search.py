@@ -14,6 +14,7 @@ from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.commands.grammar import SearchCommand, parse_command
 from bot.config import Settings
+from bot.localsearch import engine
 from bot.localsearch.engine import LocalSearch
 from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
@@ -429,3 +430,27 @@ async def test_papers_with_odd_ids_are_matched_too(bot: BotApp) -> None:
     assert await bot.unmatched_papers() == 1
     await bot.run_cycle()
     assert await bot.unmatched_papers() == 0
+
+
+async def test_a_broad_query_is_ranked_among_its_newest_matches_and_says_so(
+    bot: BotApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "RANK_POOL", 3)
+    monkeypatch.setattr(engine, "COUNT_CAP", 5)
+    papers = [
+        make_paper(
+            vid(n),
+            title="Graph" if n == 1 else f"Study {n}",
+            abstract="A graph here.",
+            submitted=datetime.now(UTC),
+        )
+        for n in range(1, 9)
+    ]
+    await hold(bot, papers, sets=["cs"], days=400)
+    reply = await bot.execute("/arxiv search graph AND cat:cs.LG", HERE)
+    assert reply.title == "More than 5 papers match graph AND cat:cs.LG"
+    assert "most relevant first among the newest 3 (add words" in reply.lines[0]
+    assert [p.arxiv_id for p in reply.papers] == [vid(8), vid(7), vid(6)]
+    assert reply.more is not None
+    newest = await bot.execute("/arxiv search graph AND cat:cs.LG --sort date --limit 8", HERE)
+    assert [p.arxiv_id for p in newest.papers] == [vid(n) for n in range(8, 0, -1)]

@@ -41,8 +41,9 @@ RANK_POOL = 2000
 microseconds a paper, so ranking all 200,000 papers holding "graph" would take a second
 (``bench/search.py`` measures it)."""
 SIMILAR_POOL = 20000
-COUNT_CAP = 10000
-"""Counting stops here: "more than 10,000 papers match" is all anyone needs to know."""
+COUNT_CAP = 5000
+"""Counting stops here: "more than 5,000 papers match" is all anyone needs to know, and
+the count comes from the same pass over the index as the ranking pool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +87,10 @@ class LocalSearch:
             return matcher.matches(PaperText.from_paper(paper))
 
         if expression.exact:
-            newest = await self._store.index_newest(expression.expression, RANK_POOL + 1)
-            total, more_than, floor = await self._extent(expression.expression, newest)
+            newest = await self._store.index_newest(expression.expression, COUNT_CAP + 1)
             if not newest:
                 return LocalResults((), 0, exact_total=True)
+            floor = newest[RANK_POOL - 1] if len(newest) > RANK_POOL else None
             hits = await self._store.index_search(
                 expression.expression,
                 ranked=not newest_first,
@@ -100,21 +101,12 @@ class LocalSearch:
             papers = tuple(hit.paper for hit in hits if matches(hit.paper))
             return LocalResults(
                 papers,
-                total,
+                min(len(newest), COUNT_CAP),
                 exact_total=True,
-                more_than=more_than,
+                more_than=len(newest) > COUNT_CAP,
                 ranked_among=RANK_POOL if floor is not None and not newest_first else None,
             )
         return await self._checked(expression.expression, matches, newest_first, limit, offset)
-
-    async def _extent(self, expression: str, newest: list[int]) -> tuple[int, bool, int | None]:
-        """``(count, more than that?, floor)`` of an expression whose newest matches,
-        up to one more than the ranking pool, are ``newest``: counting goes on only
-        when they overflow the pool, and then ranking starts at the pool's last."""
-        if len(newest) <= RANK_POOL:
-            return len(newest), False, None
-        counted = await self._store.index_count(expression, cap=COUNT_CAP)
-        return min(counted, COUNT_CAP), counted > COUNT_CAP, newest[RANK_POOL - 1]
 
     async def _checked(
         self,
