@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from bot.localsearch.engine import LocalSearch
 from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
 from bot.query import parse_query
-from bot.store import MIGRATIONS, Store, upkeep
+from bot.store import MIGRATIONS, Store, paper_index, upkeep
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
@@ -454,3 +455,35 @@ async def test_a_broad_query_is_ranked_among_its_newest_matches_and_says_so(
     assert reply.more is not None
     newest = await bot.execute("/arxiv search graph AND cat:cs.LG --sort date --limit 8", HERE)
     assert [p.arxiv_id for p in newest.papers] == [vid(n) for n in range(8, 0, -1)]
+
+
+async def test_an_interrupted_upgrade_starts_again_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    async with await Store.open(path, migrations=MIGRATIONS[:5]) as old:
+        for number in range(1, 8):
+            await old.execute(
+                "INSERT INTO papers (arxiv_id, version, title, abstract, submitted, updated,"
+                " first_seen_at) VALUES (?, 1, 'Strings', '', ?, ?, ?)",
+                (f"2506.{number:05d}", *["2025-06-13T00:00:00.000000+00:00"] * 3),
+            )
+    monkeypatch.setattr(paper_index, "REBUILD_BATCH", 3)
+    real = paper_index.write_documents
+    calls = 0
+
+    async def failing(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("power cut")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(paper_index, "write_documents", failing)
+    with pytest.raises(RuntimeError):
+        await Store.open(path)
+    monkeypatch.setattr(paper_index, "write_documents", real)
+    async with await Store.open(path) as store:
+        assert await store.indexed_papers() == 7
+        assert len(await found(store, "strings")) == 7
+    assert upkeep.check(path).ok

@@ -168,11 +168,13 @@ class StoreBase:
 
     async def set_state(self, key: str, value: str) -> None:
         async with self.transaction() as conn:
-            await conn.execute(
-                """
-                INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-                                                updated_at = excluded.updated_at
-                """,
-                (key, value, self.now_text()),
-            )
+            await put_state(conn, key, value, self.now_text())
+
+
+async def put_state(conn: aiosqlite.Connection, key: str, value: str, now: str) -> None:
+    """Set ``state`` row ``key`` inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, value, now),
+    )

@@ -24,13 +24,15 @@ import aiosqlite
 from bot.localsearch.numbering import paper_number
 from bot.localsearch.terms import COLUMNS, INDEX_FORMAT, index_document
 from bot.models import Paper
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, put_state
 from bot.store.rows import paper_from_row
 from bot.store.values import ID_CHUNK, to_text
 
 logger = logging.getLogger(__name__)
 
 FORMAT_KEY = "index.format"
+PROGRESS_KEY = "index.rebuilt_through"
+"""``<format>:<arxiv id>``: the last paper an interrupted rebuild indexed."""
 REBUILD_BATCH = 2000
 
 COLUMN_WEIGHTS: Mapping[str, float] = {
@@ -104,13 +106,24 @@ class PaperIndexStore(StoreBase):
         await self._rebuild_index()
 
     async def _rebuild_index(self) -> None:
+        """Renumber and index every paper, in batches of ids that each commit with the
+        progress made, so that an interrupted rebuild goes on where it stopped."""
         total_row = await self.fetchone("SELECT count(*) FROM papers")
         total = int(total_row[0]) if total_row is not None else 0
+        mark = f"{INDEX_FORMAT}:"
+        progress = await self.get_state(PROGRESS_KEY)
+        after = progress.removeprefix(mark) if progress and progress.startswith(mark) else None
         if total:
-            logger.warning("Building the search index of %s papers (once, after an upgrade)", total)
-        async with self.transaction() as conn:
-            await conn.execute("DELETE FROM paper_index")
-        done, after = 0, None
+            going_on = f", going on after {after}" if after else ""
+            logger.warning(
+                "Building the search index of %s papers (once, after an upgrade%s)",
+                total,
+                going_on,
+            )
+        if after is None:
+            async with self.transaction() as conn:
+                await conn.execute("DELETE FROM paper_index")
+        done = 0
         while True:
             async with self.transaction() as conn:
                 where = "" if after is None else "WHERE arxiv_id > ?"
@@ -122,16 +135,19 @@ class PaperIndexStore(StoreBase):
                 )
                 if not rows:
                     break
-                after = rows[-1]["arxiv_id"]
+                after = str(rows[-1]["arxiv_id"])
                 documents = await self._renumber(conn, rows)
                 # Replace, not add: another process may be rebuilding at the same time.
                 await write_documents(conn, documents)
+                await put_state(conn, PROGRESS_KEY, mark + after, self.now_text())
             done += len(rows)
             if total >= 10 * REBUILD_BATCH:
                 logger.info("Search index: %s of %s papers", done, total)
-        await self.set_state(FORMAT_KEY, str(INDEX_FORMAT))
+        async with self.transaction() as conn:
+            await put_state(conn, FORMAT_KEY, str(INDEX_FORMAT), self.now_text())
+            await conn.execute("DELETE FROM state WHERE key = ?", (PROGRESS_KEY,))
         if total:
-            logger.warning("Search index built: %s papers", done)
+            logger.warning("Search index built: %s papers", total)
 
     async def _renumber(
         self, conn: aiosqlite.Connection, rows: Sequence[sqlite3.Row]
