@@ -269,7 +269,7 @@ async def test_when_arxiv_is_down_search_and_paper_answer_from_the_index(
     bot: BotApp, fake_arxiv: FakeArxiv
 ) -> None:
     await hold(bot, vision_papers(3), sets=["cs"], days=20)
-    fake_arxiv.fail_next(503, times=50)
+    fake_arxiv.serve_next(b"<html>arXiv is down for maintenance</html>", times=50)
     reply = await bot.execute("/arxiv search segmentation", HERE)
     assert reply.tone is not Tone.ERROR
     assert len(reply.papers) == 3
