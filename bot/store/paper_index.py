@@ -12,6 +12,7 @@ at open, in batches that each commit: an interrupted rebuild starts again cleanl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,8 @@ FORMAT_KEY = "index.format"
 PROGRESS_KEY = "index.rebuilt_through"
 """``<format>:<arxiv id>``: the last paper an interrupted rebuild indexed."""
 REBUILD_BATCH = 2000
+THREAD_THRESHOLD = 50
+"""Documents written at once beyond which tokenising moves to a worker thread."""
 
 COLUMN_WEIGHTS: Mapping[str, float] = {
     "ti": 10.0,
@@ -90,7 +93,17 @@ async def write_documents(
         await conn.executemany(
             "DELETE FROM paper_index WHERE rowid = ?", [(row_id,) for row_id, _ in batch]
         )
-    await conn.executemany(_INSERT, [(row_id, *index_document(paper)) for row_id, paper in batch])
+    if len(batch) > THREAD_THRESHOLD:
+        # A page of 2,500 records takes a few hundred milliseconds to tokenise: not on
+        # the event loop, which answers chat meanwhile.
+        rows = await asyncio.to_thread(_documents, batch)
+    else:
+        rows = _documents(batch)
+    await conn.executemany(_INSERT, rows)
+
+
+def _documents(batch: Sequence[tuple[int, Paper]]) -> list[tuple[Any, ...]]:
+    return [(row_id, *index_document(paper)) for row_id, paper in batch]
 
 
 class PaperIndexStore(StoreBase):
