@@ -109,6 +109,10 @@ class StoreError(ArxivBotError):
     handlers say what it means to the user."""
 
 
+class QueryTimeoutError(StoreError):
+    """A read ran past the deadline its caller gave, and SQLite stopped it."""
+
+
 class SubscriptionLimitError(StoreError):
     """The channel already holds ``count`` subscriptions and at most ``limit`` are allowed."""
 

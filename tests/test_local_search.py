@@ -21,6 +21,7 @@ from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
 from bot.query import parse_query
 from bot.store import MIGRATIONS, Store, paper_index, upkeep
+from bot.store import base as store_base
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
@@ -487,3 +488,20 @@ async def test_an_interrupted_upgrade_starts_again_cleanly(
         assert await store.indexed_papers() == 7
         assert len(await found(store, "strings")) == 7
     assert upkeep.check(path).ok
+
+
+async def test_a_search_too_costly_for_the_index_goes_to_arxiv(
+    bot: BotApp, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await hold(bot, vision_papers(30), sets=["cs"], days=400)
+    monkeypatch.setattr(engine, "SEARCH_SECONDS", -1.0)  # every deadline already passed
+    monkeypatch.setattr(store_base, "PROGRESS_STEPS", 1)
+    reply = await bot.execute("/arxiv search segmentation AND cat:cs.CV", HERE)
+    assert len(fake_arxiv.requests) == 1
+    assert reply.lines[0].endswith("From arXiv.")
+    # The connection is not left with the deadline: other reads work.
+    assert (await bot.store.counts()).papers >= 30
+    monkeypatch.setattr(engine, "SIMILAR_SECONDS", -1.0)
+    slow = await bot.execute(f"/arxiv similar {vid(1)}", HERE)
+    assert slow.tone is Tone.ERROR
+    assert slow.title.startswith(f"Finding papers like arXiv:{vid(1)} took too long")

@@ -37,6 +37,7 @@ from bot.errors import (
     LimitError,
     NotFoundError,
     QueryError,
+    QueryTimeoutError,
     SubscriptionLimitError,
     SubscriptionNotFoundError,
     UserError,
@@ -292,7 +293,13 @@ class CommandHandler:
     async def _similar(self, command: SimilarCommand, context: CommandContext) -> Reply:
         paper, _ = await self._stored_or_fetched(command.reference, context)
         offset = (command.page - 1) * command.limit
-        found = await self._local.similar(paper, limit=command.limit + 1, offset=offset)
+        try:
+            found = await self._local.similar(paper, limit=command.limit + 1, offset=offset)
+        except QueryTimeoutError:
+            raise UserError(
+                f"Finding papers like arXiv:{paper.arxiv_id} took too long on this index; "
+                "try again when the bot is less busy."
+            ) from None
         papers = tuple(found[: command.limit])
         held = (await self._store.counts()).papers
         title = f"Papers like arXiv:{paper.arxiv_id} ({clean(paper.title)})"

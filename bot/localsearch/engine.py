@@ -11,14 +11,17 @@ says from which day it holds the query's categories up to now).
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.clock import Clock, utc_now
+from bot.errors import QueryTimeoutError
 from bot.localsearch.terms import token
-from bot.localsearch.translate import translate
+from bot.localsearch.translate import FtsQuery, translate
 from bot.matcher import PaperText, compile_matcher
 from bot.models import Paper
 from bot.query import Query
@@ -26,6 +29,8 @@ from bot.store import Store
 from bot.textproc import stems
 
 __all__ = ["STALE_DAYS", "LocalResults", "LocalSearch"]
+
+logger = logging.getLogger(__name__)
 
 STALE_DAYS = 3
 """The index counts as up to date when it holds the days up to this many days ago: a
@@ -40,7 +45,11 @@ RANK_POOL = 2000
 """A relevance search ranks at most the newest this many matches: bm25 costs several
 microseconds a paper, so ranking all 200,000 papers holding "graph" would take a second
 (``bench/search.py`` measures it)."""
-SIMILAR_POOL = 20000
+SIMILAR_POOL = 5000
+SEARCH_SECONDS = 0.5
+"""The most one local search may hold the database: a query of thirty stop words ORed
+together would otherwise rank for seconds. Past it, the search goes to arXiv instead."""
+SIMILAR_SECONDS = 2.0
 COUNT_CAP = 5000
 """Counting stops here: "more than 5,000 papers match" is all anyone needs to know, and
 the count comes from the same pass over the index as the ranking pool."""
@@ -77,17 +86,37 @@ class LocalSearch:
     ) -> LocalResults | None:
         """The page ``offset``..``offset + limit`` of the stored papers matching ``query``,
         best bm25 first (``newest_first``: arXiv's order, newest first); None when the
-        index cannot narrow the query at all (an author given by initials only)."""
+        index cannot narrow the query at all (an author given by initials only) or not
+        within :data:`SEARCH_SECONDS`."""
         expression = translate(query)
         if expression.expression is None:
             return None
+        deadline = time.monotonic() + SEARCH_SECONDS
+        try:
+            return await self._search(expression, query, newest_first, limit, offset, deadline)
+        except QueryTimeoutError:
+            logger.info("Local search for %r took too long; leaving it to arXiv", query.text)
+            return None
+
+    async def _search(
+        self,
+        expression: FtsQuery,
+        query: Query,
+        newest_first: bool,
+        limit: int,
+        offset: int,
+        deadline: float,
+    ) -> LocalResults:
+        assert expression.expression is not None
         matcher = compile_matcher(query)
 
         def matches(paper: Paper) -> bool:
             return matcher.matches(PaperText.from_paper(paper))
 
         if expression.exact:
-            newest = await self._store.index_newest(expression.expression, COUNT_CAP + 1)
+            newest = await self._store.index_newest(
+                expression.expression, COUNT_CAP + 1, deadline=deadline
+            )
             if not newest:
                 return LocalResults((), 0, exact_total=True)
             floor = newest[RANK_POOL - 1] if len(newest) > RANK_POOL else None
@@ -97,6 +126,7 @@ class LocalSearch:
                 limit=limit,
                 offset=offset,
                 floor=None if newest_first else floor,
+                deadline=deadline,
             )
             papers = tuple(hit.paper for hit in hits if matches(hit.paper))
             return LocalResults(
@@ -106,7 +136,9 @@ class LocalSearch:
                 more_than=len(newest) > COUNT_CAP,
                 ranked_among=RANK_POOL if floor is not None and not newest_first else None,
             )
-        return await self._checked(expression.expression, matches, newest_first, limit, offset)
+        return await self._checked(
+            expression.expression, matches, newest_first, limit, offset, deadline
+        )
 
     async def _checked(
         self,
@@ -115,11 +147,12 @@ class LocalSearch:
         newest_first: bool,
         limit: int,
         offset: int,
+        deadline: float,
     ) -> LocalResults:
         """Page through candidates of a wider expression, keeping those that match."""
         found: list[Paper] = []
         checked, exhausted = 0, False
-        newest = await self._store.index_newest(expression, RANK_POOL + 1)
+        newest = await self._store.index_newest(expression, RANK_POOL + 1, deadline=deadline)
         floor = None if newest_first or len(newest) <= RANK_POOL else newest[RANK_POOL - 1]
         while len(found) < offset + limit and checked < MAX_CHECKED:
             hits = await self._store.index_search(
@@ -128,6 +161,7 @@ class LocalSearch:
                 limit=CHECK_PAGE,
                 offset=checked,
                 floor=floor,
+                deadline=deadline,
             )
             checked += len(hits)
             found.extend(hit.paper for hit in hits if matches(hit.paper))
@@ -139,7 +173,7 @@ class LocalSearch:
             return LocalResults(
                 tuple(found[offset : offset + limit]), len(found), True, ranked_among=ranked_among
             )
-        upper = await self._store.index_count(expression, cap=COUNT_CAP)
+        upper = await self._store.index_count(expression, cap=COUNT_CAP, deadline=deadline)
         return LocalResults(
             tuple(found[offset : offset + limit]),
             min(upper, COUNT_CAP),
@@ -150,11 +184,13 @@ class LocalSearch:
 
     async def similar(self, paper: Paper, *, limit: int, offset: int = 0) -> list[Paper]:
         """The stored papers most like ``paper`` by bm25 over its title and abstract
-        words (each weighed by how rare it is), newest first among equals; never itself."""
+        words (each weighed by how rare it is), newest first among equals; never itself.
+        Raises :class:`~bot.errors.QueryTimeoutError` past :data:`SIMILAR_SECONDS`."""
         expression = await self._similar_expression(paper)
         if expression is None:
             return []
-        newest = await self._store.index_newest(expression, SIMILAR_POOL)
+        deadline = time.monotonic() + SIMILAR_SECONDS
+        newest = await self._store.index_newest(expression, SIMILAR_POOL, deadline=deadline)
         hits = await self._store.index_search(
             expression,
             ranked=True,
@@ -162,6 +198,7 @@ class LocalSearch:
             offset=offset,
             exclude=paper.arxiv_id,
             floor=newest[-1] if len(newest) == SIMILAR_POOL else None,
+            deadline=deadline,
         )
         return [hit.paper for hit in hits]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
@@ -14,14 +15,17 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.clock import Clock, utc_now
+from bot.errors import QueryTimeoutError
 from bot.store import database
-from bot.store.failures import storage_errors
+from bot.store.failures import primary_code, storage_errors
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.values import to_text
 
 logger = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]
+PROGRESS_STEPS = 20_000
+"""SQLite virtual machine steps between deadline checks (a few milliseconds)."""
 """Bound parameters: positional (``?``) or named (``:name``)."""
 
 
@@ -144,6 +148,34 @@ class StoreBase:
                 rows = await self._lock_wait.run(lambda: self._conn.execute_fetchall(sql, params))
                 return list(rows)
 
+    async def fetchall_until(
+        self, sql: str, params: Params = (), *, deadline: float | None
+    ) -> list[sqlite3.Row]:
+        """:meth:`fetchall`, stopped by SQLite once ``time.monotonic()`` passes
+        ``deadline`` (None: no deadline): raises :class:`QueryTimeoutError` then, so a
+        costly search cannot hold the one connection for seconds."""
+        if deadline is None:
+            return await self.fetchall(sql, params)
+        limit = deadline
+
+        def late() -> int:
+            return 1 if time.monotonic() > limit else 0
+
+        async with self._lock:
+            with self._storage_errors():
+                await self._conn.set_progress_handler(late, PROGRESS_STEPS)
+                try:
+                    rows = await self._lock_wait.run(
+                        lambda: self._conn.execute_fetchall(sql, params)
+                    )
+                except sqlite3.OperationalError as error:
+                    if primary_code(error) == sqlite3.SQLITE_INTERRUPT:
+                        raise QueryTimeoutError(sql.split(None, 1)[0]) from None
+                    raise
+                finally:
+                    await self._conn.set_progress_handler(_never, 0)  # 0 steps: off
+                return list(rows)
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
@@ -178,3 +210,7 @@ async def put_state(conn: aiosqlite.Connection, key: str, value: str, now: str) 
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         (key, value, now),
     )
+
+
+def _never() -> int:
+    return 0

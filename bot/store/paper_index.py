@@ -196,6 +196,7 @@ class PaperIndexStore(StoreBase):
         offset: int = 0,
         exclude: str | None = None,
         floor: int | None = None,
+        deadline: float | None = None,
     ) -> list[IndexHit]:
         """The papers matching the FTS5 ``expression``: best bm25 first when ``ranked``
         (newest first among equal scores), else newest first (arXiv's order); only
@@ -211,7 +212,7 @@ class PaperIndexStore(StoreBase):
         }
         order = f"{_BM25}, paper_index.rowid DESC" if ranked else "paper_index.rowid DESC"
         score = _BM25 if ranked else "0.0"
-        rows = await self.fetchall(
+        rows = await self.fetchall_until(
             f"""
             SELECT p.*, hit.score AS score FROM (
                 SELECT paper_index.rowid AS rowid, {score} AS score FROM paper_index
@@ -223,27 +224,34 @@ class PaperIndexStore(StoreBase):
             ORDER BY hit.score, hit.rowid DESC
             """,
             params,
+            deadline=deadline,
         )
         return [IndexHit(paper_from_row(row), float(row["score"])) for row in rows]
 
-    async def index_newest(self, expression: str, limit: int) -> list[int]:
+    async def index_newest(
+        self, expression: str, limit: int, *, deadline: float | None = None
+    ) -> list[int]:
         """The row numbers of the newest ``limit`` papers matching ``expression``: cheap,
         as the index keeps each word's papers in row order."""
-        rows = await self.fetchall(
+        rows = await self.fetchall_until(
             "SELECT rowid FROM paper_index WHERE paper_index MATCH ? ORDER BY rowid DESC LIMIT ?",
             (expression, limit),
+            deadline=deadline,
         )
         return [int(row[0]) for row in rows]
 
-    async def index_count(self, expression: str, *, cap: int | None = None) -> int:
+    async def index_count(
+        self, expression: str, *, cap: int | None = None, deadline: float | None = None
+    ) -> int:
         """How many papers match ``expression``; at most ``cap + 1`` when ``cap`` is given
         (counting stops there: "more than ``cap``")."""
         limit = -1 if cap is None else cap + 1
-        row = await self.fetchone(
+        rows = await self.fetchall_until(
             "SELECT count(*) FROM (SELECT 1 FROM paper_index WHERE paper_index MATCH ? LIMIT ?)",
             (expression, limit),
+            deadline=deadline,
         )
-        return int(row[0]) if row is not None else 0
+        return int(rows[0][0]) if rows else 0
 
     async def index_scan(
         self, expression: str | None, *, before: int | None, limit: int
