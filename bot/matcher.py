@@ -23,7 +23,7 @@ whose anchors it shares, unless the query's anchors are None (check it everywher
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -126,6 +126,17 @@ class PaperText:
         author_words = frozenset().union(*authors)
         return cls(paper.arxiv_id, fields, authors, categories, archives, author_words)
 
+    @classmethod
+    def lazy(cls, paper: Paper) -> PaperText:
+        """Like :meth:`from_paper`, but each field is tokenized when a query first reads
+        it: checking a few candidates of an author search never stems their abstracts."""
+        authors = tuple(tuple(words(author)) for author in paper.authors)
+        categories = frozenset(normalize_category(code) or code for code in paper.categories)
+        archives = frozenset(archive_of(code) for code in categories)
+        author_words = frozenset().union(*authors)
+        fields = _LazyFields(paper, authors)
+        return cls(paper.arxiv_id, fields, authors, categories, archives, author_words)
+
     @property
     def anchors(self) -> frozenset[str]:
         """Every anchor key the paper has (computed on demand: an index that looks up
@@ -137,6 +148,56 @@ class PaperText:
         anchors.update(f"cat:{code}" for code in self.categories)
         anchors.update(f"cat:{archive}.*" for archive in self.archives)
         return frozenset(anchors)
+
+
+class _LazyFields(Mapping[str, FieldIndex]):
+    """The fields of :class:`PaperText`, each built on first use, as ``from_paper``
+    builds them all."""
+
+    __slots__ = ("_authors", "_built", "_paper", "_parts")
+
+    _NAMES = ("ti", "abs", "co", "jr", "all")
+
+    def __init__(self, paper: Paper, authors: tuple[tuple[str, ...], ...]) -> None:
+        self._paper = paper
+        self._authors = authors
+        self._parts: dict[str, list[str]] = {}
+        self._built: dict[str, FieldIndex] = {}
+
+    def _part(self, name: str) -> list[str]:
+        part = self._parts.get(name)
+        if part is None:
+            paper = self._paper
+            text = {
+                "ti": paper.title,
+                "abs": paper.abstract,
+                "co": paper.comment or "",
+                "jr": paper.journal_ref or "",
+            }[name]
+            part = self._parts[name] = stems(text) if text else []
+        return part
+
+    def __getitem__(self, name: str) -> FieldIndex:
+        built = self._built.get(name)
+        if built is not None:
+            return built
+        if name == "all":
+            names = [[stem(word) for word in author] for author in self._authors]
+            codes = [stems(code) for code in self._paper.categories]
+            parts = [self._part(field) for field in ("ti", "abs", "co", "jr")]
+            built = FieldIndex((*parts, *names, *codes))
+        elif name in self._NAMES:
+            built = FieldIndex((self._part(name),))
+        else:
+            raise KeyError(name)
+        self._built[name] = built
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
 
 
 class Matcher:

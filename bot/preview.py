@@ -73,7 +73,7 @@ async def preview(
     else:
         matcher = compile_matcher(query)
         candidates = await listed(expression, None)
-        hits = [paper for paper in candidates if matcher.matches(PaperText.from_paper(paper))]
+        hits = [paper for paper in candidates if matcher.matches(PaperText.lazy(paper))]
         matches, newest = len(hits), hits[:shown]
     held = await store.held_since(query.category_scope(), today - timedelta(days=STALE_DAYS))
     return Preview(

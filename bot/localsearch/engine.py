@@ -35,10 +35,8 @@ logger = logging.getLogger(__name__)
 STALE_DAYS = 3
 """The index counts as up to date when it holds the days up to this many days ago: a
 failed harvest or a weekend does not send every search to arXiv."""
-CHECK_PAGE = 200
-"""Candidates fetched at a time when an expression is wider than the query."""
-MAX_CHECKED = 5000
-"""Candidates checked at most for one page of an inexact query."""
+MAX_CHECKED = 2000
+"""Candidates checked at most when an expression is wider than the query."""
 SIMILAR_TERMS = 25
 """Words of a paper that :meth:`LocalSearch.similar` looks for."""
 RANK_POOL = 2000
@@ -111,7 +109,7 @@ class LocalSearch:
         matcher = compile_matcher(query)
 
         def matches(paper: Paper) -> bool:
-            return matcher.matches(PaperText.from_paper(paper))
+            return matcher.matches(PaperText.lazy(paper))
 
         if expression.exact:
             newest = await self._store.index_newest(
@@ -149,33 +147,25 @@ class LocalSearch:
         offset: int,
         deadline: float,
     ) -> LocalResults:
-        """Page through candidates of a wider expression, keeping those that match."""
-        found: list[Paper] = []
-        checked, exhausted = 0, False
+        """Check the candidates of a wider expression, in one read, keeping those that
+        match: up to :data:`MAX_CHECKED` of them, ranked (or newest first) as a whole."""
         newest = await self._store.index_newest(expression, RANK_POOL + 1, deadline=deadline)
         floor = None if newest_first or len(newest) <= RANK_POOL else newest[RANK_POOL - 1]
-        while len(found) < offset + limit and checked < MAX_CHECKED:
-            hits = await self._store.index_search(
-                expression,
-                ranked=not newest_first,
-                limit=CHECK_PAGE,
-                offset=checked,
-                floor=floor,
-                deadline=deadline,
-            )
-            checked += len(hits)
-            found.extend(hit.paper for hit in hits if matches(hit.paper))
-            if len(hits) < CHECK_PAGE:
-                exhausted = True
-                break
+        hits = await self._store.index_search(
+            expression,
+            ranked=not newest_first,
+            limit=MAX_CHECKED,
+            floor=floor,
+            deadline=deadline,
+        )
+        found = [hit.paper for hit in hits if matches(hit.paper)]
+        page = tuple(found[offset : offset + limit])
         ranked_among = RANK_POOL if floor is not None else None
-        if exhausted:
-            return LocalResults(
-                tuple(found[offset : offset + limit]), len(found), True, ranked_among=ranked_among
-            )
+        if len(hits) < MAX_CHECKED:
+            return LocalResults(page, len(found), True, ranked_among=ranked_among)
         upper = await self._store.index_count(expression, cap=COUNT_CAP, deadline=deadline)
         return LocalResults(
-            tuple(found[offset : offset + limit]),
+            page,
             min(upper, COUNT_CAP),
             exact_total=False,
             more_than=upper > COUNT_CAP,
