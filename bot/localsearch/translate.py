@@ -4,8 +4,8 @@ The expression selects the papers the local matcher would match. It is exact for
 nearly every query: words and phrases in any field, categories, archives, one-word
 author names, AND, OR and ANDNOT. Two things FTS5 cannot say exactly are widened
 instead: an author name of several words (in order, initials matching any name with
-that letter) becomes "all its whole words in the author column", and a name of
-initials only selects everything. A widened expression is marked inexact; the engine
+that letter) becomes "its whole words near each other in the author column", and a name
+of initials only selects everything. A widened expression is marked inexact; the engine
 then checks each hit with the matcher, and the right side of an ANDNOT is never
 widened (that would narrow the result), it is dropped and left to the check.
 """
@@ -27,6 +27,11 @@ _FIELD_COLUMNS = {
     "jr": "{jr}",
     "all": "{ti abs co jr aus cats}",
 }
+
+
+NAME_SPAN = 40
+"""Words between the whole words of an author name that NEAR allows: far more than any
+real name holds, so the expression stays wider than the matcher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +61,10 @@ def _translate(node: Node) -> FtsQuery:
             exact = len(name) == 1
             if len(whole) == 1:
                 return FtsQuery("{au} : " + _phrase([token(whole[0])]), exact)
-            inner = " AND ".join(_phrase([token(word)]) for word in whole)
-            return FtsQuery("{au} : (" + inner + ")", exact=False)
+            # In order within one name, gaps allowed: FTS5 cannot say "in order within
+            # one part of a column", but NEAR keeps the words close, as one name's are.
+            inner = " ".join(_phrase([token(word)]) for word in whole)
+            return FtsQuery("{au} : NEAR(" + inner + f", {NAME_SPAN})", exact=False)
         case Term(field=field, words=found):
             columns = _FIELD_COLUMNS[field]
             return FtsQuery(f"{columns} : " + _phrase([token(stem(w)) for w in found]), True)
