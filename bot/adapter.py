@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.delivery import Sender
 from bot.errors import ConfigError
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Reply, Subscription
 
 if TYPE_CHECKING:
@@ -61,6 +62,15 @@ class Core(Protocol):
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
         """The channel's subscriptions, oldest first (for autocomplete)."""
+
+    async def feedback(self, event: FeedbackEvent) -> bool:
+        """Record (or, for a removed reaction, forget) feedback on a message the bot sent.
+
+        True when it counted: a feedback emoji (``FEEDBACK_POSITIVE``/``NEGATIVE``; a
+        button's ``+1``/``-1`` always) on a message that shows exactly one paper. False,
+        logged at debug, for anything else. Never raises; safe to call for every
+        reaction the platform reports (filter out the bot's own first).
+        """
 
 
 class Adapter(Sender, Protocol):

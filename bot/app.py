@@ -22,6 +22,7 @@ from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
 from bot.enqueue import Enqueuer
 from bot.errors import StorageError
+from bot.feedback import FeedbackEvent, FeedbackRecorder
 from bot.harvest import Harvester
 from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.observability.metrics import Metrics
@@ -66,6 +67,7 @@ class _Open:
     enqueuer: Enqueuer
     dispatcher: Dispatcher
     cycle: Cycle
+    feedback: FeedbackRecorder
 
 
 class BotApp:
@@ -155,7 +157,10 @@ class BotApp:
         )
         retention = Retention(store, days=settings.retention_days, clock=clock)
         cycle = Cycle(harvester, enqueuer, dispatcher, retention)
-        self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle)
+        feedback = FeedbackRecorder(
+            store, positive=settings.feedback_names(1), negative=settings.feedback_names(-1)
+        )
+        self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle, feedback)
         log.info("store ready at %s", settings.database_path)
         return self
 
@@ -185,6 +190,11 @@ class BotApp:
             return []
         channel_id = await self.store.find_channel(channel)
         return await self.store.list_subscriptions(channel_id) if channel_id is not None else []
+
+    async def feedback(self, event: FeedbackEvent) -> bool:
+        if self._open is None:  # a reaction that arrived while the bot was stopping
+            return False
+        return await self._open.feedback.record(event)
 
     # -- what /arxiv status reports ----------------------------------------------------
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.categories import parse_oai_sets
 from bot.errors import ConfigError
+from bot.feedback import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, parse_emoji_names
 from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
 
@@ -79,6 +80,11 @@ class Settings(EnvSettings):
     http_host: str = "0.0.0.0"
     http_port: Annotated[int | None, Field(ge=0, le=65535)] = None
     """None: 8080 as a service, off in the terminal; 0: off (see :meth:`health_port`)."""
+    feedback_positive: str = DEFAULT_POSITIVE
+    """Reactions on a paper post that count as liking it: Slack names, comma-separated
+    (Discord's characters for them are read as the same names, see bot/feedback.py)."""
+    feedback_negative: str = DEFAULT_NEGATIVE
+    """Reactions that count as "not for us"; empty: none."""
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +118,24 @@ class Settings(EnvSettings):
     def index_set_scope(self) -> tuple[str, ...] | None:
         """``INDEX_SETS`` as OAI-PMH sets: None for all of arXiv, () for none."""
         return parse_oai_sets(self.index_sets)
+
+    @field_validator("feedback_positive", "feedback_negative")
+    @classmethod
+    def _emoji_names(cls, value: str) -> str:
+        return ",".join(parse_emoji_names(value))  # ValueError naming the bad one
+
+    @model_validator(mode="after")
+    def _feedback_is_one_or_the_other(self) -> Settings:
+        both = set(self.feedback_names(1)) & set(self.feedback_names(-1))
+        if both:
+            raise ValueError(
+                "FEEDBACK_POSITIVE and FEEDBACK_NEGATIVE both list " + ", ".join(sorted(both))
+            )
+        return self
+
+    def feedback_names(self, signal: int) -> tuple[str, ...]:
+        """The normalised emoji names that count as ``signal`` (+1 or -1)."""
+        return parse_emoji_names(self.feedback_positive if signal > 0 else self.feedback_negative)
 
     @field_validator("harvest_cron")
     @classmethod

@@ -12,6 +12,7 @@ from adapters.console import ConsoleAdapter
 from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.config import Settings
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Paper, Reply, Snippet, Subscription
 from bot.render import make_post
 from tests.conftest import send_plan
@@ -183,6 +184,9 @@ class _PagedCore:
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
         return []
+
+    async def feedback(self, event: FeedbackEvent) -> bool:
+        return False
 
 
 async def test_results_show_their_snippet_and_how_to_get_the_next_page() -> None:

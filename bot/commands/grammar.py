@@ -88,6 +88,16 @@ class StatusCommand:
     pass
 
 
+TOP_PERIODS = {"week": 7, "month": 30}
+"""``/arxiv top`` periods, and the days each looks back."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopCommand:
+    period: str = "week"
+    """A key of :data:`TOP_PERIODS`."""
+
+
 Command = (
     HelpCommand
     | SearchCommand
@@ -99,6 +109,7 @@ Command = (
     | UnsubscribeCommand
     | ListCommand
     | StatusCommand
+    | TopCommand
 )
 
 
@@ -312,6 +323,15 @@ def _parse_unsubscribe(rest: str, _options: dict[str, str]) -> Command:
     return UnsubscribeCommand(number)
 
 
+def _parse_top(rest: str, _options: dict[str, str]) -> Command:
+    period = rest.strip().lower() or "week"
+    if period not in TOP_PERIODS:
+        raise CommandError(
+            f"/arxiv top takes week or month, not {_shown(rest.strip())}; e.g. /arxiv top month."
+        )
+    return TopCommand(period)
+
+
 SPECS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
@@ -376,6 +396,14 @@ SPECS: dict[str, CommandSpec] = {
             "Show this channel's subscriptions and their ids.",
             "/arxiv list",
             _no_arguments("list", ListCommand()),
+        ),
+        CommandSpec(
+            "top",
+            "/arxiv top [week|month]",
+            "Show this channel's most-liked papers of the past week or month, by reactions "
+            "(and buttons) on the bot's posts.",
+            "/arxiv top month",
+            _parse_top,
         ),
         CommandSpec(
             "status",

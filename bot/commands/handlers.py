@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from bot import __version__
@@ -14,6 +14,7 @@ from bot.clock import Clock, utc_now
 from bot.commands.grammar import (
     MAX_PAGE,
     SPECS,
+    TOP_PERIODS,
     Command,
     HelpCommand,
     ListCommand,
@@ -24,6 +25,7 @@ from bot.commands.grammar import (
     SimilarCommand,
     StatusCommand,
     SubscribeCommand,
+    TopCommand,
     UnsubscribeCommand,
     command_name,
     parse_command,
@@ -63,6 +65,13 @@ QUERY_HELP = (
     + ", ".join(f"{code}: ({name})" for code, name in FIELDS.items())
     + '; a bare word searches all fields. Quote phrases ("medical imaging"), combine with '
     "AND, OR, ANDNOT and parentheses. cat:cs.* covers a whole archive."
+)
+
+TOP_LIMIT = 10
+"""Papers ``/arxiv top`` lists at most."""
+TOP_HINT = (
+    "React with 👍 to a paper the bot posts here (👎 if it is not for this channel); "
+    "/arxiv top then lists the most-liked."
 )
 
 
@@ -154,6 +163,8 @@ class CommandHandler:
                 return await self._list(context)
             case StatusCommand():
                 return await self._status(context)
+            case TopCommand(period):
+                return await self._top(period, context)
 
     def _help(self, topic: str | None) -> Reply:
         if topic is None:
@@ -463,6 +474,51 @@ class CommandHandler:
                 for sub in subscriptions
             ),
             footer="Remove one with /arxiv unsubscribe <id>.",
+        )
+
+    async def _top(self, period: str, context: CommandContext) -> Reply:
+        """The channel's most-liked papers of the period: net likes (each person once),
+        ties newest first, from feedback given in the period."""
+        days = TOP_PERIODS[period]
+        since = self._clock() - timedelta(days=days)
+        channel_id = await self._store.find_channel(context.channel)
+        tallies = (
+            await self._store.top_feedback(channel_id, since=since, limit=TOP_LIMIT)
+            if channel_id is not None
+            else []
+        )
+        if not tallies:
+            given = channel_id is not None and await self._store.feedback_count(
+                channel_id, since=since
+            )
+            title = (
+                f"No paper got more likes than dislikes here in the past {period}."
+                if given
+                else f"No feedback on this channel's papers in the past {period} yet."
+            )
+            return Reply(title=title, lines=(TOP_HINT,))
+        papers: list[Paper] = []
+        snippets: list[Snippet | None] = []
+        gone: list[str] = []
+        for tally in tallies:
+            counts = f"{tally.liked:,} liked" + (
+                f", {tally.disliked:,} not for us" if tally.disliked else ""
+            )
+            paper = await self._store.get_paper(tally.arxiv_id)
+            if paper is None:
+                gone.append(f"arXiv:{tally.arxiv_id}: +{tally.net:,} ({counts}; no longer stored)")
+                continue
+            papers.append(paper)
+            snippets.append(Snippet(f"+{tally.net:,} ({counts})"))
+        return Reply(
+            title=f"This channel's most-liked papers of the past {period}",
+            lines=(
+                f"Net likes from reactions and buttons of the last {days} days (people who "
+                "liked a paper minus those who did not), ties newest first.",
+                *gone,
+            ),
+            papers=tuple(papers),
+            snippets=tuple(snippets),
         )
 
     async def _status(self, context: CommandContext) -> Reply:

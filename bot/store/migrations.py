@@ -309,6 +309,46 @@ CREATE TRIGGER paper_index_delete AFTER DELETE ON papers BEGIN
 END;
 """
 
+_V7_FEEDBACK = """
+-- Feedback on the bot's paper posts (bot/feedback.py): one row per channel, paper, user,
+-- source ('reaction' or 'button') and emoji (normalised, e.g. '+1'), with its signal
+-- (+1 liked, -1 not for us). Adding the same reaction twice is one row; removing it
+-- deletes the row. ``arxiv_id`` is version-less and outlives the paper's row.
+CREATE TABLE feedback (
+    channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    arxiv_id   TEXT    NOT NULL,
+    user       TEXT    NOT NULL,
+    source     TEXT    NOT NULL CHECK (source IN ('reaction', 'button')),
+    emoji      TEXT    NOT NULL,
+    signal     INTEGER NOT NULL CHECK (signal IN (-1, 1)),
+    created_at TEXT    NOT NULL,
+    PRIMARY KEY (channel_id, arxiv_id, user, source, emoji)
+) WITHOUT ROWID;
+CREATE INDEX feedback_recent ON feedback (channel_id, created_at);
+
+-- Which papers each outbox message shows, kept for good: ``deliveries.message_id`` names
+-- only the latest message of a (channel, paper), so a revised note would otherwise hide
+-- the original post. Filled by a trigger whenever planning points a delivery at a
+-- message (bot/store/outbox.py), and here from the deliveries planned so far. Rows go
+-- with their message when retention prunes it.
+CREATE TABLE outbox_papers (
+    message_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    arxiv_id   TEXT    NOT NULL,
+    PRIMARY KEY (message_id, arxiv_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO outbox_papers (message_id, arxiv_id)
+    SELECT message_id, arxiv_id FROM deliveries WHERE message_id IS NOT NULL;
+CREATE TRIGGER outbox_papers_planned AFTER UPDATE OF message_id ON deliveries
+    WHEN new.message_id IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO outbox_papers (message_id, arxiv_id)
+        VALUES (new.message_id, new.arxiv_id);
+END;
+
+-- A platform event names a sent message by its channel and platform reference.
+CREATE INDEX outbox_sent_ref ON outbox (channel_id, sent_ref) WHERE sent_ref IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
@@ -316,6 +356,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("queries as typed", _V4_QUERIES_AS_TYPED),
     Migration("index coverage", _V5_COVERAGE),
     Migration("search index", _V6_PAPER_INDEX),
+    Migration("feedback", _V7_FEEDBACK),
 )
 """Every migration, oldest first."""
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.store.channels import ChannelStore
 from bot.store.coverage import CoverageStore
+from bot.store.feedback import FeedbackStore
 from bot.store.papers import PaperStore
 from bot.store.values import from_text
 
@@ -31,7 +32,7 @@ class StoreBacklog:
     paused_channels: int
 
 
-class Store(ChannelStore, PaperStore, CoverageStore):
+class Store(ChannelStore, PaperStore, CoverageStore, FeedbackStore):
     """SQLite storage for papers, channels, subscriptions, deliveries and small state.
 
     One aiosqlite connection serves the whole process. An :class:`asyncio.Lock` keeps

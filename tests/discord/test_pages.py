@@ -14,6 +14,7 @@ from adapters.discord import commands
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.commands import NEXT_PREFIX, SHARE_PREFIX
 from bot.adapter import CommandContext
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Reply, Snippet, Subscription, Tone
 from tests.discord.conftest import discord_settings
 from tests.discord.payloads import CHANNEL, USER_ID, button_click, dispatch, slash, wait_for
@@ -62,6 +63,9 @@ class PagedCore:
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
         return []
+
+    async def feedback(self, event: FeedbackEvent) -> bool:
+        return False
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.render import _LOOKALIKES, NEXT_ACTION, SHARE_ACTION
 from bot.adapter import CommandContext
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Reply, Snippet, Subscription, Tone
 from tests.fakes.corpus import sample_papers
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
@@ -59,6 +60,9 @@ class PagedCore:
 
     async def channel_subscriptions(self, channel: ChannelRef) -> list[Subscription]:
         return []
+
+    async def feedback(self, event: FeedbackEvent) -> bool:
+        return False
 
 
 @pytest.fixture
