@@ -24,12 +24,13 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
-from adapters.discord.commands import PLATFORM, ArxivGroup, CommandRunner
+from adapters.discord.commands import DM_WORKSPACE, PLATFORM, ArxivGroup, CommandRunner
 from adapters.discord.permissions import can_read_history, missing_permissions, missing_text
 from adapters.discord.render import digest_parts, message_fingerprint, post_parts
 from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
 from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError, DeliveryError
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
 from bot.secrets import mask_url
 
@@ -107,7 +108,8 @@ def build_client(settings: DiscordSettings) -> discord.Client:
     # The bot never joins voice channels: no warnings about voice libraries at start.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     options = {
-        "intents": discord.Intents(guilds=True),
+        # Reactions are feedback; neither reaction intent is privileged.
+        "intents": discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True),
         "allowed_mentions": discord.AllowedMentions.none(),
     }
     if settings.sharded:
@@ -130,7 +132,7 @@ def build_tree(client: discord.Client, runner: CommandRunner) -> Tree:
     ) -> None:
         await runner.failed(interaction, error)
 
-    client.add_dynamic_items(runner.share_button, runner.next_button)
+    client.add_dynamic_items(runner.share_button, runner.next_button, runner.feedback_button)
     return tree
 
 
@@ -152,6 +154,7 @@ class DiscordAdapter:
         self.client = build_client(settings)
         self.runner = CommandRunner(core, settings)
         self.tree = build_tree(self.client, self.runner)
+        self._listen_for_reactions()
         self._connection: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._failure: ConfigError | None = None
@@ -159,6 +162,46 @@ class DiscordAdapter:
         self._warned_history: set[str] = set()
         self._threads: dict[int, int] = {}
         """Digest threads by the message they were started from (the target to post in)."""
+
+    # -- feedback ----------------------------------------------------------------------
+
+    def _listen_for_reactions(self) -> None:
+        """Reactions added to or removed from any message go to :meth:`reaction`."""
+
+        async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+            await self.reaction(payload, added=True)
+
+        async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
+            await self.reaction(payload, added=False)
+
+        self.client.event(on_raw_reaction_add)
+        self.client.event(on_raw_reaction_remove)
+
+    async def reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> bool:
+        """Hand a reaction to the core as feedback (docs/feedback.md); the bot's own are
+        ignored. True when the core counted it; never raises."""
+        try:
+            me = self.client.user
+            if me is not None and payload.user_id == me.id:
+                return False
+            emoji = payload.emoji
+            name = (emoji.name or "") if emoji.is_custom_emoji() else str(emoji)
+            channel = ChannelRef(
+                platform=PLATFORM,
+                workspace=str(payload.guild_id) if payload.guild_id else DM_WORKSPACE,
+                channel=str(payload.channel_id),
+            )
+            event = FeedbackEvent(
+                channel=channel,
+                message_ref=str(payload.message_id),
+                user=str(payload.user_id),
+                emoji=name,
+                added=added,
+            )
+            return await self._core.feedback(event)
+        except Exception:  # an odd event must never take the gateway's handler down
+            log.debug("Discord: reaction not understood", exc_info=True)
+            return False
 
     # -- starting and stopping ---------------------------------------------------------
 

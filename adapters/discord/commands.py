@@ -10,6 +10,11 @@ characters) holds a short key for the command that shows that page, kept in memo
 (:data:`NEXTS_KEPT` of the latest), and the page number, so that after a restart the
 button can say which ``--page`` to ask for. A click runs the command for the person who
 clicked, in the same channel, and the answer replaces the list it was clicked in.
+
+A paper card's "👍 relevant" / "👎 not for us" buttons (custom ids ``arxiv:fb:up`` and
+``arxiv:fb:down``, a dynamic item, so they work after a restart) are feedback
+(docs/feedback.md): the click goes to :meth:`bot.adapter.Core.feedback` with the card's
+message id, and the clicker gets a private "Noted".
 """
 
 from __future__ import annotations
@@ -27,14 +32,23 @@ import discord
 from discord import app_commands
 
 from adapters.discord.permissions import missing_permissions, missing_text
-from adapters.discord.render import reply_message
+from adapters.discord.render import FEEDBACK_PREFIX, reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import CommandContext, Core
 from bot.categories import ALL_CATEGORIES, category_name
 from bot.commands.grammar import MAX_LIMIT, MAX_PAGE, SPECS
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Reply, Tone, Visibility
 
-__all__ = ["PLATFORM", "ArxivGroup", "CommandRunner", "make_next_button", "make_share_button"]
+__all__ = [
+    "DM_WORKSPACE",
+    "PLATFORM",
+    "ArxivGroup",
+    "CommandRunner",
+    "make_feedback_button",
+    "make_next_button",
+    "make_share_button",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +88,8 @@ NEXT_EXPIRED_NO_PAGE = (
     "This Next button has expired (the bot keeps them for a while only). "
     "Run your /arxiv command again with page 2, 3, … to see later pages."
 )
+FEEDBACK_NOTES = {"+1": "Noted: relevant", "-1": "Noted: not for us"}
+FEEDBACK_NOT_COUNTED = "This post no longer takes feedback (it may be too old)."
 _PAGE = re.compile(r"(?:^|\s)--page[ =]+(\d{1,3})(?!\S)")
 
 
@@ -89,6 +105,8 @@ class CommandRunner:
         """The share button's class, registered once with the client."""
         self.next_button = make_next_button(self)
         """The next button's class, registered once with the client."""
+        self.feedback_button = make_feedback_button(self)
+        """The feedback buttons' class, registered once with the client."""
 
     # -- running commands
 
@@ -232,6 +250,24 @@ class CommandRunner:
                 reply, visibility=Visibility.CHANNEL, footer=f"Shared by {interaction.user.name}"
             )
         await self.answer(interaction, reply)
+
+    # -- feedback
+
+    async def feedback(self, interaction: discord.Interaction, emoji: str) -> None:
+        """A card's feedback button (``emoji`` ``+1`` or ``-1``): count it, say so privately."""
+        message = interaction.message
+        counted = False
+        if message is not None:
+            event = FeedbackEvent(
+                channel=channel_ref(interaction),
+                message_ref=str(message.id),
+                user=str(interaction.user.id),
+                emoji=emoji,
+                source="button",
+            )
+            counted = await self.core.feedback(event)
+        note = FEEDBACK_NOTES.get(emoji, "Noted") if counted else FEEDBACK_NOT_COUNTED
+        await interaction.response.send_message(note, ephemeral=True)
 
     # -- the next page
 
@@ -422,6 +458,43 @@ def make_next_button(runner: CommandRunner) -> type[NextItem]:
     return NextButton
 
 
+FeedbackItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+
+
+def make_feedback_button(runner: CommandRunner) -> type[FeedbackItem]:
+    """The feedback buttons' class, bound to ``runner``: a dynamic item answering the
+    custom ids ``arxiv:fb:up`` and ``arxiv:fb:down`` that paper cards carry."""
+
+    class FeedbackButton(
+        discord.ui.DynamicItem[discord.ui.Button[Any]],
+        template=re.escape(FEEDBACK_PREFIX) + r"(?P<direction>up|down)",
+    ):
+        def __init__(self, direction: str) -> None:
+            up = direction == "up"
+            super().__init__(
+                discord.ui.Button(
+                    label="👍 relevant" if up else "👎 not for us",
+                    style=discord.ButtonStyle.secondary,
+                    custom_id=FEEDBACK_PREFIX + ("up" if up else "down"),
+                )
+            )
+            self.emoji = "+1" if up else "-1"
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+        ) -> FeedbackButton:
+            return cls(match["direction"])
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            await runner.feedback(interaction, self.emoji)
+
+    return FeedbackButton
+
+
 _QUERY = 'arXiv query, e.g. ti:"diffusion model" AND cat:cs.CV, or words to find anywhere'
 _CATEGORY = "Only papers in this arXiv category (type to search, e.g. cs.CL)"
 
@@ -477,6 +550,13 @@ class ArxivGroup(app_commands.Group):
         limit: app_commands.Range[int, 1, MAX_LIMIT] = 10,
     ) -> None:
         await self.runner.run(interaction, "similar", f"similar {id} --limit {limit}", typed=(id,))
+
+    @app_commands.command(description="This channel's most-liked papers of the week or month")
+    @app_commands.describe(period="Count the feedback of the last 7 days (week) or 30 (month)")
+    async def top(
+        self, interaction: discord.Interaction, period: Literal["week", "month"] | None = None
+    ) -> None:
+        await self.runner.run(interaction, "top", f"top {period}" if period else "top")
 
     @app_commands.command(description="Post new papers matching a query in this channel")
     @app_commands.describe(

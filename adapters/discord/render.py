@@ -52,6 +52,8 @@ from bot.render import (
 
 __all__ = [
     "ARXIV_RED",
+    "FEEDBACK_BUTTONS",
+    "FEEDBACK_PREFIX",
     "MAX_AUTHOR",
     "MAX_BUTTON_LABEL",
     "MAX_BUTTON_URL",
@@ -477,8 +479,16 @@ def paper_embed(
     return embed
 
 
-def paper_buttons(post: PaperPost) -> discord.ui.View:
-    """Link buttons: Abstract, PDF, and Code (up to three) when the paper has code.
+FEEDBACK_PREFIX = "arxiv:fb:"
+FEEDBACK_BUTTONS = (("👍 relevant", "up"), ("👎 not for us", "down"))
+"""The feedback buttons of a paper's own post: label and the end of the custom id
+(``arxiv:fb:up``, ``arxiv:fb:down``), which the bot's dynamic item answers (after a
+restart too)."""
+
+
+def paper_buttons(post: PaperPost, *, feedback: bool = False) -> discord.ui.View:
+    """Link buttons: Abstract, PDF, and Code (up to three) when the paper has code; with
+    ``feedback``, "👍 relevant" and "👎 not for us" in a row of their own.
 
     Link buttons need no callback and the view no timeout. discord.py 2.7 builds a
     ``View`` outside a running event loop too (its "stopped" future is created lazily).
@@ -493,6 +503,15 @@ def paper_buttons(post: PaperPost) -> discord.ui.View:
             style=discord.ButtonStyle.link, label=label[:MAX_BUTTON_LABEL], url=url
         )
         view.add_item(button)
+    if feedback:
+        for label, direction in FEEDBACK_BUTTONS:
+            vote: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                label=label,
+                custom_id=FEEDBACK_PREFIX + direction,
+                row=1,
+            )
+            view.add_item(vote)
     return view
 
 
@@ -546,9 +565,10 @@ def _digest_single(title: str, posts: Sequence[PaperPost]) -> DiscordMessage | N
 
 
 def post_parts(post: PaperPost) -> list[DiscordPart]:
-    """A paper card with its link buttons, one message."""
+    """A paper card with its link and feedback buttons, one message."""
     message = DiscordMessage(embeds=(paper_embed(post),))
-    return [DiscordPart(message, (post.paper.arxiv_id,), view=paper_buttons(post))]
+    view = paper_buttons(post, feedback=not post.revised)
+    return [DiscordPart(message, (post.paper.arxiv_id,), view=view)]
 
 
 def digest_parts(digest: Digest, *, cards: int) -> list[DiscordPart]:

@@ -8,6 +8,12 @@ says so (subscribe, unsubscribe, mode changes).
 The "Next" button of a result list runs the command it carries (the next page) for the
 person who clicked, in the same channel, and the answer replaces the list it was
 clicked in (``replace_original`` through the click's ``response_url``).
+
+Feedback (docs/feedback.md): ``reaction_added`` / ``reaction_removed`` events on a
+message, and the "👍 relevant" / "👎 not for us" buttons of a paper card, go to
+:meth:`bot.adapter.Core.feedback` with the channel as commands see it and the message's
+``ts`` (what ``send`` returned). The bot's own reactions are ignored; nothing a
+reaction carries can make the listener raise.
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
-from adapters.slack.render import NEXT_ACTION, SHARE_ACTION, plain, reply_message
+from adapters.slack.render import (
+    FEEDBACK_DOWN_ACTION,
+    FEEDBACK_UP_ACTION,
+    NEXT_ACTION,
+    SHARE_ACTION,
+    plain,
+    reply_message,
+)
 from bot.adapter import CommandContext, Core
 from bot.commands.grammar import (
     Command,
@@ -34,6 +47,7 @@ from bot.commands.grammar import (
     parse_command,
 )
 from bot.errors import UserError
+from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Reply, Tone, Visibility
 
 __all__ = ["COMMAND", "PLATFORM", "register_listeners"]
@@ -50,6 +64,14 @@ PRIVATE_HINT = (
     "If arxiv-bot is not a member of this private channel yet, invite it with "
     "`/invite @arxiv-bot` so it can post the papers here."
 )
+FEEDBACK_ACTIONS = re.compile(
+    f"^(?:{re.escape(FEEDBACK_UP_ACTION)}|{re.escape(FEEDBACK_DOWN_ACTION)})$"
+)
+FEEDBACK_NOTES = {
+    "+1": "Noted: relevant",
+    "-1": "Noted: not for us",
+}
+FEEDBACK_NOT_COUNTED = "This post no longer takes feedback (it may be too old)."
 _SLOW = (SearchCommand, PaperCommand, SubscribeCommand, PreviewCommand)
 WORKING_CHARS = 200
 
@@ -141,6 +163,49 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         replace = private and (noted or reply.tone is not Tone.ERROR)
         await _respond(respond, reply, share=text, replace=replace)
 
+    async def on_reaction(body: dict[str, Any], context: AsyncBoltContext, added: bool) -> None:
+        try:
+            event = _reaction_event(body, bot_user=context.bot_user_id, added=added)
+            if event is not None:
+                await core.feedback(event)
+        except Exception:  # an odd event must never reach bolt's error handler
+            log.debug("Slack: reaction event not understood", exc_info=True)
+
+    @app.event("reaction_added")
+    async def on_reaction_added(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await on_reaction(body, context, True)
+
+    @app.event("reaction_removed")
+    async def on_reaction_removed(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await on_reaction(body, context, False)
+
+    @app.action(FEEDBACK_ACTIONS)
+    async def on_feedback_button(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        emoji = "+1" if action.get("action_id") == FEEDBACK_UP_ACTION else "-1"
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        ts = (body.get("message") or {}).get("ts") or container.get("message_ts")
+        context = _context(
+            team=(body.get("team") or {}).get("id") or user.get("team_id"),
+            channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+            channel_name="",
+            user=user.get("id"),
+        )
+        event = FeedbackEvent(
+            channel=context.channel,
+            message_ref=str(ts or ""),
+            user=context.user,
+            emoji=emoji,
+            source="button",
+        )
+        counted = await core.feedback(event)
+        note = FEEDBACK_NOTES[emoji] if counted else FEEDBACK_NOT_COUNTED
+        await respond(response_type="ephemeral", replace_original=False, text=note)
+
     @app.action(LINK_ACTIONS)
     async def on_link(ack: AsyncAck) -> None:
         await ack()
@@ -153,6 +218,33 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
             error,
             exc_info=error,
         )
+
+
+def _reaction_event(
+    body: dict[str, Any], *, bot_user: str | None, added: bool
+) -> FeedbackEvent | None:
+    """The feedback a ``reaction_added``/``reaction_removed`` event body gives, or None
+    for a reaction on something other than a message, or the bot's own."""
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    user = event.get("user")
+    if item.get("type") != "message" or not isinstance(user, str) or not user:
+        return None
+    if bot_user and user == bot_user:
+        return None
+    team = body.get("team_id") or event.get("team") or body.get("team") or ""
+    ref = ChannelRef(
+        platform=PLATFORM,
+        workspace=str(team),
+        channel=str(item.get("channel") or ""),
+    )
+    return FeedbackEvent(
+        channel=ref,
+        message_ref=str(item.get("ts") or ""),
+        user=user,
+        emoji=str(event.get("reaction") or ""),
+        added=added,
+    )
 
 
 def _parsed(text: str) -> Command | None:

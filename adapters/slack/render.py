@@ -37,6 +37,8 @@ from bot.render import (
 )
 
 __all__ = [
+    "FEEDBACK_DOWN_ACTION",
+    "FEEDBACK_UP_ACTION",
     "MAX_BLOCKS",
     "MAX_BUTTON_TEXT",
     "MAX_BUTTON_VALUE",
@@ -72,6 +74,10 @@ MAX_FALLBACK = 500
 
 SHARE_ACTION = "arxiv_share"
 NEXT_ACTION = "arxiv_next"
+FEEDBACK_UP_ACTION = "arxiv_feedback_up"
+FEEDBACK_DOWN_ACTION = "arxiv_feedback_down"
+FEEDBACK_BUTTONS = (("👍 relevant", FEEDBACK_UP_ACTION), ("👎 not for us", FEEDBACK_DOWN_ACTION))
+"""The feedback buttons of a paper's own post (each mode; not a digest's cards)."""
 TITLE_CHARS = 250
 LIST_TITLE_CHARS = 150
 FIELD_CHARS = 500
@@ -248,7 +254,8 @@ def _title_link(paper: Paper, limit: int) -> str:
     return _link(paper.abs_url, _safe(paper.title, limit) or escape(paper.versioned_id))
 
 
-def _buttons(post: PaperPost) -> BlockDict:
+def _buttons(post: PaperPost, *, feedback: bool = False) -> BlockDict:
+    """Abstract, PDF and Code links; with ``feedback``, the two feedback buttons."""
     paper = post.paper
     elements = [
         _button("Abstract", "arxiv_open_abs", url=paper.abs_url),
@@ -258,6 +265,8 @@ def _buttons(post: PaperPost) -> BlockDict:
     for number, link in enumerate(codes[:CODE_BUTTONS_MAX], start=1):
         label = "Code" if number == 1 else f"Code {number}"
         elements.append(_button(label, f"arxiv_open_code_{number}", url=link))
+    if feedback:
+        elements.extend(_button(label, action) for label, action in FEEDBACK_BUTTONS)
     return {"type": "actions", "elements": elements}
 
 
@@ -269,8 +278,11 @@ def _revision_block(post: PaperPost) -> BlockDict:
     )
 
 
-def _card_blocks(post: PaperPost, *, full_abstract: bool) -> list[BlockDict]:
-    """A paper card's blocks; the abstract is a snippet unless ``full_abstract``."""
+def _card_blocks(
+    post: PaperPost, *, full_abstract: bool, feedback: bool = False
+) -> list[BlockDict]:
+    """A paper card's blocks; the abstract is a snippet unless ``full_abstract``;
+    ``feedback`` adds the feedback buttons."""
     if post.revised:
         return [_revision_block(post)]
     paper = post.paper
@@ -293,12 +305,13 @@ def _card_blocks(post: PaperPost, *, full_abstract: bool) -> list[BlockDict]:
         blocks.append(_section(_safe(abstract, SNIPPET_CHARS)))
     if post.matched:
         blocks.append(_context(f"Matched {_safe(matched_line(post), FIELD_CHARS)}"))
-    blocks.append(_buttons(post))
+    blocks.append(_buttons(post, feedback=feedback))
     return blocks
 
 
-def paper_card(post: PaperPost) -> SlackMessage:
-    """A paper card; a long abstract goes whole into a thread reply.
+def paper_card(post: PaperPost, *, feedback: bool = False) -> SlackMessage:
+    """A paper card; a long abstract goes whole into a thread reply. ``feedback`` adds
+    the "👍 relevant" / "👎 not for us" buttons (a paper's own post only).
 
     A revision of a paper the channel already received is a one-line note instead.
     """
@@ -306,7 +319,7 @@ def paper_card(post: PaperPost) -> SlackMessage:
     if post.revised:
         text = f"Revised: {clean(paper.title)} ({paper.versioned_id})"
         return SlackMessage(_fallback(text), (_revision_block(post),))
-    blocks = _card_blocks(post, full_abstract=False)
+    blocks = _card_blocks(post, full_abstract=False, feedback=feedback)
     thread: tuple[SlackMessage, ...] = ()
     if len(clean(paper.abstract)) > SNIPPET_CHARS:
         sections = _abstract_sections(paper.abstract)
@@ -345,8 +358,8 @@ class SlackPart:
 
 
 def post_parts(post: PaperPost) -> list[SlackPart]:
-    """A paper card, then its thread replies (the full abstract)."""
-    card = paper_card(post)
+    """A paper card with feedback buttons, then its thread replies (the full abstract)."""
+    card = paper_card(post, feedback=True)
     head = SlackPart(replace(card, thread=()), (post.paper.arxiv_id,))
     return [head, *(SlackPart(reply, in_thread=True) for reply in card.thread)]
 

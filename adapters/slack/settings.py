@@ -34,12 +34,14 @@ BOT_SCOPES = (
     "channels:join",
     "channels:history",
     "groups:history",
+    "reactions:read",
 )
 """What the bot asks for: the slash command, posting, posting to public channels it has
-not joined, joining a public channel when Slack answers ``not_in_channel``, and reading
+not joined, joining a public channel when Slack answers ``not_in_channel``, reading
 back its own recent messages after a crash (public and private channels) so it never
-posts one twice. The manifest (``deploy/slack-manifest.yml``) and the OAuth install flow
-use the same list."""
+posts one twice, and the reactions on its paper posts (``reaction_added`` /
+``reaction_removed`` events: feedback, docs/feedback.md). The manifest
+(``deploy/slack-manifest.yml``) and the OAuth install flow use the same list."""
 
 READ_BACK_SCOPES = ("channels:history", "groups:history")
 """Without these the bot still works, but a crash may repeat one message per channel."""

@@ -29,6 +29,7 @@ from tests.fakes.oai import FakeOai
 
 LAB = ChannelRef(platform="discord", workspace=GUILD_ID, channel=CHANNEL)
 GUILDS_INTENT = 1
+BOT_INTENTS = GUILDS_INTENT | 1 << 10 | 1 << 13  # guilds, guild and DM message reactions
 
 
 def quick(adapter: DiscordAdapter) -> DiscordAdapter:
@@ -80,14 +81,17 @@ async def test_a_channel_without_embed_links_is_paused_before_posting(
     assert "lacks Embed Links" in channel["paused_reason"]
 
 
-async def test_start_connects_with_the_guilds_intent_only(
+async def test_start_connects_with_the_guilds_and_reactions_intents_only(
     connected: DiscordAdapter, fake_discord: FakeDiscord
 ) -> None:
     (session,) = fake_discord.gateway_sessions
     assert session.query == {"v": "10", "encoding": "json", "compress": "zlib-stream"}
     (identify,) = fake_discord.identifies
     assert identify["token"] == BOT_TOKEN
-    assert identify["intents"] == GUILDS_INTENT == discord.Intents(guilds=True).value
+    reactions = discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True)
+    assert identify["intents"] == BOT_INTENTS == reactions.value
+    privileged = discord.Intents(members=True, presences=True, message_content=True)
+    assert BOT_INTENTS & privileged.value == 0  # none that needs approval in the portal
     assert "shard" not in identify  # a plain Client
     assert session.ops()[:2] == [1, 2]  # a heartbeat straight after HELLO, then IDENTIFY
     # The GUILD_CREATE came before ready: the server and its channel are cached.
@@ -154,7 +158,7 @@ async def test_sharded_client_identifies_every_shard_and_answers(
         await fake_discord.wait_gateway_ready(connections=2)
         shards = sorted(tuple(i["shard"]) for i in fake_discord.identifies)
         assert shards == [(0, 2), (1, 2)]
-        assert {i["intents"] for i in fake_discord.identifies} == {GUILDS_INTENT}
+        assert {i["intents"] for i in fake_discord.identifies} == {BOT_INTENTS}
         assert adapter.client.shard_count == 2
         # The server's events go to its own shard only.
         (guild,) = adapter.client.guilds
@@ -206,7 +210,7 @@ async def test_run_connects_to_the_gateway_and_answers_until_terminated(
     try:
         (session,) = await fake_discord.wait_gateway_ready(timeout=30)
         assert session.identify is not None
-        assert session.identify["intents"] == GUILDS_INTENT
+        assert session.identify["intents"] == BOT_INTENTS
         assert process.stderr is not None
         async with asyncio.timeout(30):  # discord.py waits 2 s for more servers first
             while b"Discord: connected" not in (line := await process.stderr.readline()):

@@ -630,15 +630,20 @@ def test_post_parts_is_one_card_with_link_buttons() -> None:
     assert part.shows == ("2506.11674",)
     assert part.message.embeds[0].to_dict() == paper_embed(post).to_dict()
     payload = part.to_payload()
-    (row,) = payload["components"]
-    assert row["type"] == 1
+    row, votes = payload["components"]
+    assert row["type"] == votes["type"] == 1
     buttons = [(b["type"], b["style"], b["label"], b["url"]) for b in row["components"]]
     assert buttons == [
         (2, 5, "Abstract", paper.abs_url),
         (2, 5, "PDF", paper.pdf_url),
         (2, 5, "Code", "https://github.com/lmueller/bad-seg"),
     ]
-    assert "custom_id" not in json.dumps(payload)
+    feedback = [(b["type"], b["style"], b["label"], b["custom_id"]) for b in votes["components"]]
+    assert feedback == [
+        (2, 2, "👍 relevant", "arxiv:fb:up"),
+        (2, 2, "👎 not for us", "arxiv:fb:down"),
+    ]
+    assert "custom_id" not in json.dumps(paper_buttons(post).to_components())
 
 
 def test_post_parts_of_hostile_papers_are_safe() -> None:

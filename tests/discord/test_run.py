@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     "search",
     "paper",
     "similar",
+    "top",
     "subscribe",
     "unsubscribe",
     "list",

@@ -594,6 +594,35 @@ class FakeDiscord:
             await self._dispatch(session, event, data)
         return len(targets)
 
+    def reaction_payload(
+        self,
+        message: PostedMessage,
+        emoji: str,
+        *,
+        user_id: str,
+        emoji_id: str | None = None,
+        guild_id: str | None = GUILD_ID,
+    ) -> dict[str, Any]:
+        """The ``d`` of a MESSAGE_REACTION_ADD / MESSAGE_REACTION_REMOVE for ``emoji`` (a
+        Unicode emoji, or a custom emoji's name with ``emoji_id``) on ``message``."""
+        payload: dict[str, Any] = {
+            "user_id": user_id,
+            "channel_id": message.channel_id,
+            "message_id": message.id,
+            "emoji": {"id": emoji_id, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if guild_id is not None:
+            payload["guild_id"] = guild_id
+        return payload
+
+    async def send_reaction(self, payload: dict[str, Any], *, added: bool = True) -> None:
+        """Dispatch a reaction (:meth:`reaction_payload`) to every ready gateway socket."""
+        event = "MESSAGE_REACTION_ADD" if added else "MESSAGE_REACTION_REMOVE"
+        if not await self.send_dispatch(event, payload):
+            raise RuntimeError("no ready gateway connection")
+
     async def send_interaction(self, payload: dict[str, Any]) -> str:
         """Send an INTERACTION_CREATE to the shard of its server (shard 0 for DMs), as
         Discord does; return its token."""

@@ -636,6 +636,41 @@ class FakeSlack:
             ],
         }
 
+    def reaction_event_payload(
+        self,
+        reaction: str,
+        *,
+        message_ts: str,
+        added: bool = True,
+        user_id: str = "U0USER",
+        channel_id: str = "C0CHANNEL",
+        team_id: str = TEAM_ID,
+        item_type: str = "message",
+    ) -> dict[str, Any]:
+        """An ``events_api`` envelope payload (the Events API body) for a reaction added
+        to (or removed from) the message ``message_ts`` of ``channel_id``."""
+        ts = self._next_ts()
+        item: dict[str, Any] = {"type": item_type, "channel": channel_id, "ts": message_ts}
+        if item_type == "file":
+            item = {"type": "file", "file": "F0FILE"}
+        return {
+            "token": "verification-token-unused",
+            "team_id": team_id,
+            "api_app_id": APP_ID,
+            "event": {
+                "type": "reaction_added" if added else "reaction_removed",
+                "user": user_id,
+                "reaction": reaction,
+                "item_user": BOT_USER_ID,
+                "item": item,
+                "event_ts": ts,
+            },
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._ts):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": team_id, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+
     # -- serving
 
     def make_app(self) -> web.Application:

@@ -105,3 +105,11 @@ def test_http_mode_instructions_name_the_bots_paths() -> None:
     assert "https://YOUR-HOST/slack/events" in text
     assert "https://YOUR-HOST/slack/oauth_redirect" in text
     assert "connections:write" in text
+
+
+def test_subscribes_to_reaction_events_with_their_scope(manifest: dict[str, Any]) -> None:
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["reaction_added", "reaction_removed"]
+    assert "request_url" not in events  # Socket Mode delivers events over the websocket
+    assert "reactions:read" in manifest["oauth_config"]["scopes"]["bot"]
+    assert "reactions:read" in BOT_SCOPES  # so OAuth installs ask for it too

@@ -239,7 +239,14 @@ def test_post_parts_card_shows_the_paper() -> None:
     check_parts([part])
     assert part.shows == ("2506.11674",)
     assert not part.in_thread
-    assert part.message.blocks == paper_card(post).blocks
+    assert part.message.blocks == paper_card(post, feedback=True).blocks
+    # The card's actions end with the two feedback buttons; a plain card has none.
+    actions = part.message.blocks[-1]["elements"]
+    assert [b["action_id"] for b in actions[-2:]] == ["arxiv_feedback_up", "arxiv_feedback_down"]
+    assert [b["text"]["text"] for b in actions[-2:]] == ["👍 relevant", "👎 not for us"]
+    assert all("url" not in b for b in actions[-2:])
+    plain_actions = paper_card(post).blocks[-1]["elements"]
+    assert not any(b["action_id"].startswith("arxiv_feedback") for b in plain_actions)
 
 
 def test_post_parts_long_abstract_replies_in_the_thread() -> None:
