@@ -69,6 +69,9 @@ class LockWait:
             await asyncio.sleep(LOCK_RETRY_PAUSE)
 
 
+THREAD_STOP_SECONDS = 5.0
+
+
 async def connect(path: Path | str, lock_wait: LockWait) -> aiosqlite.Connection:
     """Open ``path`` (creating parent directories) and set the connection pragmas.
 
@@ -82,7 +85,17 @@ async def connect(path: Path | str, lock_wait: LockWait) -> aiosqlite.Connection
             await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
         except OSError as error:
             raise unopenable(path, error.strerror or str(error)) from error
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    pending = aiosqlite.connect(path, isolation_level=None)
+    try:
+        conn = await pending
+    except BaseException:
+        # aiosqlite stops its worker thread without waiting for it; a process that
+        # exits right after this failure would close the event loop first, and the
+        # thread would print "Event loop is closed" to stderr. Wait for it here.
+        worker = getattr(pending, "_thread", None)
+        if worker is not None:
+            await asyncio.to_thread(worker.join, THREAD_STOP_SECONDS)
+        raise
     try:
         conn.row_factory = sqlite3.Row
         attempt_ms = min(LOCK_ATTEMPT_MS, int(lock_wait.timeout * 1000))
