@@ -312,7 +312,7 @@ class CommandHandler:
                 "try again when the bot is less busy."
             ) from None
         papers = tuple(found[: command.limit])
-        held = (await self._store.counts()).papers
+        held = await self._store.indexed_papers()
         title = f"Papers like arXiv:{paper.arxiv_id} ({clean(paper.title)})"
         if not papers:
             more_text = (

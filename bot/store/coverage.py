@@ -114,8 +114,7 @@ class CoverageStore(StoreBase):
         ranges = await self.coverage()
         first_days: list[date] = []
         for wanted in (ALL_SETS,) if sets is None else sets:
-            held = merge_ranges((c.start, c.end) for c in ranges if set_covers(c.set_spec, wanted))
-            found = [first for first, last in held if first <= through <= last]
+            found = [first for first, last in _held(ranges, wanted) if first <= through <= last]
             if not found:
                 return None
             first_days.append(found[0])
@@ -126,7 +125,11 @@ class CoverageStore(StoreBase):
         from ``start`` to ``end`` (days inclusive)."""
         ranges = await self.coverage()
         for wanted in (ALL_SETS,) if sets is None else sets:
-            held = merge_ranges((c.start, c.end) for c in ranges if set_covers(c.set_spec, wanted))
-            if not any(first <= start and end <= last for first, last in held):
+            if not any(first <= start and end <= last for first, last in _held(ranges, wanted)):
                 return False
         return True
+
+
+def _held(ranges: Iterable[Coverage], wanted: str) -> list[tuple[date, date]]:
+    """The merged ranges in which ``wanted`` is held, by itself or by a wider set."""
+    return merge_ranges((c.start, c.end) for c in ranges if set_covers(c.set_spec, wanted))
