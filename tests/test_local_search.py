@@ -17,6 +17,8 @@ from bot.commands.grammar import SearchCommand, parse_command
 from bot.config import Settings
 from bot.localsearch import engine
 from bot.localsearch.engine import LocalSearch
+from bot.localsearch.terms import INDEX_FORMAT
+from bot.localsearch.translate import translate
 from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
 from bot.query import parse_query
@@ -91,7 +93,9 @@ def random_query(rng: random.Random, depth: int = 0) -> str:
         return f"cat:{rng.choice((*CATEGORIES, 'cs.*', 'math.*'))}"
     if kind < 0.35:
         name = rng.choice(AUTHORS).split()
-        words = rng.choice(([name[-1]], [name[0][0], name[-1]], name[:2], [name[0][0]]))
+        words = rng.choice(
+            ([name[-1]], [name[0][0], name[-1]], name[:2], [name[0][0]], name, name[::-1])
+        )
         return f'au:"{" ".join(words)}"'
     field = rng.choice(("", "ti:", "abs:", "co:", "jr:", "all:"))
     words = [rng.choice(VOCABULARY) for _ in range(rng.choice((1, 1, 2, 3)))]
@@ -128,6 +132,37 @@ async def test_local_search_agrees_with_the_matcher_on_random_queries(store: Sto
             assert results.total >= len(expected), text
         checked += 1
     assert checked > 250 and exact > 200  # most queries translate exactly
+
+
+async def test_two_word_author_names_are_exact_in_order_and_within_one_author(
+    store: Store,
+) -> None:
+    papers = [
+        make_paper("2506.00001", authors=("Yuki Lewis", "Ann Smith")),
+        make_paper("2506.00002", authors=("Lewis Yuki", "Ann Smith")),
+        make_paper("2506.00003", authors=("Yuki Smith", "Ann Lewis")),
+        make_paper("2506.00004", authors=("Y. R. Lewis",)),
+        make_paper("2506.00005", authors=("Ana María López García",)),
+    ]
+    await store.upsert_papers(papers)
+    search = LocalSearch(store)
+    expected = {
+        "au:Y_Lewis": ["2506.00004", "2506.00001"],
+        'au:"Yuki Lewis"': ["2506.00001"],
+        "au:Lewis_Y": ["2506.00002"],
+        "au:Ann_Lewis": ["2506.00003"],
+        'au:"María García"': ["2506.00005"],
+        'au:"López M"': [],
+        'au:"A M López"': ["2506.00005"],
+        'au:"Y R Lewis"': ["2506.00004"],
+    }
+    for text, ids in expected.items():
+        results = await search.search(parse_query(text), newest_first=True, limit=10)
+        assert results is not None, text
+        assert [paper.arxiv_id for paper in results.papers] == ids, text
+        assert results.total == len(ids), text
+        words = text.count(" ") + text.count("_") + 1
+        assert translate(parse_query(text)).exact == (words == 2), text
 
 
 async def test_a_title_match_ranks_above_an_abstract_only_match(store: Store) -> None:
@@ -422,6 +457,28 @@ async def test_an_older_database_is_renumbered_and_indexed_at_open(tmp_path: Pat
         assert rows[-1]["id"] < 0 < rows[0]["id"]
         assert await found(store, "strings") == ["hep-th/9901001", "odd"]
         assert await store.indexed_papers() == 3
+    assert upkeep.check(path).ok
+
+
+async def test_an_index_of_the_first_format_gains_author_pairs_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "format1.db"
+    async with await Store.open(path, migrations=MIGRATIONS[:7]) as old:
+        await old.execute(
+            "INSERT INTO papers (id, arxiv_id, version, title, authors, abstract, categories,"
+            " submitted, updated, first_seen_at) VALUES (25060011674, '2506.11674', 1,"
+            " 'Strings', '[\"Yuki Lewis\"]', 'a', '[\"cs.CV\"]',"
+            " '2025-06-13T00:00:00.000000+00:00', '2025-06-13T00:00:00.000000+00:00',"
+            " '2025-06-13T00:00:00.000000+00:00')"
+        )
+        await old.execute(
+            "INSERT INTO paper_index (rowid, ti, au) VALUES (25060011674, 'string', 'yuki lewis')"
+        )
+        await old.execute("UPDATE state SET value = '1' WHERE key = 'index.format'")
+    async with await Store.open(path) as store:
+        assert await found(store, "au:Y_Lewis") == ["2506.11674"]
+        assert await found(store, "ti:strings") == ["2506.11674"]
+        assert await store.indexed_papers() == 1
+        assert await store.get_state("index.format") == str(INDEX_FORMAT)
     assert upkeep.check(path).ok
 
 

@@ -12,7 +12,11 @@ the tokens itself and FTS5 only splits on spaces: each column holds
   mistaken for an ASCII one;
 * ``_`` alone separates the parts of one column (one author from the next), so that a
   phrase never runs from one part into another, as in the matcher;
-* a category is ``__`` plus its code in hex, an archive ``___`` plus its name in hex.
+* a category is ``__`` plus its code in hex, an archive ``___`` plus its name in hex;
+* the ``aup`` column makes ``au:`` names of two words exact: for each author, every
+  ordered pair of their name's words (earlier, later) as one token ``first_second``,
+  each side the whole word or its initial (not both initials), so ``au:"Y Lewis"`` is
+  the single token ``y_lewis`` (see :func:`author_pairs`).
 
 Changing anything here changes what the index holds: bump :data:`INDEX_FORMAT`, and
 the store rebuilds the index at the next start.
@@ -29,22 +33,27 @@ from bot.textproc import stem, stems, words
 __all__ = [
     "COLUMNS",
     "INDEX_FORMAT",
+    "PAIRED_WORDS",
     "SEPARATOR",
     "archive_token",
+    "author_pair",
     "category_token",
     "index_document",
     "token",
 ]
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """The version of what :func:`index_document` writes."""
 
-COLUMNS = ("ti", "abs", "co", "jr", "au", "aus", "cat", "cats")
+COLUMNS = ("ti", "abs", "co", "jr", "au", "aus", "cat", "cats", "aup")
 """The index's columns: title, abstract, comment and journal reference stems, author
 words (unstemmed, for ``au:``) and stemmed (for ``all:``), category and archive tokens
-(for ``cat:``) and the stems of category codes (for ``all:``)."""
+(for ``cat:``), the stems of category codes (for ``all:``) and author word pairs."""
 
 SEPARATOR = "_"
+PAIRED_WORDS = 16
+"""Words of one author's name that pairs are made of: names are far shorter (a pair
+naming a later word of a longer name is not in the index)."""
 
 
 def token(word: str) -> str:
@@ -60,6 +69,27 @@ def category_token(code: str) -> str:
 
 def archive_token(archive: str) -> str:
     return "___" + archive.lower().encode().hex()
+
+
+def author_pair(first: str, second: str) -> str:
+    """The ``aup`` token of two words of one name, ``first`` before ``second``; either
+    may be an initial. Unambiguous: an ASCII token holds no ``_`` and a hex one starts
+    with it."""
+    return f"{token(first)}_{token(second)}"
+
+
+def author_pairs(name: Sequence[str]) -> set[str]:
+    """The ``aup`` tokens of one author's name words: what any two-word ``au:`` name
+    that matches this author (in order, gaps allowed, a one-letter word an initial)
+    looks for."""
+    name = name[:PAIRED_WORDS]
+    pairs: set[str] = set()
+    for i, first in enumerate(name):
+        for second in name[i + 1 :]:
+            pairs.add(author_pair(first, second))
+            pairs.add(author_pair(first[0], second))
+            pairs.add(author_pair(first, second[0]))
+    return pairs
 
 
 def _tokens(stemmed: Iterable[str]) -> str:
@@ -84,4 +114,5 @@ def index_document(paper: Paper) -> tuple[str, ...]:
         _parts([[stem(word) for word in name] for name in names]),
         " ".join([*map(category_token, codes), *map(archive_token, archives)]),
         _parts([stems(code) for code in paper.categories]),
+        " ".join(sorted(set[str]().union(*map(author_pairs, names)))),
     )

@@ -1,11 +1,11 @@
 """A parsed query as an FTS5 expression over the index of :mod:`bot.localsearch.terms`.
 
 The expression selects the papers the local matcher would match. It is exact for
-nearly every query: words and phrases in any field, categories, archives, one-word
-author names, AND, OR and ANDNOT. Two things FTS5 cannot say exactly are widened
-instead: an author name of several words (in order, initials matching any name with
-that letter) becomes "its whole words near each other in the author column", and a name
-of initials only selects everything. A widened expression is marked inexact; the engine
+nearly every query: words and phrases in any field, categories, archives, author names
+of one or two words (a two-word name is one token of the ``aup`` column), AND, OR and
+ANDNOT. Two things FTS5 cannot say exactly are widened instead: an author name of three
+or more words becomes "every ordered pair of its words in some author", and a name of
+initials only selects everything. A widened expression is marked inexact; the engine
 then checks each hit with the matcher, and the right side of an ANDNOT is never
 widened (that would narrow the result), it is dropped and left to the check.
 """
@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.localsearch.terms import archive_token, category_token, token
+from bot.localsearch.terms import (
+    PAIRED_WORDS,
+    archive_token,
+    author_pair,
+    category_token,
+    token,
+)
 from bot.query import And, AndNot, Category, Node, Or, Query, Term
 from bot.textproc import stem
 
@@ -27,11 +33,6 @@ _FIELD_COLUMNS = {
     "jr": "{jr}",
     "all": "{ti abs co jr aus cats}",
 }
-
-
-NAME_SPAN = 40
-"""Words between the whole words of an author name that NEAR allows: far more than any
-real name holds, so the expression stays wider than the matcher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +56,7 @@ def _phrase(tokens: list[str]) -> str:
 def _translate(node: Node) -> FtsQuery:
     match node:
         case Term(field="au", words=name):
-            whole = [word for word in name if len(word) > 1]
-            if not whole:
-                return FtsQuery(None, exact=False)
-            exact = len(name) == 1
-            if len(whole) == 1:
-                return FtsQuery("{au} : " + _phrase([token(whole[0])]), exact)
-            # In order within one name, gaps allowed: FTS5 cannot say "in order within
-            # one part of a column", but NEAR keeps the words close, as one name's are.
-            inner = " ".join(_phrase([token(word)]) for word in whole)
-            return FtsQuery("{au} : NEAR(" + inner + f", {NAME_SPAN})", exact=False)
+            return _author(name)
         case Term(field=field, words=found):
             columns = _FIELD_COLUMNS[field]
             return FtsQuery(f"{columns} : " + _phrase([token(stem(w)) for w in found]), True)
@@ -92,6 +84,26 @@ def _translate(node: Node) -> FtsQuery:
             if keep.expression is None or drop.expression is None or not drop.exact:
                 return FtsQuery(keep.expression, exact=False)
             return FtsQuery(f"({keep.expression}) NOT ({drop.expression})", keep.exact)
+
+
+def _author(name: tuple[str, ...]) -> FtsQuery:
+    if len(name) == 1:
+        if len(name[0]) == 1:  # an initial alone: any author with that letter
+            return FtsQuery(None, exact=False)
+        return FtsQuery("{au} : " + _phrase([token(name[0])]), exact=True)
+    # Each ordered pair of the name's words must be in the pairs of some author; for two
+    # words that is exactly the matcher's "in order within one name, gaps allowed".
+    paired = name[:PAIRED_WORDS]
+    pairs = [
+        author_pair(first, second)
+        for i, first in enumerate(paired)
+        for second in paired[i + 1 :]
+        if len(first) > 1 or len(second) > 1
+    ]
+    if not pairs:  # initials only
+        return FtsQuery(None, exact=False)
+    tokens = " AND ".join(_phrase([pair]) for pair in dict.fromkeys(pairs))
+    return FtsQuery("{aup} : (" + tokens + ")", exact=len(name) == 2)
 
 
 def _joined(parts: list[str], operator: str) -> str:

@@ -349,6 +349,25 @@ END;
 CREATE INDEX outbox_sent_ref ON outbox (channel_id, sent_ref) WHERE sent_ref IS NOT NULL;
 """
 
+_V8_AUTHOR_PAIRS = """
+-- The search index gains the column ``aup`` (pairs of words of one author's name, which
+-- make two-word au: names exact; bot/localsearch/terms.py). FTS5 tables cannot gain a
+-- column, so the index is made again, empty: the store fills it when it opens the
+-- database, as after migration 6, because ``index.format`` is gone.
+DROP TRIGGER paper_index_delete;
+DROP TABLE paper_index_words;
+DROP TABLE paper_index;
+CREATE VIRTUAL TABLE paper_index USING fts5 (
+    ti, abs, co, jr, au, aus, cat, cats, aup,
+    tokenize = "ascii tokenchars '_'"
+);
+CREATE VIRTUAL TABLE paper_index_words USING fts5vocab (paper_index, row);
+CREATE TRIGGER paper_index_delete AFTER DELETE ON papers BEGIN
+    DELETE FROM paper_index WHERE rowid = old.id;
+END;
+DELETE FROM state WHERE key IN ('index.format', 'index.rebuilt_through');
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
@@ -357,6 +376,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("index coverage", _V5_COVERAGE),
     Migration("search index", _V6_PAPER_INDEX),
     Migration("feedback", _V7_FEEDBACK),
+    Migration("author pairs in the search index", _V8_AUTHOR_PAIRS),
 )
 """Every migration, oldest first."""
 

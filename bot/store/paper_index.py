@@ -47,6 +47,7 @@ COLUMN_WEIGHTS: Mapping[str, float] = {
     "aus": 3.0,
     "cat": 0.0,
     "cats": 0.5,
+    "aup": 0.0,
 }
 """bm25 weights: a word in the title counts most, then the abstract, then the rest."""
 
