@@ -112,6 +112,18 @@ class SearchResults:
 
 
 @dataclass(frozen=True, slots=True)
+class CommunitySignals:
+    """What Hugging Face's papers pages know of a paper, shown as one line where known."""
+
+    upvotes: int | None = None
+    github_repo: str | None = None
+    """The paper's code repository (an http(s) URL), when Hugging Face links one."""
+    github_stars: int | None = None
+    daily: bool = False
+    """Listed in Hugging Face's daily papers."""
+
+
+@dataclass(frozen=True, slots=True)
 class PaperPost:
     """A paper to show in a channel, with the subscriptions that matched it (if any)."""
 
@@ -120,6 +132,14 @@ class PaperPost:
     code_links: tuple[str, ...] = ()
     revised: bool = False
     """A revision of a paper this channel already received (a compact note, not a card)."""
+    tldr: str | None = None
+    """One plain sentence from the optional language model, already cleaned and safe."""
+    community: CommunitySignals | None = None
+    top_pick: bool = False
+    """Among the channel's top picks of this harvest (its ranking model's favourites)."""
+    like: str | None = None
+    """For a top pick: the arXiv id of a paper the channel liked that this one resembles
+    ("like 2410.22454 that you liked")."""
 
 
 class DeliveryMode(enum.StrEnum):
@@ -216,3 +236,6 @@ class Reply:
     more: str | None = None
     """The command text that shows the next page of ``papers`` (``search ... --page 2``):
     a "Next" button runs it where the platform has buttons, the terminal shows it."""
+    signals: tuple[CommunitySignals | None, ...] = ()
+    """One per paper of ``papers`` (in order, possibly fewer), like ``snippets``: its
+    Hugging Face line (upvotes, code), or None."""
