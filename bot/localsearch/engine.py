@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from bot.clock import Clock, utc_now
 from bot.errors import QueryTimeoutError
-from bot.localsearch.terms import token
+from bot.localsearch.terms import title_token, token
 from bot.localsearch.translate import FtsQuery, translate
 from bot.matcher import PaperText, compile_matcher
 from bot.models import Paper
@@ -193,7 +193,7 @@ class LocalSearch:
         return [hit.paper for hit in hits]
 
     async def _similar_expression(self, paper: Paper) -> str | None:
-        """An OR of the paper's most telling words (tf-idf), in title and abstract."""
+        """An OR of the paper's most telling words (tf-idf), in title or abstract."""
         counts: dict[str, int] = {}
         for word in (*stems(paper.title), *stems(paper.title), *stems(paper.abstract)):
             if len(word) > 2 and not word.isdigit():
@@ -202,10 +202,12 @@ class LocalSearch:
             return None
         total = max(await self._store.indexed_papers(), 1)
         tokens = {word: token(word) for word in counts}
-        holding = await self._store.papers_holding(list(tokens.values()))
+        titles = {word: title_token(word) for word in counts}
+        holding = await self._store.papers_holding([*tokens.values(), *titles.values()])
 
         def weight(word: str) -> float:
-            papers = holding.get(tokens[word], 0)
+            # Papers with the word in the title nearly all have it in the abstract too.
+            papers = max(holding.get(tokens[word], 0), holding.get(titles[word], 0))
             if papers <= 1:  # only this paper (or none) has it: it finds nothing else
                 return 0.0
             return counts[word] * math.log(1 + (total - papers + 0.5) / (papers + 0.5))
@@ -214,4 +216,6 @@ class LocalSearch:
         chosen = [word for word in chosen if weight(word) > 0]
         if not chosen:
             return None
-        return "{ti abs} : (" + " OR ".join(f'"{tokens[word]}"' for word in chosen) + ")"
+        in_titles = " OR ".join(f'"{titles[word]}"' for word in chosen)
+        in_abstracts = " OR ".join(f'"{tokens[word]}"' for word in chosen)
+        return f"({{ti}} : ({in_titles})) OR ({{abs}} : ({in_abstracts}))"

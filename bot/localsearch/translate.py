@@ -19,6 +19,7 @@ from bot.localsearch.terms import (
     archive_token,
     author_pair,
     category_token,
+    title_token,
     token,
 )
 from bot.query import And, AndNot, Category, Node, Or, Query, Term
@@ -27,12 +28,12 @@ from bot.textproc import stem
 __all__ = ["FtsQuery", "translate"]
 
 _FIELD_COLUMNS = {
-    "ti": "{ti}",
     "abs": "{abs}",
     "co": "{co}",
     "jr": "{jr}",
-    "all": "{ti abs co jr aus cats}",
 }
+_OTHER_COLUMNS = "{abs co jr aus cats}"
+"""Where ``all:`` looks besides the title."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,11 @@ def _translate(node: Node) -> FtsQuery:
     match node:
         case Term(field="au", words=name):
             return _author(name)
+        case Term(field="ti", words=found):
+            return FtsQuery(_title(found), exact=True)
+        case Term(field="all", words=found):
+            other = f"{_OTHER_COLUMNS} : " + _phrase([token(stem(w)) for w in found])
+            return FtsQuery(f"({_title(found)}) OR ({other})", exact=True)
         case Term(field=field, words=found):
             columns = _FIELD_COLUMNS[field]
             return FtsQuery(f"{columns} : " + _phrase([token(stem(w)) for w in found]), True)
@@ -84,6 +90,10 @@ def _translate(node: Node) -> FtsQuery:
             if keep.expression is None or drop.expression is None or not drop.exact:
                 return FtsQuery(keep.expression, exact=False)
             return FtsQuery(f"({keep.expression}) NOT ({drop.expression})", keep.exact)
+
+
+def _title(found: tuple[str, ...]) -> str:
+    return "{ti} : " + _phrase([title_token(stem(word)) for word in found])
 
 
 def _author(name: tuple[str, ...]) -> FtsQuery:
