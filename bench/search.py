@@ -440,6 +440,13 @@ def print_local(result: dict[str, Any], papers: int) -> None:
             f"  {label:20} {spread(times, 1000, 'ms')}  "
             f"({verdict} the p95 <= {GOAL_LOCAL_P95 * 1000:.0f} ms goal)"
         )
+    matching = [row for row in rows if row["relevance_total"]]
+    if len(matching) < len(rows):
+        times = [row["relevance"] for row in matching]
+        print(
+            f"  {len(rows) - len(matching)} of {len(rows)} queries match nothing here; "
+            f"the {len(matching)} others, relevance: {spread(times, 1000, 'ms')}"
+        )
     slowest = sorted(rows, key=lambda row: -max(row["relevance"], row["newest"]))[:3]
     for row in slowest:
         more = "more than " if row["relevance_more"] else ""
