@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.cycle import Cycle, CycleReport
 from bot.delivery import Dispatcher, Sender
 from bot.enqueue import Enqueuer
+from bot.enrichment import Enricher
 from bot.errors import StorageError
 from bot.feedback import FeedbackEvent, FeedbackRecorder
 from bot.harvest import Harvester
@@ -32,6 +33,7 @@ from bot.schedule import HarvestSchedule
 from bot.scheduler import Scheduler
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, build_user_agent
+from bot.sources.huggingface import HuggingFacePapers
 from bot.sources.oai import OaiClient
 from bot.sources.rhythm import rhythm_path
 from bot.store import Store
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from aiohttp.web import RouteDef
 
     from bot.observability.server import HealthServer
+    from bot.tldr import TldrMaker
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class _Open:
     dispatcher: Dispatcher
     cycle: Cycle
     feedback: FeedbackRecorder
+    tldr: TldrMaker | None
 
 
 class BotApp:
@@ -88,6 +92,12 @@ class BotApp:
             self.gate, base_url=settings.arxiv_api_url, cache_seconds=settings.search_cache_seconds
         )
         self.oai = OaiClient(self.gate, base_url=settings.arxiv_oai_url)
+        self.hf = HuggingFacePapers(
+            base_url=settings.hf_api_url,
+            enabled=settings.hf_papers,
+            user_agent=build_user_agent(__version__, settings.arxiv_contact),
+        )
+        """Hugging Face's papers API (its own gate); with HF_PAPERS=off it asks nothing."""
         self.schedule = HarvestSchedule.from_settings(settings)
         self.metrics = Metrics(gate_stats=self.gate.stats)
         self.senders: dict[str, Sender] = {}
@@ -119,6 +129,8 @@ class BotApp:
         )
         queue = DeliveryQueue(store)
         metrics = self.metrics
+        tldr = _tldr_maker(settings)
+        enricher = Enricher(self.hf, tldr)
         harvester = Harvester(
             store=store,
             oai=self.oai,
@@ -144,6 +156,8 @@ class BotApp:
             lease_seconds=settings.delivery_lease_seconds,
             clock=clock,
             metrics=metrics,
+            ranking_min_likes=settings.ranking_min_likes,
+            enricher=enricher,
         )
         handler = CommandHandler(
             settings=settings,
@@ -154,13 +168,14 @@ class BotApp:
             operations=self,
             clock=clock,
             metrics=metrics,
+            hf=self.hf,
         )
         retention = Retention(store, days=settings.retention_days, clock=clock)
-        cycle = Cycle(harvester, enqueuer, dispatcher, retention)
+        cycle = Cycle(harvester, enqueuer, dispatcher, retention, enricher=enricher, queue=queue)
         feedback = FeedbackRecorder(
             store, positive=settings.feedback_names(1), negative=settings.feedback_names(-1)
         )
-        self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle, feedback)
+        self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle, feedback, tldr)
         log.info("store ready at %s", settings.database_path)
         return self
 
@@ -171,8 +186,12 @@ class BotApp:
         traceback: TracebackType | None,
     ) -> None:
         if self._open is not None:
-            await self._open.store.close()
-            self._open = None
+            opened, self._open = self._open, None
+            await opened.cycle.aclose()
+            if opened.tldr is not None:
+                await opened.tldr.aclose()
+            await opened.store.close()
+        self.hf.close()
         self.gate.close()
 
     # -- what adapters call ------------------------------------------------------------
@@ -338,6 +357,17 @@ class BotApp:
             except Exception:
                 log.exception("delivering queued posts failed")
             await asyncio.sleep(DELIVERY_PUMP_SECONDS)
+
+
+def _tldr_maker(settings: Settings) -> TldrMaker | None:
+    """The TL;DR maker the ``LLM_*`` settings ask for, or None; the ``openai`` client is
+    imported only then (it takes a while)."""
+    tldr_settings = settings.tldr_settings
+    if tldr_settings is None:
+        return None
+    from bot.tldr import TldrMaker
+
+    return TldrMaker.from_settings(tldr_settings)
 
 
 async def _until_first(work: Awaitable[Any], *others: Awaitable[Any]) -> bool:

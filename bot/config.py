@@ -16,8 +16,16 @@ from bot.errors import ConfigError
 from bot.feedback import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, parse_emoji_names
 from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
+from bot.tldr_settings import DEFAULT_BUDGET as DEFAULT_TLDR_BUDGET
+from bot.tldr_settings import DEFAULT_TIMEOUT as DEFAULT_TLDR_TIMEOUT
+from bot.tldr_settings import MAX_TIMEOUT as MAX_TLDR_TIMEOUT
+from bot.tldr_settings import TldrConfigError, TldrSettings, load_tldr_settings
 
 _S = TypeVar("_S", bound=BaseSettings)
+
+DEFAULT_HF_API_URL = "https://huggingface.co"
+"""As :data:`bot.sources.huggingface.DEFAULT_HF_API_URL` (not imported: it pulls in
+``requests``, which reading settings does not need)."""
 
 ARXIV_MIN_INTERVAL = 3.0
 """arXiv's terms of use: at most one request every three seconds."""
@@ -85,6 +93,18 @@ class Settings(EnvSettings):
     (Discord's characters for them are read as the same names, see bot/feedback.py)."""
     feedback_negative: str = DEFAULT_NEGATIVE
     """Reactions that count as "not for us"; empty: none."""
+    ranking_min_likes: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Distinct papers a channel must have liked before its own model orders its papers."""
+    hf_papers: bool = True
+    """Hugging Face signals (upvotes, code, daily papers) and /arxiv trending."""
+    hf_api_url: str = DEFAULT_HF_API_URL
+    llm_api_url: str = ""
+    """An OpenAI-compatible endpoint's base URL for one-line TL;DRs; empty: no TL;DRs."""
+    llm_model: str = ""
+    llm_api_key: str = Field(default="", repr=False)
+    llm_tldr_budget: Annotated[int, Field(ge=0, le=1000)] = DEFAULT_TLDR_BUDGET
+    """TL;DRs asked for at most per harvest (cached ones are free)."""
+    llm_timeout: Annotated[float, Field(gt=0, le=MAX_TLDR_TIMEOUT)] = DEFAULT_TLDR_TIMEOUT
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +127,37 @@ class Settings(EnvSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as https://export.arxiv.org/api/query")
         return value.rstrip("?")
+
+    @field_validator("hf_api_url")
+    @classmethod
+    def _hf_url(cls, value: str) -> str:
+        value = value.strip() or DEFAULT_HF_API_URL
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL such as {DEFAULT_HF_API_URL}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tldr_settings_complete(self) -> Settings:
+        try:
+            self.tldr_settings  # noqa: B018
+        except TldrConfigError as error:  # its message says what is missing and how
+            raise ValueError(str(error)) from None
+        return self
+
+    @property
+    def tldr_settings(self) -> TldrSettings | None:
+        """The ``LLM_*`` settings as :mod:`bot.tldr` reads them; None when TL;DRs are off.
+        Half-set ones raise :class:`~bot.tldr.TldrConfigError` with what to set."""
+        return load_tldr_settings(
+            {
+                "LLM_API_URL": self.llm_api_url,
+                "LLM_MODEL": self.llm_model,
+                "LLM_API_KEY": self.llm_api_key,
+                "LLM_TLDR_BUDGET": str(self.llm_tldr_budget),
+                "LLM_TIMEOUT": str(self.llm_timeout),
+            }
+        )
 
     @field_validator("index_sets")
     @classmethod

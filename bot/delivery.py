@@ -43,6 +43,12 @@ Grouping: a channel in ``digest`` mode gets one digest per round with every new 
 channel in ``each`` mode gets a post per paper, or one folded digest when more than
 ``digest_cap`` new papers are due at once. Revised notes are always single posts, after
 the new papers.
+
+Order: a channel's new papers are ordered before planning (:mod:`bot.ordering`: its own
+ranking once it has liked enough papers, else match strength, then newest), never
+dropped; top picks are marked on their posts. Cards carry the Hugging Face signals and
+TL;DRs the :class:`~bot.enrichment.Enricher`'s caches hold when they are planned (the
+cycle prefetches them just before); planning itself never makes a request.
 """
 
 from __future__ import annotations
@@ -56,17 +62,20 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utc_now
+from bot.enrichment import Enricher
 from bot.errors import ChannelUnavailableError, StorageError
 from bot.models import (
     ChannelRef,
     DeliveryMode,
     Digest,
     OutgoingMessage,
+    Paper,
     PaperPost,
     SentCandidate,
     Subscription,
 )
 from bot.observability.metrics import Metrics
+from bot.ordering import Ordering, PaperOrderer
 from bot.render import make_post
 from bot.store import Channel, Store
 from bot.store.deliveries import DeliveryQueue, DueDelivery
@@ -86,6 +95,9 @@ MAX_BACKOFF_SECONDS = 6 * 3600.0
 ERROR_TEXT_LIMIT = 500
 DEFAULT_DIGEST_CARDS = 10
 """Full cards in a digest unless the channel or the settings say otherwise."""
+DEFAULT_MIN_LIKES = 10
+"""Liked papers before a channel's own model orders its papers (``RANKING_MIN_LIKES``;
+:data:`bot.ranking.MIN_POSITIVE`, not imported here: it loads scikit-learn)."""
 
 
 class Sender(Protocol):
@@ -211,12 +223,16 @@ class Dispatcher:
         in_flight_grace: float = 5.0,
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
+        ranking_min_likes: int = DEFAULT_MIN_LIKES,
+        enricher: Enricher | None = None,
     ) -> None:
         """``senders`` maps platform names to adapters; it is read at every round, so the
         caller may add and remove adapters as they start and stop. At most
         ``parallel_channels`` channels are sent to at the same time. When a round is
         cancelled, each channel's message in flight gets ``in_flight_grace`` seconds to
-        finish (and be recorded) before it is abandoned."""
+        finish (and be recorded) before it is abandoned. A channel's new papers are
+        ordered by :class:`~bot.ordering.PaperOrderer` (its model once it has liked
+        ``ranking_min_likes`` papers); ``enricher`` adds what its caches hold to cards."""
         self._store = store
         self._queue = queue
         self._outbox = Outbox(store)
@@ -231,6 +247,8 @@ class Dispatcher:
         self._planning = asyncio.Lock()
         self._in_flight_grace = in_flight_grace
         self._metrics = metrics or Metrics()
+        self._orderer = PaperOrderer(store, queue, min_likes=ranking_min_likes)
+        self._enricher = enricher
 
     async def deliver_due(self) -> DeliveryReport:
         """Plan and send every channel's due work: channels in parallel, each in order."""
@@ -323,13 +341,18 @@ class Dispatcher:
         if unwanted:
             await self._queue.cancel(channel.id, unwanted)
         report = await self._give_up_missing(channel, missing)
+        ordering = await self._orderer.order(
+            channel, [due.row.arxiv_id for due in new], subscriptions.values(), page=PLAN_PAGE
+        )
+        place = ordering.position()
+        new.sort(key=lambda due: place.get(due.row.arxiv_id, len(place)))  # stable: keeps all
         cards = channel.digest_cards if channel.digest_cards is not None else self._digest_cards
         digest_mode = channel.mode is DeliveryMode.DIGEST
         singles = revised
         planned = True
         if new and (digest_mode or len(new) > self._digest_cap):
             planned, gone = await self._plan_digest(
-                channel, sender, new, folded=not digest_mode, cards=cards
+                channel, sender, new, folded=not digest_mode, cards=cards, ordering=ordering
             )
             report += await self._give_up_missing(channel, gone)
         else:
@@ -338,15 +361,32 @@ class Dispatcher:
             if not planned:
                 break
             planned, gone = await self._plan_posts(
-                channel, sender, singles[start : start + PLAN_PAGE], cards=cards
+                channel, sender, singles[start : start + PLAN_PAGE], cards=cards, ordering=ordering
             )
             report += await self._give_up_missing(channel, gone)
         if not planned:
             log.info("Channel %s: its deliveries changed while planning; next round", channel.id)
         return report
 
+    def _post(self, paper: Paper, due: _Due, ordering: Ordering) -> PaperPost:
+        """The post of ``paper``: its matches, its top-pick mark, and the extras the
+        caches hold (no request is made while planning)."""
+        post = make_post(paper, due.matched)
+        if due.row.kind == "revised":
+            return dataclasses.replace(post, revised=True)
+        pick = ordering.picks.get(paper.arxiv_id)
+        if pick is not None:
+            post = dataclasses.replace(post, top_pick=True, like=pick.like)
+        return self._enricher.decorate(post) if self._enricher is not None else post
+
     async def _plan_posts(
-        self, channel: Channel, sender: Sender, dues: Sequence[_Due], *, cards: int
+        self,
+        channel: Channel,
+        sender: Sender,
+        dues: Sequence[_Due],
+        *,
+        cards: int,
+        ordering: Ordering,
     ) -> tuple[bool, list[DueDelivery]]:
         """Plan one page of single posts (new papers or revised notes), in one transaction.
         Whether it was planned (False: its rows changed meanwhile), and the rows whose
@@ -359,16 +399,21 @@ class Dispatcher:
             if paper is None:
                 gone.append(due.row)
                 continue
-            post = make_post(paper, due.matched)
-            if due.row.kind == "revised":
-                post = dataclasses.replace(post, revised=True)
+            post = self._post(paper, due, ordering)
             covers.append(([_planned(due)], list(sender.plan(post, cards=cards))))
         if not covers:
             return True, gone
         return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
 
     async def _plan_digest(
-        self, channel: Channel, sender: Sender, dues: Sequence[_Due], *, folded: bool, cards: int
+        self,
+        channel: Channel,
+        sender: Sender,
+        dues: Sequence[_Due],
+        *,
+        folded: bool,
+        cards: int,
+        ordering: Ordering,
     ) -> tuple[bool, list[DueDelivery]]:
         """Plan one digest of every paper of ``dues``, in one transaction. Its papers are
         read without their abstracts, but for the first ``cards`` (its full cards)."""
@@ -382,13 +427,13 @@ class Dispatcher:
                 if paper is None:
                     gone.append(due.row)
                 else:
-                    listed.append((due, make_post(paper, due.matched)))
+                    listed.append((due, self._post(paper, due, ordering)))
         carded = listed[: max(cards, 0)]
         full = await self._queue.papers([due.row.arxiv_id for due, _ in carded])
         for number, (due, _) in enumerate(carded):
             paper = full.get(due.row.arxiv_id)
             if paper is not None:
-                listed[number] = (due, make_post(paper, due.matched))
+                listed[number] = (due, self._post(paper, due, ordering))
         if not listed:
             return True, gone
         digest = Digest(tuple(post for _, post in listed), folded=folded)

@@ -16,33 +16,29 @@ from zoneinfo import ZoneInfo
 from bot.categories import category_name
 from bot.links import find_code_links
 from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Subscription, Tone
+from bot.signals import (
+    TLDR_CHARS,
+    TLDR_LABEL,
+    TOP_PICK,
+    Link,
+    code_piece,
+    community_line,
+    signal_for,
+    tldr_text,
+    top_pick_line,
+    votes_mark,
+)
 from bot.store.coverage import ALL_SETS, Coverage, since
+from bot.typography import CONTROL_CHARS
+from bot.typography import clean as clean
+from bot.typography import cut_at_word as cut_at_word
 
 MAX_AUTHORS = 8
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r"\s+")
-
-
-def clean(text: str) -> str:
-    """One line of untrusted text: control and bidi characters dropped, spaces collapsed."""
-    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """``1 paper``, ``2 papers``, ``1,024 papers``; irregular plurals via ``nouns``."""
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
-
-
-def cut_at_word(text: str, limit: int, ellipsis: str = "…") -> str:
-    """Shorten ``text`` to at most ``limit`` characters, ending at a word boundary."""
-    if len(text) <= limit:
-        return text
-    room = max(limit - len(ellipsis), 0)
-    head = text[:room]
-    space = head.rfind(" ")
-    if space > room // 2:
-        head = head[:space]
-    return head.rstrip(" ,;:") + ellipsis
 
 
 def author_line(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:
@@ -129,11 +125,28 @@ def digest_text(digest: Digest, *, channel: str | None = None) -> str:
     """A digest as plain text: a numbered list of the papers."""
     lines = [channel_prefix(channel) + digest_title(digest)]
     for number, post in enumerate(digest.posts, start=1):
-        lines.append(f"{number:>3}. {paper_summary(post.paper)}")
+        pick = f"{TOP_PICK} " if post.top_pick else ""
+        lines.append(f"{number:>3}. {pick}{paper_summary(post.paper)}")
         lines.append(f"     {post.paper.abs_url}")
         if post.matched:
             lines.append(f"     matched {matched_line(post)}")
     return "\n".join(lines)
+
+
+def _url(link: Link) -> str:
+    """A link in plain text: its URL, which terminals make clickable."""
+    return link.url
+
+
+def _signal_lines(post: PaperPost) -> list[str]:
+    """The top-pick note, the TL;DR and the Hugging Face line (those the post has)."""
+    tldr = cut_at_word(tldr_text(post), TLDR_CHARS)
+    lines = [
+        top_pick_line(post, _url),
+        f"{TLDR_LABEL} {tldr}" if tldr else "",
+        community_line(post.community, _url),
+    ]
+    return [line for line in lines if line]
 
 
 def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -> str:
@@ -142,7 +155,8 @@ def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -
         return revision_text(post, channel=channel)
     paper = post.paper
     header = channel_prefix(channel) + f"[{paper.versioned_id}] {paper.primary_category}"
-    lines = [header, clean(paper.title), f"Authors: {author_line(paper.authors)}"]
+    lines = [header, clean(paper.title), *_signal_lines(post)]
+    lines.append(f"Authors: {author_line(paper.authors)}")
     lines.append(f"Categories: {category_line(paper)}")
     lines.append(date_line(paper))
     if paper.comment:
@@ -210,7 +224,7 @@ def snippet_runs(snippet: Snippet, limit: int) -> list[Run]:
         marked[url.start() : url.end()] = [False] * (url.end() - url.start())
     chars: list[tuple[str, bool]] = []
     for char, mark in zip(text, marked, strict=True):
-        if _CONTROL.match(char):
+        if CONTROL_CHARS.match(char):
             continue
         if char.isspace():
             if not chars or chars[-1][0] == " ":
@@ -284,8 +298,12 @@ def reply_text(reply: Reply, *, width: int = 88, shell: bool = False) -> str:
     parts.extend(f"    {line}" for line in reply.code)
     room = max(width - len(SNIPPET_INDENT), 20)
     for number, paper in enumerate(reply.papers, start=1):
-        parts.append(f"{number:>3}. {paper_summary(paper)}")
+        signals = signal_for(reply, number - 1)
+        votes = votes_mark(signals)
+        parts.append(f"{number:>3}. {votes + '  ' if votes else ''}{paper_summary(paper)}")
         parts.append(f"{SNIPPET_INDENT}{paper.abs_url}")
+        if code := code_piece(signals, _url):
+            parts.append(SNIPPET_INDENT + code)
         snippet = snippet_for(reply, number - 1)
         if snippet is not None:
             line = "".join(text for text, _ in snippet_runs(snippet, room))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["option_text", "plain", "sanitize"]
+__all__ = ["CONTROL_CHARS", "clean", "cut_at_word", "option_text", "plain", "sanitize"]
 
 _WHITESPACE_CONTROLS = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85"
 _JUNK = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -63,3 +63,27 @@ def option_text(word: str) -> str | None:
     an em-dash or en-dash), else None."""
     match = _OPTION.match(word)
     return word[match.end() :] if match else None
+
+
+# -- untrusted text shown to users
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control and bidi characters: never shown from untrusted text."""
+_SPACE_RUNS = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """One line of untrusted text: control and bidi characters dropped, spaces collapsed."""
+    return _SPACE_RUNS.sub(" ", CONTROL_CHARS.sub("", text)).strip()
+
+
+def cut_at_word(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Shorten ``text`` to at most ``limit`` characters, ending at a word boundary."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - len(ellipsis), 0)
+    head = text[:room]
+    space = head.rfind(" ")
+    if space > room // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:") + ellipsis

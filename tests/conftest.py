@@ -35,6 +35,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     for name in list(os.environ):
         if name in SETTING_NAMES or name.startswith(("SLACK_", "DISCORD_")):
             monkeypatch.delenv(name)
+    # No test asks the real Hugging Face: those that want it point HF_API_URL at a fake.
+    monkeypatch.setenv("HF_PAPERS", "off")
 
 
 @pytest.fixture
@@ -65,6 +67,7 @@ def settings(tmp_path: Path, fake_arxiv: FakeArxiv, fake_oai: FakeOai) -> Settin
         arxiv_request_interval=0,
         arxiv_timeout=2,
         http_port=0,  # no health server unless a test asks for one (8080 may be taken)
+        hf_papers=False,  # never the real Hugging Face (tests/fakes/hf_api.py when wanted)
     )
 
 

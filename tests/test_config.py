@@ -23,6 +23,28 @@ def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert settings.max_subscriptions_per_channel == 25
 
 
+def test_ranking_hugging_face_and_tldr_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_PAPERS")  # set off for every test by conftest
+    defaults = load_settings()
+    assert (defaults.hf_papers, defaults.hf_api_url) == (True, "https://huggingface.co")
+    assert defaults.ranking_min_likes == 10
+    assert defaults.tldr_settings is None  # TL;DRs are off by default
+    monkeypatch.setenv("HF_PAPERS", "off")
+    monkeypatch.setenv("LLM_API_URL", "http://localhost:11434/v1/chat/completions")
+    monkeypatch.setenv("LLM_MODEL", "llama3.2")
+    monkeypatch.setenv("LLM_API_KEY", "sk-a-secret-key-of-some-length")
+    monkeypatch.setenv("LLM_TLDR_BUDGET", "5")
+    settings = load_settings()
+    assert settings.hf_papers is False
+    tldr = settings.tldr_settings
+    assert tldr is not None
+    assert (tldr.api_url, tldr.model, tldr.budget) == ("http://localhost:11434/v1", "llama3.2", 5)
+    assert "sk-a-secret" not in repr(settings.tldr_settings)
+
+
 def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("LOG_LEVEL=debug\nTIMEZONE=Europe/Berlin\n")
@@ -43,6 +65,12 @@ def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("ARXIV_API_URL", "export.arxiv.org/api/query", "must be an http(s) URL"),
         ("LOG_LEVEL", "loud", "DEBUG, INFO"),
         ("MAX_SUBSCRIPTIONS_PER_CHANNEL", "0", "MAX_SUBSCRIPTIONS_PER_CHANNEL"),
+        ("HF_API_URL", "huggingface.co", "must be an http(s) URL"),
+        ("HF_PAPERS", "maybe", "valid boolean"),
+        ("RANKING_MIN_LIKES", "0", "greater than or equal to 1"),
+        ("LLM_TIMEOUT", "60", "less than or equal to 10"),
+        ("LLM_MODEL", "llama3.2", "LLM_MODEL is set but LLM_API_URL is not"),
+        ("LLM_API_URL", "http://localhost:11434/v1", "LLM_API_URL is set but LLM_MODEL is not"),
     ],
 )
 def test_invalid_setting_is_one_line_naming_it(

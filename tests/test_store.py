@@ -469,3 +469,42 @@ async def test_search_ranks_and_limits(store: Store) -> None:
     assert await found(store, "graph") == ["2506.00006", "2506.00008"]
     assert len(await found(store, "graph", limit=1)) == 1
     assert await found(store, "graph", limit=0) == []
+
+
+# -- ranking (migration 9) and feedback for training -------------------------------------
+
+
+async def test_channels_rank_by_default_and_the_switch_is_kept(store: Store) -> None:
+    channel_id = await store.ensure_channel(SLACK)
+    assert (await store.get_channel(channel_id)).ranking is True
+    await store.set_channel_ranking(channel_id, False)
+    assert (await store.get_channel(channel_id)).ranking is False
+    await store.set_channel_ranking(channel_id, True)
+    assert (await store.get_channel(channel_id)).ranking is True
+
+
+async def test_rated_papers_are_the_newest_events_with_stored_papers(store: Store) -> None:
+    channel_id = await store.ensure_channel(SLACK)
+    other = await store.ensure_channel(DISCORD)
+    papers = [make_paper(f"2506.1{n:04d}", abstract=f"Abstract {n}.") for n in range(5)]
+    await store.upsert_papers(papers)
+    for n, paper in enumerate(papers):
+        signal = -1 if n == 4 else 1
+        for user in ("U1", "U2"):
+            await store.add_feedback(
+                channel_id, paper.arxiv_id, user=user, source="reaction", emoji="+1", signal=signal
+            )
+    await store.add_feedback(
+        channel_id, "2506.99999", user="U1", source="reaction", emoji="+1", signal=1
+    )  # no stored paper: nothing to learn from
+    await store.add_feedback(
+        other, papers[0].arxiv_id, user="U1", source="reaction", emoji="+1", signal=1
+    )
+
+    rated = await store.rated_papers(channel_id)
+    assert len(rated) == 10
+    assert {r.paper.arxiv_id for r in rated} == {p.arxiv_id for p in papers}
+    assert all(r.paper.abstract.startswith("Abstract") for r in rated)
+    assert await store.liked_papers_count(channel_id) == 4
+    assert await store.liked_papers_count(other) == 1
+    assert len(await store.rated_papers(channel_id, limit=3)) == 3

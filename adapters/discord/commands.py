@@ -558,6 +558,20 @@ class ArxivGroup(app_commands.Group):
     ) -> None:
         await self.runner.run(interaction, "top", f"top {period}" if period else "top")
 
+    @app_commands.command(description="Hugging Face's daily papers, most upvoted first")
+    @app_commands.describe(
+        period="Today's daily papers, or the past 7 days'",
+        query="Only papers matching this query, e.g. diffusion (Hugging Face has no cat:)",
+    )
+    async def trending(
+        self,
+        interaction: discord.Interaction,
+        period: Literal["today", "week"] = "today",
+        query: str = "",
+    ) -> None:
+        text = f"trending {period} {query}".rstrip()
+        await self.runner.run(interaction, "trending", text, typed=(query,))
+
     @app_commands.command(description="Post new papers matching a query in this channel")
     @app_commands.describe(
         query=_QUERY,
@@ -615,6 +629,18 @@ class ArxivGroup(app_commands.Group):
             ]
         )
         await self.runner.run(interaction, "mode", text, manages=True)
+
+    @app_commands.command(description="Show or set how this channel's new papers are ordered")
+    @app_commands.describe(
+        setting="on: by what the channel liked (top picks marked); off: title matches, newest"
+    )
+    async def ranking(
+        self, interaction: discord.Interaction, setting: Literal["on", "off"] | None = None
+    ) -> None:
+        if setting is None:
+            await self.runner.run(interaction, "ranking", "ranking")
+            return
+        await self.runner.run(interaction, "ranking", f"ranking {setting}", manages=True)
 
     @app_commands.command(description="Harvests, deliveries and this channel's state")
     async def status(self, interaction: discord.Interaction) -> None:

@@ -18,6 +18,12 @@ A result's snippet (:class:`~bot.models.Snippet`) shows on a line under it, the 
 words in bold (:func:`snippet_markdown`); snippets are shortened so every listed paper
 keeps its line within the description.
 
+A card shows what the core knows beyond arXiv (:mod:`bot.signals`): a top pick has
+"⭐ " before its title and, when it resembles a liked paper, a "Top pick" field ("like …
+that you liked"); the TL;DR opens the description; the Hugging Face line is a field. A
+result list puts a paper's upvotes ("▲ 123") before its title and its code repository
+after; a digest's list marks top picks with ⭐.
+
 Digests (:func:`digest_parts`) are one message of up to 10 embeds when they all fit;
 otherwise messages listing every paper (the first in the channel, the rest in a thread
 started from it) and the full cards of the first few in that thread (see
@@ -33,7 +39,7 @@ from typing import Any
 
 import discord
 
-from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Tone
+from bot.models import CommunitySignals, Digest, Paper, PaperPost, Reply, Snippet, Tone
 from bot.render import (
     ELLIPSIS,
     MAX_AUTHORS,
@@ -48,6 +54,17 @@ from bot.render import (
     matched_line,
     snippet_for,
     snippet_runs,
+)
+from bot.signals import (
+    TLDR_LABEL,
+    TOP_PICK,
+    Link,
+    code_piece,
+    community_line,
+    like_link,
+    signal_for,
+    tldr_text,
+    votes_mark,
 )
 
 __all__ = [
@@ -115,6 +132,10 @@ COMMENT_CHARS = 512
 JOURNAL_CHARS = 256
 MATCHED_CHARS = 512
 COMPACT_CHARS = 256
+TLDR_CHARS = 400
+"""The TL;DR at most, as sent (escaped, label and all)."""
+COMMUNITY_CHARS = 512
+"""The Hugging Face line at most; it is left out rather than cut (a cut link would break)."""
 FOOTER_CHARS = 300
 CODE_LINKS_MAX = 3
 SNIPPET_MIN = 200
@@ -407,11 +428,45 @@ def _title(paper: Paper, limit: int = MAX_TITLE) -> str:
     return _safe(paper.title, limit) or escape(paper.versioned_id)
 
 
+def _card_title(post: PaperPost) -> str:
+    """The card's title, with "⭐ " before it for a top pick."""
+    if not post.top_pick:
+        return _title(post.paper)
+    mark = f"{TOP_PICK} "
+    return mark + _title(post.paper, MAX_TITLE - len(mark))
+
+
+def _signal_link(link: Link) -> str:
+    """A masked link from :mod:`bot.signals`: its URL is safe, its label untrusted."""
+    return f"[{escape(link.label)}]({link.url})"
+
+
+def _add_signals(embed: discord.Embed, post: PaperPost) -> None:
+    """The "Top pick" field (when it resembles a liked paper) and the Hugging Face line."""
+    liked = like_link(post) if post.top_pick else None
+    if liked is not None:
+        value = f"like {_signal_link(liked)} that you liked"
+        embed.add_field(name=f"{TOP_PICK} Top pick", value=value, inline=False)
+    line = community_line(post.community, _signal_link)
+    if line and len(line) <= COMMUNITY_CHARS:
+        embed.add_field(name="Hugging Face", value=line, inline=False)
+
+
+def _tldr(post: PaperPost) -> str:
+    """``*TL;DR:* One sentence.``, escaped and cut to :data:`TLDR_CHARS`; "" without one.
+
+    Only the label is in italics: a cut of the description can never leave an open ``*``.
+    """
+    label = f"*{TLDR_LABEL}* "
+    text = _safe(tldr_text(post), TLDR_CHARS - len(label))
+    return label + text if text else ""
+
+
 def _card(post: PaperPost, *, compact: bool, timestamp: bool) -> discord.Embed:
     """A card without its description; ``compact`` keeps only the essential fields, short."""
     paper = post.paper
     embed = discord.Embed(
-        title=_title(paper),
+        title=_card_title(post),
         url=paper.abs_url,
         colour=ARXIV_RED,
         timestamp=paper.updated if timestamp else None,
@@ -427,6 +482,7 @@ def _card(post: PaperPost, *, compact: bool, timestamp: bool) -> discord.Embed:
         if paper.journal_ref:
             _add_field(embed, "Journal", paper.journal_ref, JOURNAL_CHARS, inline=True)
     embed.add_field(name="Links", value=_links(post), inline=False)
+    _add_signals(embed, post)
     if post.matched:
         limit = COMPACT_CHARS if compact else MATCHED_CHARS
         _add_field(embed, "Matched", matched_line(post), limit)
@@ -467,13 +523,17 @@ def paper_embed(
         return _revision_embed(post, timestamp=timestamp)
     budget = min(budget, MAX_TOTAL)
     abstract = clean(post.paper.abstract)
-    wanted = min(len(abstract), SNIPPET_MIN)
+    tldr = _tldr(post)
+    head = len(tldr) + 2 if tldr else 0  # the TL;DR and a blank line open the description
+    wanted = min(len(abstract), SNIPPET_MIN) + head
     embed = _card(post, compact=False, timestamp=timestamp)
     room = min(MAX_DESCRIPTION, budget - len(embed))
     if room < wanted:
         embed = _card(post, compact=True, timestamp=timestamp)
         room = min(MAX_DESCRIPTION, budget - len(embed))
-    description = _safe(abstract, room)
+    parts = [tldr] if tldr and room >= len(tldr) else []
+    parts.append(_safe(abstract, room - head if parts else room))
+    description = "\n\n".join(part for part in parts if part)
     if description:
         embed.description = description
     return embed
@@ -518,13 +578,15 @@ def paper_buttons(post: PaperPost, *, feedback: bool = False) -> discord.ui.View
 # -- digests
 
 
-def _list_line(number: int, paper: Paper, extra: str = "") -> str:
+def _list_line(number: int, paper: Paper, extra: str = "", mark: str = "") -> str:
+    """``1. [title](link) · id``, then ``extra``; ``mark`` (markdown) goes before the title."""
     title = _title(paper, LIST_TITLE_CHARS)
-    return f"{number}. [{title}]({paper.abs_url}) · {escape(paper.versioned_id)}{extra}"
+    return f"{number}. {mark}[{title}]({paper.abs_url}) · {escape(paper.versioned_id)}{extra}"
 
 
 def _digest_line(number: int, post: PaperPost) -> str:
-    return _list_line(number, post.paper, digest_line_suffix(post))
+    mark = f"{TOP_PICK} " if post.top_pick else ""
+    return _list_line(number, post.paper, digest_line_suffix(post), mark)
 
 
 class _Lines:
@@ -644,12 +706,16 @@ def _line_chunks(lines: Sequence[str], limit: int) -> list[tuple[int, int]]:
 # -- command replies
 
 
-def _paper_line(number: int, paper: Paper) -> str:
+def _paper_line(number: int, paper: Paper, signals: CommunitySignals | None = None) -> str:
+    """A result's line: upvotes in bold before the title, its code repository last."""
     details = (
         f" — {_safe(author_line(paper.authors, 3), COMPACT_CHARS)}"
         f" · {escape(paper.primary_category)} · {format_date(paper.submitted)}"
     )
-    return _list_line(number, paper, details)
+    if code := code_piece(signals, _signal_link):
+        details += f" · {code}"
+    votes = votes_mark(signals)
+    return _list_line(number, paper, details, f"**{votes}** " if votes else "")
 
 
 def snippet_markdown(snippet: Snippet, limit: int = RESULT_SNIPPET_CHARS) -> str:
@@ -676,7 +742,10 @@ def _result_entries(reply: Reply, room: int) -> list[str]:
     The snippets share what ``room`` leaves after the papers' lines, each at most
     :data:`RESULT_SNIPPET_CHARS`; below :data:`SNIPPET_MIN_LINE` each they are left out.
     """
-    lines = [_paper_line(number, paper) for number, paper in enumerate(reply.papers, start=1)]
+    lines = [
+        _paper_line(number, paper, signal_for(reply, number - 1))
+        for number, paper in enumerate(reply.papers, start=1)
+    ]
     snippets = [snippet_for(reply, index) for index in range(len(lines))]
     count = sum(snippet is not None for snippet in snippets)
     left = room - sum(len(line) + 1 for line in lines)

@@ -11,6 +11,11 @@ Every message stays within Block Kit's limits: 50 blocks, 3,000 characters a sec
 A result's snippet (:class:`~bot.models.Snippet`) shows under its line with the marked
 words in bold (:func:`snippet_mrkdwn`); a reply with a next page (``Reply.more``) ends
 with a "Next" button (:data:`NEXT_ACTION`) whose value is the command to run.
+
+A card shows what the core knows beyond arXiv (:mod:`bot.signals`): a top pick's
+"⭐ Top pick · like … that you liked" above the title, the TL;DR in italics under it, and
+the Hugging Face line after the details. A result list puts a paper's upvotes ("▲ 123")
+before its title and its code repository after; a digest's list marks top picks with ⭐.
 """
 
 from __future__ import annotations
@@ -20,7 +25,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.models import Digest, Paper, PaperPost, Reply, Snippet, Tone, Visibility
+from bot.models import (
+    CommunitySignals,
+    Digest,
+    Paper,
+    PaperPost,
+    Reply,
+    Snippet,
+    Tone,
+    Visibility,
+)
 from bot.render import (
     ELLIPSIS,
     author_line,
@@ -34,6 +48,18 @@ from bot.render import (
     matched_line,
     snippet_for,
     snippet_runs,
+)
+from bot.signals import (
+    TLDR_CHARS,
+    TLDR_LABEL,
+    TOP_PICK,
+    Link,
+    code_piece,
+    community_line,
+    signal_for,
+    tldr_text,
+    top_pick_line,
+    votes_mark,
 )
 
 __all__ = [
@@ -152,6 +178,11 @@ def _bold(text: str) -> str:
 def _link(url: str, label: str) -> str:
     """A link the bot builds: ``<url|label>``; ``label`` must already be escaped."""
     return f"<{url}|{label}>"
+
+
+def _signal_link(link: Link) -> str:
+    """A link from :mod:`bot.signals`: its URL is safe, its label untrusted."""
+    return _link(link.url, plain(link.label))
 
 
 def _mrkdwn(text: str) -> BlockDict:
@@ -287,6 +318,10 @@ def _card_blocks(
         return [_revision_block(post)]
     paper = post.paper
     blocks = [_section(_bold(_title_link(paper, TITLE_CHARS)))]
+    if pick := top_pick_line(post, _signal_link):
+        blocks.insert(0, _context(pick))
+    if tldr := _safe(tldr_text(post), TLDR_CHARS):
+        blocks.append(_section(f"_{TLDR_LABEL} {tldr}_"))
     details = [
         f"`{escape(paper.versioned_id)}` · {_safe(category_line(paper), FIELD_CHARS)}",
         _safe(date_line(paper), FIELD_CHARS),
@@ -298,6 +333,8 @@ def _card_blocks(
     if paper.journal_ref:
         details.append(f"Journal: {_safe(paper.journal_ref, FIELD_CHARS)}")
     blocks.append(_context(*details))
+    if community := community_line(post.community, _signal_link):
+        blocks.append(_context(community))
     abstract = clean(paper.abstract)
     if full_abstract:
         blocks.extend(_abstract_sections(abstract))
@@ -334,8 +371,10 @@ def paper_card(post: PaperPost, *, feedback: bool = False) -> SlackMessage:
     return SlackMessage(fallback, tuple(blocks), thread)
 
 
-def _list_line(number: int, paper: Paper, extra: str = "") -> str:
-    return f"{number}. {_title_link(paper, LIST_TITLE_CHARS)} `{escape(paper.versioned_id)}`{extra}"
+def _list_line(number: int, paper: Paper, extra: str = "", mark: str = "") -> str:
+    """``1. <title link> `id```, then ``extra``; ``mark`` (mrkdwn) goes before the title."""
+    title = _title_link(paper, LIST_TITLE_CHARS)
+    return f"{number}. {mark}{title} `{escape(paper.versioned_id)}`{extra}"
 
 
 def _list_sections(lines: Iterable[str]) -> list[list[BlockDict]]:
@@ -344,7 +383,8 @@ def _list_sections(lines: Iterable[str]) -> list[list[BlockDict]]:
 
 
 def _digest_line(number: int, post: PaperPost) -> str:
-    return _list_line(number, post.paper, digest_line_suffix(post))
+    mark = f"{TOP_PICK} " if post.top_pick else ""
+    return _list_line(number, post.paper, digest_line_suffix(post), mark)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +469,7 @@ def _result_lines(reply: Reply) -> list[str]:
     sections."""
     lines: list[str] = []
     for number, paper in enumerate(reply.papers, start=1):
-        lines.append(_paper_line(number, paper))
+        lines.append(_paper_line(number, paper, signal_for(reply, number - 1)))
         snippet = snippet_for(reply, number - 1)
         shown = snippet_mrkdwn(snippet) if snippet is not None else ""
         if shown:
@@ -437,12 +477,16 @@ def _result_lines(reply: Reply) -> list[str]:
     return lines
 
 
-def _paper_line(number: int, paper: Paper) -> str:
+def _paper_line(number: int, paper: Paper, signals: CommunitySignals | None = None) -> str:
+    """A result's line: upvotes in bold before the title, its code repository last."""
     details = (
         f" — {_safe(author_line(paper.authors, 3), FIELD_CHARS)}"
         f" · {escape(paper.primary_category)} · {format_date(paper.submitted)}"
     )
-    return _list_line(number, paper, details)
+    if code := code_piece(signals, _signal_link):
+        details += f" · {code}"
+    votes = votes_mark(signals)
+    return _list_line(number, paper, details, f"{_bold(votes)} " if votes else "")
 
 
 def _shareable(reply: Reply) -> bool:

@@ -98,6 +98,23 @@ class TopCommand:
     """A key of :data:`TOP_PERIODS`."""
 
 
+@dataclass(frozen=True, slots=True)
+class RankingCommand:
+    on: bool | None = None
+    """None: show whether this channel's papers are ranked, and how."""
+
+
+TRENDING_PERIODS = ("today", "week")
+"""``/arxiv trending`` periods (see :data:`bot.trending.PERIODS`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingCommand:
+    period: str = "today"
+    """One of :data:`TRENDING_PERIODS`."""
+    query: Query | None = None
+
+
 Command = (
     HelpCommand
     | SearchCommand
@@ -110,6 +127,8 @@ Command = (
     | ListCommand
     | StatusCommand
     | TopCommand
+    | RankingCommand
+    | TrendingCommand
 )
 
 
@@ -332,6 +351,26 @@ def _parse_top(rest: str, _options: dict[str, str]) -> Command:
     return TopCommand(period)
 
 
+def _parse_ranking(rest: str, _options: dict[str, str]) -> Command:
+    value = rest.strip().lower()
+    if not value:
+        return RankingCommand()
+    if value not in ("on", "off"):
+        raise CommandError(
+            f"/arxiv ranking takes on or off, not {_shown(rest.strip())}: on orders this "
+            "channel's papers by its reactions, off by match strength and date."
+        )
+    return RankingCommand(value == "on")
+
+
+def _parse_trending(rest: str, _options: dict[str, str]) -> Command:
+    first, _, more = rest.strip().partition(" ")
+    period = "today"
+    if first.lower() in TRENDING_PERIODS:
+        period, rest = first.lower(), more.strip()
+    return TrendingCommand(period, parse_query(rest) if rest.strip() else None)
+
+
 SPECS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
@@ -404,6 +443,24 @@ SPECS: dict[str, CommandSpec] = {
             "(and buttons) on the bot's posts.",
             "/arxiv top month",
             _parse_top,
+        ),
+        CommandSpec(
+            "trending",
+            "/arxiv trending [today|week] [query]",
+            "Show Hugging Face's daily papers of today or the past week, most upvoted first, "
+            "optionally only those matching a query (Hugging Face lists no categories, so "
+            "cat: matches nothing there).",
+            "/arxiv trending week diffusion",
+            _parse_trending,
+        ),
+        CommandSpec(
+            "ranking",
+            "/arxiv ranking [on|off]",
+            "Show or set how this channel's new papers are ordered: on, by what the channel "
+            "liked once enough papers are liked (top picks marked); off, title matches "
+            "first, then newest.",
+            "/arxiv ranking off",
+            _parse_ranking,
         ),
         CommandSpec(
             "status",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from bot import __version__
@@ -21,17 +23,20 @@ from bot.commands.grammar import (
     ModeCommand,
     PaperCommand,
     PreviewCommand,
+    RankingCommand,
     SearchCommand,
     SimilarCommand,
     StatusCommand,
     SubscribeCommand,
     TopCommand,
+    TrendingCommand,
     UnsubscribeCommand,
     command_name,
     parse_command,
 )
 from bot.commands.progress import QueueNotes
 from bot.config import Settings
+from bot.enrichment import signals_of
 from bot.errors import (
     ArxivUnavailableError,
     DuplicateSubscriptionError,
@@ -47,7 +52,16 @@ from bot.errors import (
 from bot.harvest import Harvester, HarvestFailure
 from bot.localsearch.engine import LocalResults, LocalSearch
 from bot.localsearch.snippets import query_stems, snippet
-from bot.models import DeliveryMode, Paper, Reply, Snippet, SortOrder, Tone, Visibility
+from bot.models import (
+    CommunitySignals,
+    DeliveryMode,
+    Paper,
+    Reply,
+    Snippet,
+    SortOrder,
+    Tone,
+    Visibility,
+)
 from bot.observability.metrics import Metrics
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
@@ -55,8 +69,11 @@ from bot.render import clean, format_date, index_line, make_post, plural
 from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, GateStats
-from bot.store import Store
+from bot.sources.hf_wire import HfPaper
+from bot.sources.huggingface import HuggingFacePapers
+from bot.store import Channel, Store
 from bot.textproc import stems
+from bot.trending import Period, Trending, TrendingEntry, fetch_trending, paper_from_hf
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +84,8 @@ QUERY_HELP = (
     "AND, OR, ANDNOT and parentheses. cat:cs.* covers a whole archive."
 )
 
+TRENDING_LIMIT = 25
+"""Papers ``/arxiv trending`` lists at most."""
 TOP_LIMIT = 10
 """Papers ``/arxiv top`` lists at most."""
 TOP_HINT = (
@@ -101,8 +120,12 @@ class CommandHandler:
         operations: Operations | None = None,
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
+        hf: HuggingFacePapers | None = None,
     ) -> None:
+        """``hf`` answers ``/arxiv trending`` and adds Hugging Face's line to search
+        results from its cache; without it (or with it disabled) there is neither."""
         self._settings = settings
+        self._hf = hf
         self.operations = operations
         self._store = store
         self._arxiv = arxiv
@@ -165,6 +188,10 @@ class CommandHandler:
                 return await self._status(context)
             case TopCommand(period):
                 return await self._top(period, context)
+            case RankingCommand(on):
+                return await self._ranking(on, context)
+            case TrendingCommand(period, query):
+                return await self._trending(period, query)
 
     def _help(self, topic: str | None) -> Reply:
         if topic is None:
@@ -268,7 +295,18 @@ class CommandHandler:
             papers=papers,
             snippets=_snippets(papers, query_stems(command.query)),
             more=more,
+            signals=self._cached_signals(papers),
         )
+
+    def _cached_signals(self, papers: tuple[Paper, ...]) -> tuple[CommunitySignals | None, ...]:
+        """Hugging Face's line for each paper, from its cache only (no request); empty
+        when it knows none of them."""
+        if self._hf is None or not self._hf.enabled:
+            return ()
+        found = [self._hf.cached_paper(paper.arxiv_id) for paper in papers]
+        if all(hit is None for hit in found):
+            return ()
+        return tuple(signals_of(hit) if hit is not None else None for hit in found)
 
     async def _stored_or_fetched(
         self, reference: str, context: CommandContext
@@ -295,10 +333,14 @@ class CommandHandler:
 
     async def _paper(self, reference: str, context: CommandContext) -> Reply:
         paper, note = await self._stored_or_fetched(reference, context)
+        post = make_post(paper)
+        signals = self._cached_signals((paper,))
+        if signals:
+            post = dataclasses.replace(post, community=signals[0])
         return Reply(
             title=f"arXiv:{paper.versioned_id}",
             lines=(note,) if note else (),
-            posts=(make_post(paper),),
+            posts=(post,),
         )
 
     async def _similar(self, command: SimilarCommand, context: CommandContext) -> Reply:
@@ -338,6 +380,7 @@ class CommandHandler:
             papers=papers,
             snippets=_snippets(papers, frozenset(stems(paper.title))),
             more=more,
+            signals=self._cached_signals(papers),
         )
 
     async def _managed_channel(self, context: CommandContext) -> tuple[int, str | None]:
@@ -519,7 +562,69 @@ class CommandHandler:
             ),
             papers=tuple(papers),
             snippets=tuple(snippets),
+            signals=self._cached_signals(tuple(papers)),
         )
+
+    async def _ranking(self, on: bool | None, context: CommandContext) -> Reply:
+        if on is None:
+            channel_id = await self._store.ensure_channel(context.channel)
+            channel = await self._store.get_channel(channel_id)
+            return Reply(
+                title=f"Ranking is {'on' if channel.ranking else 'off'} in this channel.",
+                lines=(await self._ranking_line(channel), "Change it with /arxiv ranking on|off."),
+            )
+        channel_id, was_paused = await self._managed_channel(context)
+        await self._store.set_channel_ranking(channel_id, on)
+        channel = await self._store.get_channel(channel_id)
+        resumed = (_resumed_line(was_paused),) if was_paused else ()
+        return Reply(
+            title=f"Ranking is now {'on' if on else 'off'} in this channel.",
+            lines=(await self._ranking_line(channel), *resumed),
+            visibility=Visibility.CHANNEL,
+            tone=Tone.SUCCESS,
+        )
+
+    async def _ranking_line(self, channel: Channel) -> str:
+        """How the channel's new papers are ordered, in words."""
+        strength = "title matches first, then abstract matches, newest first within each"
+        if not channel.ranking:
+            return f"Order of new papers: ranking off, {strength}."
+        likes = await self._store.liked_papers_count(channel.id)
+        needed = self._settings.ranking_min_likes
+        if likes >= needed:
+            return (
+                f"Order of new papers: ranking by your reactions ({plural(likes, 'like')}), "
+                "top picks marked."
+            )
+        return (
+            f"Order of new papers: ordered by match strength until {plural(needed, 'paper')} "
+            f"are liked ({likes:,} so far); {strength}."
+        )
+
+    async def _trending(self, period: str, query: Query | None) -> Reply:
+        """Hugging Face's daily papers of the period, most upvoted first."""
+        if self._hf is None or not self._hf.enabled:
+            raise UserError(
+                "Trending papers come from Hugging Face, which this bot is set not to ask "
+                "(HF_PAPERS=off). Try /arxiv search instead."
+            )
+        chosen: Period = "week" if period == "week" else "today"
+        found = await fetch_trending(
+            self._hf,
+            chosen,
+            today=self._clock().astimezone(UTC).date(),
+            query=query,
+            limit=TRENDING_LIMIT,
+        )
+        if found is None:
+            raise UserError(
+                "Hugging Face's daily papers could not be reached just now; try "
+                "/arxiv trending again in a few minutes."
+            )
+        held = [day for day in found.days if day not in found.missing_days]
+        cached = await self._hf.daily_papers_of(held, budget=0.5)  # cache hits: no request
+        listed = {paper.arxiv_id: paper for day in held for paper in cached.get(day, ())}
+        return _trending_reply(found, query, listed)
 
     async def _status(self, context: CommandContext) -> Reply:
         now = self._clock()
@@ -534,6 +639,7 @@ class CommandHandler:
         ]
         if channel.paused_reason:
             lines.append(f"Posting here is paused: {channel.paused_reason}")
+        lines.append(await self._ranking_line(channel))
         lines += [
             f"All channels: {plural(counts.channels, 'channel')}, "
             f"{plural(counts.subscriptions, 'subscription')}, "
@@ -631,6 +737,60 @@ def _newest_complete(local: LocalResults, since: date, command: SearchCommand) -
     if len(local.papers) < command.limit:
         return False
     return local.papers[-1].submitted.date() > since
+
+
+def _trending_reply(found: Trending, query: Query | None, listed: Mapping[str, HfPaper]) -> Reply:
+    span = (
+        f"on {found.days[0].isoformat()}"
+        if len(found.days) == 1
+        else f"from {found.days[-1].isoformat()} to {found.days[0].isoformat()}"
+    )
+    shown = f" matching {query.text}" if query is not None else ""
+    no_categories = query is not None and "cat:" in query.text
+    note = " (cat: matches nothing here: Hugging Face lists no categories)" if no_categories else ""
+    lines = [f"Hugging Face's daily papers {span}{shown}, most upvoted first{note}."]
+    if not found.complete:
+        missing = ", ".join(day.isoformat() for day in found.missing_days)
+        lines.append(
+            f"Hugging Face did not answer for {missing}; papers of those days are missing."
+        )
+    if not found.entries:
+        return Reply(
+            title=f"No trending papers{shown} {span}.",
+            lines=(*lines, "Try /arxiv trending week, or fewer words."),
+        )
+    return Reply(
+        title=f"Trending on Hugging Face{shown}",
+        lines=tuple(lines),
+        papers=tuple(_trending_paper(entry, listed.get(entry.arxiv_id)) for entry in found.entries),
+        signals=tuple(
+            CommunitySignals(
+                upvotes=entry.upvotes,
+                github_repo=entry.github_repo,
+                github_stars=entry.github_stars,
+                daily=True,
+            )
+            for entry in found.entries
+        ),
+        footer="Upvotes and code links from huggingface.co/papers.",
+    )
+
+
+def _trending_paper(entry: TrendingEntry, listed: HfPaper | None) -> Paper:
+    """A result line's paper: what the daily papers list gives (no categories)."""
+    if listed is not None:
+        return dataclasses.replace(paper_from_hf(listed), title=entry.title)
+    when = datetime.combine(entry.day or date(1970, 1, 1), datetime.min.time(), tzinfo=UTC)
+    return Paper(
+        arxiv_id=entry.arxiv_id,
+        version=1,
+        title=entry.title,
+        authors=(),
+        abstract="",
+        categories=(),
+        submitted=when,
+        updated=when,
+    )
 
 
 def _span(first: int, last: int) -> str:

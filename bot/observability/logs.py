@@ -21,8 +21,9 @@ from bot.secrets import install_log_filter, mask_secrets
 __all__ = ["TEXT_FORMAT", "JsonFormatter", "configure_logging", "log_level"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-CHATTY_LOGGERS = ("arxiv", "apscheduler")
-"""Both log every page or job at INFO; held to WARNING unless the level is DEBUG."""
+CHATTY_LOGGERS = ("arxiv", "apscheduler", "httpx2", "httpx")
+"""They log every page, job or HTTP request at INFO (``httpx2``/``httpx``: the ``openai``
+client's, once per TL;DR); held to WARNING unless the level is DEBUG."""
 
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",

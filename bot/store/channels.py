@@ -37,6 +37,8 @@ class Channel:
     paused_at: datetime | None = None
     digest_cards: int | None = None
     """Full cards in this channel's digests; None: the configured default."""
+    ranking: bool = True
+    """Order its papers by its own ranking once it has liked enough (/arxiv ranking)."""
 
     @property
     def paused(self) -> bool:
@@ -95,6 +97,11 @@ class ChannelStore(StoreBase):
     async def set_digest_cards(self, channel_id: int, cards: int | None) -> None:
         """How many full cards the channel's digests carry (None: the default)."""
         await self._update_channel(channel_id, "digest_cards = ?", (cards,))
+
+    async def set_channel_ranking(self, channel_id: int, on: bool) -> None:
+        """Turn the channel's own ranking on or off (off: match strength, then date)."""
+        await self._update_channel(channel_id, "ranking = ?", (int(on),))
+        logger.info("Channel %s ranking %s", channel_id, "on" if on else "off")
 
     async def pause_channel(self, channel_id: int, reason: str) -> None:
         """Stop delivering to a channel (its queued posts wait), showing ``reason``."""
@@ -213,6 +220,7 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
         created_at=from_text(row["created_at"]),
         paused_at=from_text(row["paused_at"]) if row["paused_at"] else None,
         digest_cards=row["digest_cards"],
+        ranking=bool(row["ranking"]),
     )
 
 

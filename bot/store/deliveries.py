@@ -294,6 +294,20 @@ class DeliveryQueue:
                 found[row["arxiv_id"]] = paper_from_row(row)
         return found
 
+    async def queued_new_papers(self, limit: int) -> list[Paper]:
+        """Up to ``limit`` distinct papers queued as new for some channel (with abstracts):
+        those more channels wait for first, then the newest."""
+        rows = await self._store.fetchall(
+            "SELECT p.arxiv_id, p.version, p.title, p.authors, p.categories, p.submitted,"
+            " p.updated, p.comment, p.journal_ref, p.doi, p.abstract FROM papers AS p JOIN"
+            " (SELECT arxiv_id, count(*) AS wanted FROM deliveries"
+            "  WHERE status = 'queued' AND kind = 'new' GROUP BY arxiv_id) AS q"
+            " ON q.arxiv_id = p.arxiv_id"
+            " ORDER BY q.wanted DESC, p.submitted DESC, p.arxiv_id DESC LIMIT ?",
+            (max(limit, 0),),
+        )
+        return [paper_from_row(row) for row in rows]
+
     async def give_up(
         self, channel_id: int, rows: Sequence[DueDelivery], *, error: str, now: datetime
     ) -> None:

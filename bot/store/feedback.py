@@ -12,11 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.models import ChannelRef
+from bot.models import ChannelRef, Paper
 from bot.store.base import StoreBase
+from bot.store.rows import paper_from_row
 from bot.store.values import to_text
 
-__all__ = ["FeedbackStore", "FeedbackTally", "ShownPaper"]
+__all__ = ["FEEDBACK_TRAINING_LIMIT", "FeedbackStore", "FeedbackTally", "RatedPaper", "ShownPaper"]
+
+FEEDBACK_TRAINING_LIMIT = 1000
+"""A channel's ranking learns from at most its newest this many feedback events: enough to
+know its taste, few enough to retrain in well under a second (bench/ranking.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,20 @@ class FeedbackTally:
     """People who liked it minus people who did not."""
     liked: int
     disliked: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatedPaper:
+    """One feedback event with the paper it is about (title and abstract included)."""
+
+    paper: Paper
+    signal: int
+
+
+_NEWEST_EVENTS = """
+    SELECT arxiv_id, signal FROM feedback WHERE channel_id = :channel
+    ORDER BY created_at DESC, arxiv_id, user, source, emoji LIMIT :limit
+"""
 
 
 class FeedbackStore(StoreBase):
@@ -141,5 +160,40 @@ class FeedbackStore(StoreBase):
         row = await self.fetchone(
             "SELECT count(*) FROM feedback WHERE channel_id = ? AND created_at >= ?",
             (channel_id, to_text(since)),
+        )
+        return int(row[0]) if row is not None else 0
+
+    async def rated_papers(
+        self, channel_id: int, *, limit: int = FEEDBACK_TRAINING_LIMIT
+    ) -> list[RatedPaper]:
+        """The channel's newest ``limit`` feedback events, each with its paper as stored
+        (events on papers no longer stored are left out: nothing to learn from)."""
+        rows = await self.fetchall(
+            f"""
+            WITH events AS ({_NEWEST_EVENTS})
+            SELECT e.signal AS signal, p.arxiv_id, p.version, p.title, p.authors,
+                   p.categories, p.submitted, p.updated, p.comment, p.journal_ref, p.doi,
+                   p.abstract
+            FROM events AS e JOIN papers AS p ON p.arxiv_id = e.arxiv_id
+            """,
+            {"channel": channel_id, "limit": max(limit, 0)},
+        )
+        return [RatedPaper(paper_from_row(row), int(row["signal"])) for row in rows]
+
+    async def liked_papers_count(
+        self, channel_id: int, *, limit: int = FEEDBACK_TRAINING_LIMIT
+    ) -> int:
+        """Distinct stored papers the channel liked (signals summing above 0) among its
+        newest ``limit`` feedback events: what its ranking would learn from."""
+        row = await self.fetchone(
+            f"""
+            WITH events AS ({_NEWEST_EVENTS})
+            SELECT count(*) FROM (
+                SELECT e.arxiv_id FROM events AS e
+                WHERE EXISTS (SELECT 1 FROM papers AS p WHERE p.arxiv_id = e.arxiv_id)
+                GROUP BY e.arxiv_id HAVING sum(e.signal) > 0
+            )
+            """,
+            {"channel": channel_id, "limit": max(limit, 0)},
         )
         return int(row[0]) if row is not None else 0

@@ -368,6 +368,12 @@ END;
 DELETE FROM state WHERE key IN ('index.format', 'index.rebuilt_through');
 """
 
+_V9_RANKING = """
+-- Whether a channel's papers are ordered by its own ranking (bot/ranking, trained on its
+-- feedback) or by match strength and date: /arxiv ranking on|off. On for every channel.
+ALTER TABLE channels ADD COLUMN ranking INTEGER NOT NULL DEFAULT 1 CHECK (ranking IN (0, 1));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
@@ -377,6 +383,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("search index", _V6_PAPER_INDEX),
     Migration("feedback", _V7_FEEDBACK),
     Migration("author pairs in the search index", _V8_AUTHOR_PAIRS),
+    Migration("per-channel ranking switch", _V9_RANKING),
 )
 """Every migration, oldest first."""
 

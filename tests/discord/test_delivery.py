@@ -10,6 +10,7 @@ import pytest
 from adapters.discord.adapter import UNAVAILABLE_REASONS, DiscordAdapter
 from adapters.discord.render import MAX_CONTENT, MAX_EMBEDS, MAX_TOTAL
 from bot.app import BotApp
+from bot.models import Paper
 from tests.discord.payloads import CHANNEL, dispatch, slash, wait_for
 from tests.fakes.corpus import make_paper, paper_by_id
 from tests.fakes.discord_api import FakeDiscord, PostedMessage
@@ -72,6 +73,12 @@ def footer_ids(messages: list[PostedMessage]) -> list[str]:
             if footer.startswith("arXiv:"):
                 ids.append(footer.removeprefix("arXiv:").split("v")[0])
     return ids
+
+
+def in_listed_order(listing: str, papers: list[Paper]) -> list[str]:
+    """The ids of ``papers`` in the order a digest's list links them (the core orders a
+    digest by its ranking, so the cards follow that order, not the announcement's)."""
+    return sorted((p.arxiv_id for p in papers), key=lambda i: listing.index(f"/abs/{i})"))
 
 
 async def test_whole_cycle_posts_embeds_within_limits_that_cannot_ping(
@@ -139,7 +146,7 @@ async def test_a_large_digest_starts_a_thread_with_the_cards(
     (thread,) = fake_discord.threads(CHANNEL)
     cards = fake_discord.messages(thread["id"])
     cards_wanted = app.settings.digest_cards
-    assert sorted(footer_ids(cards)) == [p.arxiv_id for p in papers[:cards_wanted]]
+    assert footer_ids(cards) == in_listed_order(listed, papers)[:cards_wanted]
     for message in cards:
         check_message(message)
 
@@ -160,7 +167,8 @@ async def test_a_large_digest_inside_a_thread_posts_the_cards_in_order_there(
     assert footer_ids(posted[:1]) == []
     assert all(p.abs_url in posted[0].embeds[0]["description"] for p in papers)
     cards_wanted = app.settings.digest_cards
-    assert footer_ids(posted[1:]) == [p.arxiv_id for p in papers[:cards_wanted]], "in order"
+    listed = in_listed_order(posted[0].embeds[0]["description"], papers)
+    assert footer_ids(posted[1:]) == listed[:cards_wanted], "in the list's order"
     assert fake_discord.threads(thread) == []
 
 

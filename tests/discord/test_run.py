@@ -20,11 +20,13 @@ SUBCOMMANDS = [
     "paper",
     "similar",
     "top",
+    "trending",
     "subscribe",
     "unsubscribe",
     "list",
     "preview",
     "mode",
+    "ranking",
     "status",
     "help",
 ]

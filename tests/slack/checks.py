@@ -23,7 +23,8 @@ __all__ = ["EVIL", "assert_payload_escaped", "check_payload"]
 EVIL = "<!channel> <!here> <@U123> <https://evil.example|arxiv.org> Tom & Jerry"
 """A title that would ping everyone and disguise a link if it were not escaped."""
 
-_OWN_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[^|<>\s]+\|[^<>]*>")
+_OWN_LINK = re.compile(r"<https://(?:arxiv\.org/(?:abs|pdf)|github\.com)/[^|<>\s]+\|[^<>]*>")
+"""Links the bot builds: to arXiv, and to a paper's code repository (Hugging Face's)."""
 _NOT_SHOWN = frozenset({"url", "action_id", "type", "value"})
 """Keys whose strings Slack never renders as message text."""
 
