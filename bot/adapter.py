@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from bot.delivery import Sender
 from bot.errors import ConfigError
 from bot.feedback import FeedbackEvent
+from bot.link_previews import LinkPreview
 from bot.models import ChannelRef, Reply, Subscription
 
 if TYPE_CHECKING:
@@ -71,6 +72,17 @@ class Core(Protocol):
         logged at debug, for anything else. Never raises; safe to call for every
         reaction the platform reports (filter out the bot's own first).
         """
+
+
+@runtime_checkable
+class PreviewsLinks(Protocol):
+    """A core that previews pasted links (:class:`bot.app.BotApp` does); adapters check
+    for it with ``isinstance`` so that test cores need not."""
+
+    async def link_previews(self, urls: Sequence[str], channel: ChannelRef) -> list[LinkPreview]:
+        """The cards for the arXiv papers ``urls`` link to (at most 5, each paper once;
+        other links left out), from the index when it holds them, else from arXiv
+        through the ``/arxiv paper`` queue. Never raises for a bad or unknown link."""
 
 
 class Adapter(Sender, Protocol):

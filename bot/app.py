@@ -25,9 +25,11 @@ from bot.enrichment import Enricher
 from bot.errors import StorageError
 from bot.feedback import FeedbackEvent, FeedbackRecorder
 from bot.harvest import Harvester
+from bot.link_previews import LinkPreview, previews
 from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.observability.metrics import Metrics
 from bot.observability.probes import Probes
+from bot.post_schedule import wait_seconds
 from bot.retention import Retention
 from bot.schedule import HarvestSchedule
 from bot.scheduler import Scheduler
@@ -215,6 +217,12 @@ class BotApp:
             return False
         return await self._open.feedback.record(event)
 
+    async def link_previews(self, urls: Sequence[str], channel: ChannelRef) -> list[LinkPreview]:
+        if self._open is None:  # links pasted while the bot was stopping
+            return []
+        handler, context = self._open.handler, CommandContext(channel=channel)
+        return await previews(urls, lambda reference: handler.paper_post(reference, context))
+
     # -- what /arxiv status reports ----------------------------------------------------
 
     def next_harvest(self) -> datetime | None:
@@ -348,7 +356,8 @@ class BotApp:
             return 0
 
     async def _pump_deliveries(self) -> None:
-        """At start and between harvests: match stranded papers, send what is due."""
+        """At start and between harvests: match stranded papers, send what is due; and
+        at each scheduled channel's post time (/arxiv schedule), as it comes."""
         while True:
             try:
                 await self._require_open().cycle.match_and_deliver()
@@ -356,7 +365,17 @@ class BotApp:
                 log.error("delivering queued posts failed: %s", error)
             except Exception:
                 log.exception("delivering queued posts failed")
-            await asyncio.sleep(DELIVERY_PUMP_SECONDS)
+            await asyncio.sleep(await self._pump_wait())
+
+    async def _pump_wait(self) -> float:
+        """Seconds until the next round: the pump's interval, or less when a scheduled
+        channel's post time comes sooner."""
+        now = self._clock()
+        try:
+            next_post = await self._require_open().store.next_scheduled_post(now)
+        except StorageError:
+            next_post = None
+        return wait_seconds(now, next_post, DELIVERY_PUMP_SECONDS)
 
 
 def _tldr_maker(settings: Settings) -> TldrMaker | None:

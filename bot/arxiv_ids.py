@@ -9,17 +9,41 @@ Two identifier schemes exist (https://info.arxiv.org/help/arxiv_identifier.html)
 Either may carry a version suffix (``v2``). The version-less id is the paper's identity;
 for old-style ids it is ``archive/number`` without the subject class, as arXiv's own
 ``/abs/`` pages and API use it.
+
+arXiv's DOIs name papers too: ``10.48550/arXiv.2504.02408`` (DataCite, registrant
+10.48550), old style ``10.48550/arXiv.hep-th/9901001``, in any case, with or without a
+``doi:`` prefix, or as a ``https://doi.org/`` (or ``dx.doi.org``) link. Another
+registrant's DOI gets a message of its own, and several words that are no id a
+suggestion to search titles (:func:`title_search_hint`).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from bot.errors import PaperIdError
+from bot.typography import plain
 
-__all__ = ["ID_EXAMPLES", "parse_arxiv_id", "strip_version"]
+__all__ = [
+    "ARXIV_DOI_PREFIX",
+    "ID_EXAMPLES",
+    "parse_arxiv_id",
+    "strip_version",
+    "title_search_hint",
+]
 
-ID_EXAMPLES = "2506.11674, 2506.11674v2, arXiv:2506.11674, hep-th/9901001 or an arxiv.org link"
+ID_EXAMPLES = (
+    "2506.11674, 2506.11674v2, arXiv:2506.11674, hep-th/9901001, 10.48550/arXiv.2506.11674 "
+    "or an arxiv.org link"
+)
+ARXIV_DOI_PREFIX = "10.48550"
+"""arXiv's DataCite prefix: its DOIs are ``10.48550/arXiv.<id>``."""
+_DOI_RE = re.compile(r"(?P<prefix>10\.[0-9]{4,9})/(?P<suffix>\S+)")
+_DOI_HOSTS = ("doi.org", "dx.doi.org", "www.doi.org")
+_ARXIV_DOI_SUFFIX = "arxiv."
+TITLE_HINT_CHARS = 200
+"""How much of a pasted title the search suggestion quotes (a query is at most 300)."""
 
 # ASCII digits only: ``\d`` would take any script's digits, which arXiv does not.
 _NEW_ID = r"(?P<new>(?P<yymm>[0-9]{4})\.(?P<seq>[0-9]{4,5}))"
@@ -86,7 +110,36 @@ def _match_id(candidate: str) -> tuple[str, int | None] | None:
 
 
 def _is_known_host(host: str) -> bool:
-    return host.lower() in _ARXIV_HOSTS or host.lower() in _OTHER_SITES
+    host = host.lower()
+    return host in _ARXIV_HOSTS or host in _OTHER_SITES or host in _DOI_HOSTS
+
+
+def _doi_in(candidate: str) -> str | None:
+    """The DOI ``candidate`` gives (``doi:10.…``, a doi.org link, a bare ``10.…/…``), or
+    None when it gives none."""
+    if candidate[:4].lower() == "doi:":
+        return candidate[4:].strip()
+    url = _URL_RE.match(candidate)
+    if url is not None and url.group("host").lower() in _DOI_HOSTS:
+        return unquote(url.group("path")).strip()
+    return candidate if _DOI_RE.fullmatch(candidate) else None
+
+
+def _id_part_of_doi(doi: str, text: str) -> str:
+    """The arXiv id part of an arXiv DOI; PaperIdError for any other DOI."""
+    match = _DOI_RE.fullmatch(doi)
+    if match is None:
+        raise _error(text)
+    suffix = match.group("suffix")
+    if match.group("prefix") != ARXIV_DOI_PREFIX:
+        raise PaperIdError(
+            f"{_shown(doi)} is not an arXiv DOI: only arXiv DOIs ({ARXIV_DOI_PREFIX}/arXiv.…, "
+            f"such as {ARXIV_DOI_PREFIX}/arXiv.2506.11674) are understood. Use the paper's "
+            "arXiv id or link instead."
+        )
+    if not suffix.lower().startswith(_ARXIV_DOI_SUFFIX):
+        raise _error(text)
+    return suffix[len(_ARXIV_DOI_SUFFIX) :]
 
 
 def _id_part_of_path(host: str, path: str) -> str | None:
@@ -114,7 +167,10 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     # Chat platforms wrap links as <url> or <url|label> (Slack).
     if candidate.startswith("<") and candidate.endswith(">"):
         candidate = candidate[1:-1].split("|", 1)[0].strip()
-    if candidate.lower().startswith("arxiv:"):
+    doi = _doi_in(candidate)
+    if doi is not None:
+        candidate = _id_part_of_doi(doi, text.strip())
+    elif candidate.lower().startswith("arxiv:"):
         candidate = candidate[len("arxiv:") :].strip()
     url = _URL_RE.match(candidate)
     # Without a scheme, "math.GT/0309136" looks like a host and path: only known hosts count.
@@ -135,3 +191,26 @@ def strip_version(versioned: str) -> tuple[str, int]:
     if version is None:
         raise PaperIdError(f"{versioned!r} has no version suffix (such as v1)")
     return arxiv_id, version
+
+
+def _names_a_paper(word: str) -> bool:
+    try:
+        parse_arxiv_id(word)
+    except PaperIdError:
+        return False
+    return True
+
+
+def title_search_hint(text: str) -> str | None:
+    """For several words none of which names a paper (a pasted title), a suggestion to
+    search titles: ``To find a paper by its title try: /arxiv search ti:"..."``; None
+    otherwise. Quotes inside become spaces, as a phrase cannot hold one."""
+    words = text.split()
+    if len(words) < 2 or any(_names_a_paper(word) for word in words):
+        return None
+    phrase = " ".join(plain(text).replace('"', " ").split())  # typographic quotes too
+    if not phrase:
+        return None
+    if len(phrase) > TITLE_HINT_CHARS:
+        phrase = phrase[:TITLE_HINT_CHARS].rsplit(" ", 1)[0]
+    return f'That is not an arXiv id. To find a paper by its title try: /arxiv search ti:"{phrase}"'

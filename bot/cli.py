@@ -40,8 +40,12 @@ from bot.errors import (
     QueryError,
     UserError,
 )
+from bot.export.files import ExportFile
+from bot.export.offline import export_channel, export_queries
+from bot.export.sections import ExportFormat
 from bot.models import ChannelRef, Reply, SortOrder, Tone
 from bot.observability.logs import configure_logging
+from bot.query import parse_query
 from bot.render import plural, reply_text
 from bot.retention import Retention
 from bot.secrets import mask_secrets
@@ -453,6 +457,94 @@ def db_prune(days: int | None) -> None:
             return f"Pruned {counts} from before {retention.cutoff()} ({plural(keep, 'day')} ago)."
 
     click.echo(_run(main))
+
+
+def _export_channel(value: str) -> ChannelRef:
+    """``--channel``: the console channel's name, or ``platform:workspace:channel``."""
+    parts = value.split(":")
+    if len(parts) == 3 and all(parts):
+        return ChannelRef(platform=parts[0], workspace=parts[1], channel=parts[2], name=parts[2])
+    return ChannelRef(platform="console", workspace="local", channel=value, name=value)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([choice.value for choice in ExportFormat]),
+    default=ExportFormat.MARKDOWN.value,
+    show_default=True,
+)
+@click.option(
+    "--channel",
+    default="console",
+    show_default=True,
+    help="The channel whose posted papers to export: the console channel's name, or "
+    "platform:workspace:channel (slack:T0123:C0456).",
+)
+@click.option(
+    "--query",
+    "queries",
+    multiple=True,
+    metavar="QUERY",
+    help="Export the newest papers matching this query instead of a channel's, a heading "
+    "each (repeatable); from the local index, else arXiv.",
+)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only papers posted since.")
+@click.option("--subscription", type=click.IntRange(1), help="Only this subscription's papers.")
+@click.option(
+    "--rows", type=click.IntRange(1, 1000), help="Papers per heading at most [EXPORT_ROWS]."
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the file here instead of printing it.",
+)
+@verbose_option
+def export(
+    fmt: str,
+    channel: str,
+    queries: tuple[str, ...],
+    since: datetime | None,
+    subscription: int | None,
+    rows: int | None,
+    output: Path | None,
+) -> None:
+    """Export posted papers, or a query's newest, as markdown (Daily Papers), BibTeX, CSV
+    or JSON, e.g.  arxiv-bot export --query 'ti:"medical imaging"' --output README.md"""
+    settings = _settings_or_exit()
+    chosen = ExportFormat(fmt)
+    limit = rows or settings.export_rows
+    if queries and (since or subscription):
+        raise _UsageFailure("--since and --subscription are for a channel's export, not --query.")
+    try:
+        parsed = [parse_query(query_from_argv([query])) for query in queries]
+    except UserError as error:
+        raise _failure(error) from None
+
+    async def main() -> ExportFile:
+        async with BotApp(settings) as app:
+            if parsed:
+                made, notes = await export_queries(app, parsed, chosen, rows=limit)
+                for note in notes:
+                    click.echo(note, err=True)
+                return made
+            return await export_channel(
+                app,
+                _export_channel(channel),
+                chosen,
+                rows=limit,
+                since=since.date() if since else None,
+                subscription=subscription,
+            )
+
+    made = _run(main)
+    if output is None:
+        click.echo(made.file.content.decode(), nl=False)
+        return
+    output.write_bytes(made.file.content)
+    papers = plural(len(made.export.unique_papers()), "paper")
+    click.echo(f"Wrote {papers} to {output}.", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

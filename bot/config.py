@@ -75,6 +75,8 @@ class Settings(EnvSettings):
     digest_cap: Annotated[int, Field(ge=1, le=1000)] = 30
     digest_cards: Annotated[int, Field(ge=0, le=100)] = 10
     revision_notes: bool = False
+    export_rows: Annotated[int, Field(ge=1, le=1000)] = 100
+    """Papers per heading of an export at most (``/arxiv export``, ``arxiv-bot export``)."""
     delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     delivery_lease_seconds: Annotated[float, Field(ge=10, le=86400)] = 300.0
     index_sets: str = ""

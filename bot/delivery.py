@@ -58,7 +58,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utc_now
@@ -76,6 +76,7 @@ from bot.models import (
 )
 from bot.observability.metrics import Metrics
 from bot.ordering import Ordering, PaperOrderer
+from bot.post_schedule import from_canonical
 from bot.render import make_post
 from bot.store import Channel, Store
 from bot.store.deliveries import DeliveryQueue, DueDelivery
@@ -201,6 +202,20 @@ class _Due:
     matched: tuple[Subscription, ...]
 
 
+_Cover = tuple[list[PlannedRow], list[OutgoingMessage]]
+"""Planned rows and the messages that show them (see :meth:`Outbox.plan`)."""
+
+
+def _post_due(channel: Channel, now: datetime) -> bool:
+    """Whether a scheduled channel's post time has come."""
+    return channel.next_post_at is not None and channel.next_post_at <= now
+
+
+def _following(channel: Channel, now: datetime) -> datetime:
+    """A scheduled channel's first post time after ``now``."""
+    return from_canonical(channel.schedule).next_post(now)
+
+
 def _planned(due: _Due) -> PlannedRow:
     return PlannedRow(due.row.arxiv_id, due.row.version)
 
@@ -254,6 +269,8 @@ class Dispatcher:
         """Plan and send every channel's due work: channels in parallel, each in order."""
         await self._outbox.reclaim_dead()
         channels = {c.id: c for c in await self._queue.queued_channels()}
+        for due in await self._store.due_scheduled_channels(self._clock()):
+            channels.setdefault(due.id, due)  # its post time came: plan it, or move it on
         for channel_id in await self._outbox.open_channels(self._clock()):
             if channel_id not in channels:
                 channels[channel_id] = await self._store.get_channel(channel_id)
@@ -313,6 +330,9 @@ class Dispatcher:
             return await self._plan_channel(channel, sender)
 
     async def _plan_channel(self, channel: Channel, sender: Sender) -> DeliveryReport:
+        now = self._clock()
+        if channel.schedule is not None and not _post_due(channel, now):
+            return DeliveryReport()  # a scheduled channel's papers wait for its post time
         new: list[_Due] = []
         revised: list[_Due] = []
         unwanted: list[str] = []
@@ -337,6 +357,8 @@ class Dispatcher:
                     new.append(_Due(row, matched))
             after = page[-1]
         if subscriptions is None:
+            if channel.schedule is not None:  # nothing to post at its time: move it on
+                await self._store.advance_schedule(channel, _following(channel, now))
             return DeliveryReport()
         if unwanted:
             await self._queue.cancel(channel.id, unwanted)
@@ -347,6 +369,10 @@ class Dispatcher:
         place = ordering.position()
         new.sort(key=lambda due: place.get(due.row.arxiv_id, len(place)))  # stable: keeps all
         cards = channel.digest_cards if channel.digest_cards is not None else self._digest_cards
+        if channel.schedule is not None:
+            return report + await self._plan_scheduled(
+                channel, sender, new, revised, cards=cards, now=now, ordering=ordering
+            )
         digest_mode = channel.mode is DeliveryMode.DIGEST
         singles = revised
         planned = True
@@ -391,8 +417,17 @@ class Dispatcher:
         """Plan one page of single posts (new papers or revised notes), in one transaction.
         Whether it was planned (False: its rows changed meanwhile), and the rows whose
         paper is gone."""
+        covers, gone = await self._post_covers(sender, dues, cards=cards, ordering=ordering)
+        if not covers:
+            return True, gone
+        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+
+    async def _post_covers(
+        self, sender: Sender, dues: Sequence[_Due], *, cards: int, ordering: Ordering
+    ) -> tuple[list[_Cover], list[DueDelivery]]:
+        """The messages of single posts of ``dues``, and the rows whose paper is gone."""
         papers = await self._queue.papers([due.row.arxiv_id for due in dues])
-        covers: list[tuple[list[PlannedRow], list[OutgoingMessage]]] = []
+        covers: list[_Cover] = []
         gone: list[DueDelivery] = []
         for due in dues:
             paper = papers.get(due.row.arxiv_id)
@@ -401,9 +436,7 @@ class Dispatcher:
                 continue
             post = self._post(paper, due, ordering)
             covers.append(([_planned(due)], list(sender.plan(post, cards=cards))))
-        if not covers:
-            return True, gone
-        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+        return covers, gone
 
     async def _plan_digest(
         self,
@@ -415,8 +448,26 @@ class Dispatcher:
         cards: int,
         ordering: Ordering,
     ) -> tuple[bool, list[DueDelivery]]:
-        """Plan one digest of every paper of ``dues``, in one transaction. Its papers are
-        read without their abstracts, but for the first ``cards`` (its full cards)."""
+        """Plan one digest of every paper of ``dues``, in one transaction."""
+        covers, gone = await self._digest_covers(
+            sender, dues, folded=folded, cards=cards, ordering=ordering
+        )
+        if not covers:
+            return True, gone
+        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+
+    async def _digest_covers(
+        self,
+        sender: Sender,
+        dues: Sequence[_Due],
+        *,
+        folded: bool,
+        cards: int,
+        ordering: Ordering,
+    ) -> tuple[list[_Cover], list[DueDelivery]]:
+        """The messages of one digest of every paper of ``dues`` (none if every paper is
+        gone), and the rows whose paper is gone. Its papers are read without their
+        abstracts, but for the first ``cards`` (its full cards)."""
         listed: list[tuple[_Due, PaperPost]] = []
         gone: list[DueDelivery] = []
         for start in range(0, len(dues), PLAN_PAGE):
@@ -435,10 +486,55 @@ class Dispatcher:
             if paper is not None:
                 listed[number] = (due, self._post(paper, due, ordering))
         if not listed:
-            return True, gone
+            return [], gone
         digest = Digest(tuple(post for _, post in listed), folded=folded)
-        covers = [([_planned(due) for due, _ in listed], list(sender.plan(digest, cards=cards)))]
-        return await self._outbox.plan(channel.id, covers, now=self._clock()), gone
+        messages = list(sender.plan(digest, cards=cards))
+        return [([_planned(due) for due, _ in listed], messages)], gone
+
+    async def _plan_scheduled(
+        self,
+        channel: Channel,
+        sender: Sender,
+        new: Sequence[_Due],
+        revised: Sequence[_Due],
+        *,
+        cards: int,
+        now: datetime,
+        ordering: Ordering,
+    ) -> DeliveryReport:
+        """A scheduled channel at its post time: one digest of every new paper (whatever
+        its mode), then the revised notes, planned in one transaction with moving its
+        post time on (just moved on when there is nothing to post). A crash plans both or
+        neither, so a missed time posts once, and nothing twice."""
+        following = _following(channel, now)
+        covers: list[_Cover] = []
+        gone: list[DueDelivery] = []
+        if new:
+            covers, gone = await self._digest_covers(
+                sender, new, folded=False, cards=cards, ordering=ordering
+            )
+        for start in range(0, len(revised), PLAN_PAGE):
+            more, lost = await self._post_covers(
+                sender, revised[start : start + PLAN_PAGE], cards=cards, ordering=ordering
+            )
+            covers += more
+            gone += lost
+        report = await self._give_up_missing(channel, gone)
+        if covers:
+            advance = (channel, following)
+            done = await self._outbox.plan(channel.id, covers, now=now, advance=advance)
+        else:
+            done = await self._store.advance_schedule(channel, following)
+        if not done:
+            log.info("Channel %s: its schedule or deliveries changed; next round", channel.id)
+        elif covers:
+            log.info(
+                "Channel %s: scheduled post of %s papers planned; next post at %s",
+                channel.id,
+                len(new) + len(revised) - len(gone),
+                following.isoformat(),
+            )
+        return report
 
     async def _give_up_missing(
         self, channel: Channel, missing: Sequence[DueDelivery]

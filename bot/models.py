@@ -214,6 +214,17 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyFile:
+    """A file that comes with a reply (an export, a BibTeX entry): an upload on Slack,
+    an attachment on Discord, printed (or written) in the terminal."""
+
+    name: str
+    """The file name, safe as it is (letters, digits, ``-``, ``_`` and ``.``)."""
+    mime: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """The platform-neutral answer to a command.
 
@@ -239,3 +250,5 @@ class Reply:
     signals: tuple[CommunitySignals | None, ...] = ()
     """One per paper of ``papers`` (in order, possibly fewer), like ``snippets``: its
     Hugging Face line (upvotes, code), or None."""
+    file: ReplyFile | None = None
+    """A file to attach to the reply (an export)."""

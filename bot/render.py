@@ -29,6 +29,7 @@ from bot.signals import (
     votes_mark,
 )
 from bot.store.coverage import ALL_SETS, Coverage, since
+from bot.tex import readable
 from bot.typography import CONTROL_CHARS
 from bot.typography import clean as clean
 from bot.typography import cut_at_word as cut_at_word
@@ -41,9 +42,25 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
 
 
+def shown_title(paper: Paper) -> str:
+    """The paper's title as every card and list shows it: TeX made readable
+    (:func:`bot.tex.readable`), then cleaned. Adapters escape it for their markup."""
+    return clean(readable(paper.title))
+
+
+def shown_abstract(paper: Paper) -> str:
+    """The paper's abstract as shown (TeX made readable, cleaned), whole or cut."""
+    return clean(readable(paper.abstract))
+
+
+def shown_name(name: str) -> str:
+    """An author's name as shown: ``M\\"uller`` is Müller."""
+    return clean(readable(name))
+
+
 def author_line(authors: Sequence[str], limit: int = MAX_AUTHORS) -> str:
     """The first ``limit`` authors, then "et al." with the total."""
-    names = [clean(name) for name in authors]
+    names = [shown_name(name) for name in authors]
     if len(names) <= limit:
         return ", ".join(names)
     return f"{', '.join(names[:limit])} et al. ({len(names)} authors)"
@@ -95,7 +112,7 @@ def digest_line_suffix(post: PaperPost) -> str:
 def paper_summary(paper: Paper) -> str:
     """One compact line for result lists: title, first authors, id, category, date."""
     return (
-        f"{clean(paper.title)} — {author_line(paper.authors, 3)} "
+        f"{shown_title(paper)} — {author_line(paper.authors, 3)} "
         f"[{paper.versioned_id}, {paper.primary_category}, {format_date(paper.submitted)}]"
     )
 
@@ -109,7 +126,7 @@ def revision_text(post: PaperPost, *, channel: str | None = None) -> str:
     """The compact note for a revision of a paper the channel already received."""
     paper = post.paper
     return (
-        f"{channel_prefix(channel)}[{paper.versioned_id}] revised: {clean(paper.title)}"
+        f"{channel_prefix(channel)}[{paper.versioned_id}] revised: {shown_title(paper)}"
         f" ({format_date(paper.updated)}) {paper.abs_url}"
     )
 
@@ -155,7 +172,7 @@ def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -
         return revision_text(post, channel=channel)
     paper = post.paper
     header = channel_prefix(channel) + f"[{paper.versioned_id}] {paper.primary_category}"
-    lines = [header, clean(paper.title), *_signal_lines(post)]
+    lines = [header, shown_title(paper), *_signal_lines(post)]
     lines.append(f"Authors: {author_line(paper.authors)}")
     lines.append(f"Categories: {category_line(paper)}")
     lines.append(date_line(paper))
@@ -164,7 +181,7 @@ def post_text(post: PaperPost, *, channel: str | None = None, width: int = 88) -
     if paper.journal_ref:
         lines.append(f"Journal: {clean(paper.journal_ref)}")
     lines.append("")
-    lines.extend(textwrap.wrap(clean(paper.abstract), width=width) or ["(no abstract)"])
+    lines.extend(textwrap.wrap(shown_abstract(paper), width=width) or ["(no abstract)"])
     lines.append("")
     lines.append(f"Abstract: {paper.abs_url}")
     lines.append(f"PDF:      {paper.pdf_url}")

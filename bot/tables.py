@@ -19,6 +19,8 @@ from bot.render import (
     date_line,
     format_date,
     more_line,
+    shown_abstract,
+    shown_title,
     snippet_for,
     snippet_runs,
 )
@@ -30,7 +32,7 @@ HIGHLIGHT_STYLE = "reverse"
 
 def _post_table(post: PaperPost) -> Table:
     paper = post.paper
-    table = Table(title=Text(clean(paper.title)), show_header=False, expand=True)
+    table = Table(title=Text(shown_title(paper)), show_header=False, expand=True)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("arXiv", _linked_id(paper))
@@ -40,7 +42,7 @@ def _post_table(post: PaperPost) -> Table:
         ("Dates", date_line(paper)),
         ("Comment", clean(paper.comment or "")),
         ("Journal", clean(paper.journal_ref or "")),
-        ("Abstract", clean(paper.abstract)),
+        ("Abstract", shown_abstract(paper)),
         ("Links", f"{paper.abs_url}\n{paper.pdf_url}\n{paper.html_url}"),
         ("Code", "\n".join(post.code_links)),
     ]
@@ -58,7 +60,7 @@ def _linked_id(paper: Paper) -> Text:
 
 def _title_cell(paper: Paper, snippet: Snippet | None) -> Text:
     """The title, then the snippet on the next line, dim, its marks in reverse video."""
-    cell = Text(clean(paper.title))
+    cell = Text(shown_title(paper))
     runs = snippet_runs(snippet, SNIPPET_CHARS) if snippet is not None else []
     if runs:
         cell.append("\n")

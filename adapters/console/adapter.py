@@ -17,7 +17,14 @@ from typing import TextIO
 
 from adapters.console.prompt import PromptLine
 from bot.adapter import AdapterOptions, CommandContext, Core
-from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
+from bot.models import (
+    ChannelRef,
+    Digest,
+    OutgoingMessage,
+    PaperPost,
+    ReplyFile,
+    SentCandidate,
+)
 from bot.render import channel_prefix, digest_text, post_text, reply_text
 
 log = logging.getLogger(__name__)
@@ -111,6 +118,8 @@ class ConsoleAdapter:
                     reply = await self._core.execute(line, self._context)
                     async with self._write_lock:
                         self._print(reply_text(reply) + "\n")
+                        if reply.file is not None:  # an export: printed whole
+                            self._print(file_text(reply.file))
             finally:
                 self._answered.set()
 
@@ -155,6 +164,11 @@ class ConsoleAdapter:
     def _print(self, text: str) -> None:
         self._prompt.write_around(self._stdout, text + "\n")
         self._stdout.flush()
+
+
+def file_text(file: ReplyFile) -> str:
+    """A reply's file as the terminal shows it: its name, then its text."""
+    return f"── {file.name} ──\n{file.content.decode('utf-8', 'replace').rstrip()}\n"
 
 
 class ConsoleFactory:

@@ -132,7 +132,9 @@ def build_tree(client: discord.Client, runner: CommandRunner) -> Tree:
     ) -> None:
         await runner.failed(interaction, error)
 
-    client.add_dynamic_items(runner.share_button, runner.next_button, runner.feedback_button)
+    client.add_dynamic_items(
+        runner.share_button, runner.next_button, runner.feedback_button, runner.cite_button
+    )
     return tree
 
 

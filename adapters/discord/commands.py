@@ -31,8 +31,9 @@ from typing import Any, Literal, cast
 import discord
 from discord import app_commands
 
+from adapters.discord.files import attachment
 from adapters.discord.permissions import missing_permissions, missing_text
-from adapters.discord.render import FEEDBACK_PREFIX, reply_message
+from adapters.discord.render import CITE_PREFIX, FEEDBACK_PREFIX, reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import CommandContext, Core
 from bot.categories import ALL_CATEGORIES, category_name
@@ -63,11 +64,11 @@ NEXTS_KEPT = 2000
 EDIT_WITHIN = 2.0
 """Seconds a Next click waits for its page before answering: Discord allows 3 for the
 message to be edited in place; a slower page comes as a new message after "thinking"."""
-DM_COMMANDS = ("search", "paper", "similar", "help")
+DM_COMMANDS = ("search", "paper", "similar", "bib", "trending", "help")
 
 DONE_NOTE = "✅ Done; the answer is posted in the channel."
 DM_ONLY_NOTE = (
-    "In direct messages only /arxiv search, /arxiv paper and /arxiv help work; "
+    "In direct messages only /arxiv search, paper, similar, bib, trending and help work; "
     "use /arxiv {name} in a server channel."
 )
 FAILED_NOTE = (
@@ -107,6 +108,8 @@ class CommandRunner:
         """The next button's class, registered once with the client."""
         self.feedback_button = make_feedback_button(self)
         """The feedback buttons' class, registered once with the client."""
+        self.cite_button = make_cite_button(self)
+        """The "Cite" button's class, registered once with the client."""
 
     # -- running commands
 
@@ -177,6 +180,12 @@ class CommandRunner:
             await interaction.followup.send(**message.send_kwargs(), ephemeral=False)
             return
         extra: dict[str, Any] = {}
+        if reply.file is not None:  # an export: attached to the answer
+            file, note = attachment(reply.file, interaction)
+            if file is not None:
+                extra["file"] = file
+            else:
+                message = reply_message(dataclasses.replace(reply, lines=(*reply.lines, note)))
         view = self.buttons(reply, share)
         if view is not None:
             extra["view"] = view
@@ -268,6 +277,13 @@ class CommandRunner:
             counted = await self.core.feedback(event)
         note = FEEDBACK_NOTES.get(emoji, "Noted") if counted else FEEDBACK_NOT_COUNTED
         await interaction.response.send_message(note, ephemeral=True)
+
+    async def cite(self, interaction: discord.Interaction, arxiv_id: str) -> None:
+        """A card's "Cite" button: the paper's BibTeX, for the clicker only."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        context = CommandContext(channel=channel_ref(interaction), user=str(interaction.user.id))
+        reply = await self.core.execute(f"bib {arxiv_id}", context)
+        await self.answer(interaction, reply)
 
     # -- the next page
 
@@ -495,6 +511,42 @@ def make_feedback_button(runner: CommandRunner) -> type[FeedbackItem]:
     return FeedbackButton
 
 
+CiteItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+
+
+def make_cite_button(runner: CommandRunner) -> type[CiteItem]:
+    """The "Cite" button's class, bound to ``runner``: a dynamic item answering the
+    custom id ``arxiv:cite:<arXiv id>`` that paper cards carry."""
+
+    class CiteButton(
+        discord.ui.DynamicItem[discord.ui.Button[Any]],
+        template=re.escape(CITE_PREFIX) + r"(?P<arxiv_id>[A-Za-z0-9./-]{1,80})",
+    ):
+        def __init__(self, arxiv_id: str) -> None:
+            super().__init__(
+                discord.ui.Button(
+                    label="Cite",
+                    style=discord.ButtonStyle.secondary,
+                    custom_id=CITE_PREFIX + arxiv_id,
+                )
+            )
+            self.arxiv_id = arxiv_id
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction,
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+        ) -> CiteButton:
+            return cls(match["arxiv_id"])
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            await runner.cite(interaction, self.arxiv_id)
+
+    return CiteButton
+
+
 _QUERY = 'arXiv query, e.g. ti:"diffusion model" AND cat:cs.CV, or words to find anywhere'
 _CATEGORY = "Only papers in this arXiv category (type to search, e.g. cs.CL)"
 
@@ -642,6 +694,43 @@ class ArxivGroup(app_commands.Group):
             return
         await self.runner.run(interaction, "ranking", f"ranking {setting}", manages=True)
 
+    @app_commands.command(description="The papers this channel received, as a file")
+    @app_commands.describe(
+        format="Daily Papers markdown tables, BibTeX, CSV or JSON",
+        since="Only papers posted on or after this day, YYYY-MM-DD",
+        subscription="Only this subscription's papers (type to pick from this channel's list)",
+    )
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        format: Literal["markdown", "bibtex", "csv", "json"] = "markdown",
+        since: str | None = None,
+        subscription: int | None = None,
+    ) -> None:
+        text = f"export --format {format}"
+        if since:
+            text += f" --since {since}"
+        if subscription is not None:
+            text += f" --subscription {subscription}"
+        await self.runner.run(interaction, "export", text, typed=(since,))
+
+    @app_commands.command(description="A paper's BibTeX entry, as arXiv formats it")
+    @app_commands.describe(id="An arXiv id such as 2506.11674, or its URL")
+    async def bib(self, interaction: discord.Interaction, id: str) -> None:
+        await self.runner.run(interaction, "bib", f"bib {id}", typed=(id,))
+
+    @app_commands.command(description="Show or set when this channel gets papers")
+    @app_commands.describe(
+        when="asap (after each harvest), daily 09:00 [Europe/Berlin], or weekly mon 09:00 [UTC]"
+    )
+    async def schedule(self, interaction: discord.Interaction, when: str | None = None) -> None:
+        if not when:
+            await self.runner.run(interaction, "schedule", "schedule")
+            return
+        await self.runner.run(
+            interaction, "schedule", f"schedule {when}", manages=True, typed=(when,)
+        )
+
     @app_commands.command(description="Harvests, deliveries and this channel's state")
     async def status(self, interaction: discord.Interaction) -> None:
         await self.runner.run(interaction, "status", "status")
@@ -664,6 +753,7 @@ class ArxivGroup(app_commands.Group):
         ][:MAX_CHOICES]
 
     @unsubscribe.autocomplete("id")
+    @export.autocomplete("subscription")
     async def _subscription_ids(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:

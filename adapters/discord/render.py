@@ -52,6 +52,8 @@ from bot.render import (
     digest_title,
     format_date,
     matched_line,
+    shown_abstract,
+    shown_title,
     snippet_for,
     snippet_runs,
 )
@@ -69,6 +71,7 @@ from bot.signals import (
 
 __all__ = [
     "ARXIV_RED",
+    "CITE_PREFIX",
     "FEEDBACK_BUTTONS",
     "FEEDBACK_PREFIX",
     "MAX_AUTHOR",
@@ -425,7 +428,7 @@ def _footer(paper: Paper) -> str:
 
 
 def _title(paper: Paper, limit: int = MAX_TITLE) -> str:
-    return _safe(paper.title, limit) or escape(paper.versioned_id)
+    return _safe(shown_title(paper), limit) or escape(paper.versioned_id)
 
 
 def _card_title(post: PaperPost) -> str:
@@ -494,7 +497,7 @@ def _revision_embed(post: PaperPost, *, timestamp: bool) -> discord.Embed:
     """The compact note for a revision of a paper the channel already received."""
     paper = post.paper
     embed = discord.Embed(
-        title=_safe(f"Revised: {paper.title}", MAX_TITLE),
+        title=_safe(f"Revised: {shown_title(paper)}", MAX_TITLE),
         url=paper.abs_url,
         colour=REVISED_GREY,
         description=f"{escape(paper.versioned_id)} · updated {format_date(paper.updated)}",
@@ -522,7 +525,7 @@ def paper_embed(
     if post.revised:
         return _revision_embed(post, timestamp=timestamp)
     budget = min(budget, MAX_TOTAL)
-    abstract = clean(post.paper.abstract)
+    abstract = shown_abstract(post.paper)
     tldr = _tldr(post)
     head = len(tldr) + 2 if tldr else 0  # the TL;DR and a blank line open the description
     wanted = min(len(abstract), SNIPPET_MIN) + head
@@ -544,6 +547,10 @@ FEEDBACK_BUTTONS = (("👍 relevant", "up"), ("👎 not for us", "down"))
 """The feedback buttons of a paper's own post: label and the end of the custom id
 (``arxiv:fb:up``, ``arxiv:fb:down``), which the bot's dynamic item answers (after a
 restart too)."""
+
+
+CITE_PREFIX = "arxiv:cite:"
+"""The "Cite" button next to the feedback buttons: ``arxiv:cite:<arXiv id>``."""
 
 
 def paper_buttons(post: PaperPost, *, feedback: bool = False) -> discord.ui.View:
@@ -572,6 +579,13 @@ def paper_buttons(post: PaperPost, *, feedback: bool = False) -> discord.ui.View
                 row=1,
             )
             view.add_item(vote)
+        cite: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            style=discord.ButtonStyle.secondary,
+            label="Cite",
+            custom_id=(CITE_PREFIX + paper.arxiv_id)[:100],
+            row=1,
+        )
+        view.add_item(cite)
     return view
 
 

@@ -14,6 +14,8 @@ message, and the "👍 relevant" / "👎 not for us" buttons of a paper card, go
 :meth:`bot.adapter.Core.feedback` with the channel as commands see it and the message's
 ``ts`` (what ``send`` returned). The bot's own reactions are ignored; nothing a
 reaction carries can make the listener raise.
+
+Link previews: ``link_shared`` events go to :mod:`adapters.slack.unfurl`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import error_code
+from adapters.slack.files import upload_reply_file
 from adapters.slack.render import (
+    CITE_ACTION,
     FEEDBACK_DOWN_ACTION,
     FEEDBACK_UP_ACTION,
     NEXT_ACTION,
@@ -37,6 +41,7 @@ from adapters.slack.render import (
     plain,
     reply_message,
 )
+from adapters.slack.unfurl import unfurl_links
 from bot.adapter import CommandContext, Core
 from bot.commands.grammar import (
     Command,
@@ -105,6 +110,8 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         )
         reply = await core.execute(text, context)
         await _respond(respond, reply, share=text)
+        if reply.file is not None:  # an export: a file upload in the channel
+            await upload_reply_file(client, context.channel, reply.file, respond)
         if reply.tone is Tone.SUCCESS and isinstance(parsed, SubscribeCommand):
             await _make_sure_bot_can_post(client, context.channel, respond)
 
@@ -179,6 +186,13 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
     async def on_reaction_removed(body: dict[str, Any], context: AsyncBoltContext) -> None:
         await on_reaction(body, context, False)
 
+    @app.event("link_shared")
+    async def on_link_shared(body: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            await unfurl_links(core, client, body)
+        except Exception:  # an odd event must never reach bolt's error handler
+            log.warning("Slack: link_shared event not handled", exc_info=True)
+
     @app.action(FEEDBACK_ACTIONS)
     async def on_feedback_button(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -205,6 +219,22 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
         counted = await core.feedback(event)
         note = FEEDBACK_NOTES[emoji] if counted else FEEDBACK_NOT_COUNTED
         await respond(response_type="ephemeral", replace_original=False, text=note)
+
+    @app.action(CITE_ACTION)
+    async def on_cite(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A card's "Cite" button: the paper's BibTeX, for the clicker only."""
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        context = _context(
+            team=(body.get("team") or {}).get("id") or user.get("team_id"),
+            channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
+            channel_name="",
+            user=user.get("id"),
+        )
+        reply = await core.execute(f"bib {action.get('value') or ''}".strip(), context)
+        await _respond(respond, reply)
 
     @app.action(LINK_ACTIONS)
     async def on_link(ack: AsyncAck) -> None:

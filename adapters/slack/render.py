@@ -46,6 +46,8 @@ from bot.render import (
     digest_title,
     format_date,
     matched_line,
+    shown_abstract,
+    shown_title,
     snippet_for,
     snippet_runs,
 )
@@ -63,6 +65,7 @@ from bot.signals import (
 )
 
 __all__ = [
+    "CITE_ACTION",
     "FEEDBACK_DOWN_ACTION",
     "FEEDBACK_UP_ACTION",
     "MAX_BLOCKS",
@@ -104,6 +107,8 @@ FEEDBACK_UP_ACTION = "arxiv_feedback_up"
 FEEDBACK_DOWN_ACTION = "arxiv_feedback_down"
 FEEDBACK_BUTTONS = (("👍 relevant", FEEDBACK_UP_ACTION), ("👎 not for us", FEEDBACK_DOWN_ACTION))
 """The feedback buttons of a paper's own post (each mode; not a digest's cards)."""
+CITE_ACTION = "arxiv_cite"
+"""The "Cite" button next to the feedback buttons: its value is the paper's arXiv id."""
 TITLE_CHARS = 250
 LIST_TITLE_CHARS = 150
 FIELD_CHARS = 500
@@ -282,7 +287,7 @@ def _fallback(text: str) -> str:
 
 
 def _title_link(paper: Paper, limit: int) -> str:
-    return _link(paper.abs_url, _safe(paper.title, limit) or escape(paper.versioned_id))
+    return _link(paper.abs_url, _safe(shown_title(paper), limit) or escape(paper.versioned_id))
 
 
 def _buttons(post: PaperPost, *, feedback: bool = False) -> BlockDict:
@@ -298,6 +303,7 @@ def _buttons(post: PaperPost, *, feedback: bool = False) -> BlockDict:
         elements.append(_button(label, f"arxiv_open_code_{number}", url=link))
     if feedback:
         elements.extend(_button(label, action) for label, action in FEEDBACK_BUTTONS)
+        elements.append(_button("Cite", CITE_ACTION, value=paper.arxiv_id))
     return {"type": "actions", "elements": elements}
 
 
@@ -335,7 +341,7 @@ def _card_blocks(
     blocks.append(_context(*details))
     if community := community_line(post.community, _signal_link):
         blocks.append(_context(community))
-    abstract = clean(paper.abstract)
+    abstract = shown_abstract(paper)
     if full_abstract:
         blocks.extend(_abstract_sections(abstract))
     elif abstract:
@@ -354,20 +360,20 @@ def paper_card(post: PaperPost, *, feedback: bool = False) -> SlackMessage:
     """
     paper = post.paper
     if post.revised:
-        text = f"Revised: {clean(paper.title)} ({paper.versioned_id})"
+        text = f"Revised: {shown_title(paper)} ({paper.versioned_id})"
         return SlackMessage(_fallback(text), (_revision_block(post),))
     blocks = _card_blocks(post, full_abstract=False, feedback=feedback)
     thread: tuple[SlackMessage, ...] = ()
-    if len(clean(paper.abstract)) > SNIPPET_CHARS:
-        sections = _abstract_sections(paper.abstract)
+    if len(shown_abstract(paper)) > SNIPPET_CHARS:
+        sections = _abstract_sections(shown_abstract(paper))
         if len(sections) > MAX_BLOCKS - 1:
             sections = [*sections[: MAX_BLOCKS - 2], _context("… (abstract cut)")]
         full = SlackMessage(
-            _fallback(f"Abstract of {paper.versioned_id}: {clean(paper.title)}"),
+            _fallback(f"Abstract of {paper.versioned_id}: {shown_title(paper)}"),
             (_context(f"Abstract of {_title_link(paper, TITLE_CHARS)}"), *sections),
         )
         thread = (full,)
-    fallback = _fallback(f"{clean(paper.title)} ({paper.versioned_id})")
+    fallback = _fallback(f"{shown_title(paper)} ({paper.versioned_id})")
     return SlackMessage(fallback, tuple(blocks), thread)
 
 

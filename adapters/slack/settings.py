@@ -35,12 +35,17 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "reactions:read",
+    "files:write",
+    "links:read",
+    "links:write",
 )
 """What the bot asks for: the slash command, posting, posting to public channels it has
 not joined, joining a public channel when Slack answers ``not_in_channel``, reading
 back its own recent messages after a crash (public and private channels) so it never
 posts one twice, and the reactions on its paper posts (``reaction_added`` /
-``reaction_removed`` events: feedback, docs/feedback.md). The manifest
+``reaction_removed`` events: feedback, docs/feedback.md), uploading exports
+(``/arxiv export``: ``files_upload_v2``), and arXiv links pasted in
+messages (``link_shared`` events, answered with ``chat.unfurl``: link previews). The manifest
 (``deploy/slack-manifest.yml``) and the OAuth install flow use the same list."""
 
 READ_BACK_SCOPES = ("channels:history", "groups:history")

@@ -11,9 +11,13 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
+from bot.arxiv_ids import title_search_hint
 from bot.errors import CommandError
+from bot.export.sections import ExportFormat
 from bot.models import DeliveryMode, SortOrder
+from bot.post_schedule import PostSchedule, parse_schedule
 from bot.query import MAX_QUERY_LENGTH, Query, parse_query
 from bot.typography import option_text, plain, sanitize
 
@@ -74,6 +78,12 @@ class ModeCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleCommand:
+    schedule: PostSchedule | None = None
+    """None: show this channel's schedule. A schedule's zone None: the bot's default."""
+
+
+@dataclass(frozen=True, slots=True)
 class UnsubscribeCommand:
     subscription_id: int
 
@@ -86,6 +96,20 @@ class ListCommand:
 @dataclass(frozen=True, slots=True)
 class StatusCommand:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExportCommand:
+    format: ExportFormat = ExportFormat.MARKDOWN
+    since: date | None = None
+    """Only papers delivered on or after this day."""
+    subscription_id: int | None = None
+    """Only this subscription's papers."""
+
+
+@dataclass(frozen=True, slots=True)
+class BibCommand:
+    reference: str
 
 
 TOP_PERIODS = {"week": 7, "month": 30}
@@ -123,12 +147,15 @@ Command = (
     | SubscribeCommand
     | PreviewCommand
     | ModeCommand
+    | ScheduleCommand
     | UnsubscribeCommand
     | ListCommand
     | StatusCommand
     | TopCommand
     | RankingCommand
     | TrendingCommand
+    | ExportCommand
+    | BibCommand
 )
 
 
@@ -193,6 +220,9 @@ _OPTION_EXAMPLES = {
     "page": "--page 2",
     "mode": "--mode digest",
     "cards": "--cards 5",
+    "format": "--format bibtex",
+    "since": "--since 2025-06-01",
+    "subscription": "--subscription 3",
 }
 
 
@@ -278,15 +308,20 @@ def _parse_search(rest: str, options: dict[str, str]) -> Command:
     return SearchCommand(parse_query(rest), sort, limit, page)
 
 
-def _parse_paper(rest: str, _options: dict[str, str]) -> Command:
+def _one_reference(rest: str, example: str) -> str:
+    """The one paper reference (id, link or DOI) a command takes; a pasted title gets a
+    suggestion to search titles instead."""
     if not rest or len(rest.split()) > 1:
-        raise CommandError("Give one arXiv id or URL, e.g. /arxiv paper 2506.11674")
-    return PaperCommand(rest)
+        raise CommandError(title_search_hint(rest) or f"Give one arXiv id or URL, e.g. {example}")
+    return rest
+
+
+def _parse_paper(rest: str, _options: dict[str, str]) -> Command:
+    return PaperCommand(_one_reference(rest, "/arxiv paper 2506.11674"))
 
 
 def _parse_similar(rest: str, options: dict[str, str]) -> Command:
-    if not rest or len(rest.split()) > 1:
-        raise CommandError("Give one arXiv id or URL, e.g. /arxiv similar 2506.11674")
+    rest = _one_reference(rest, "/arxiv similar 2506.11674")
     limit = _parse_limit(options["limit"]) if "limit" in options else DEFAULT_LIMIT
     page = _parse_page(options["page"]) if "page" in options else 1
     return SimilarCommand(rest, limit, page)
@@ -321,6 +356,10 @@ def _parse_mode_command(rest: str, options: dict[str, str]) -> Command:
             options["cards"], what="--cards", expected=expected, high=MAX_DIGEST_CARDS, low=0
         )
     return ModeCommand(_parse_mode(value) if value else None, cards)
+
+
+def _parse_schedule(rest: str, _options: dict[str, str]) -> Command:
+    return ScheduleCommand(parse_schedule(rest) if rest.strip() else None)
 
 
 def _parse_unsubscribe(rest: str, _options: dict[str, str]) -> Command:
@@ -369,6 +408,53 @@ def _parse_trending(rest: str, _options: dict[str, str]) -> Command:
     if first.lower() in TRENDING_PERIODS:
         period, rest = first.lower(), more.strip()
     return TrendingCommand(period, parse_query(rest) if rest.strip() else None)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _parse_since(value: str) -> date:
+    try:
+        if _DATE.fullmatch(value.strip()):
+            return date.fromisoformat(value.strip())
+    except ValueError:
+        pass
+    raise CommandError(
+        f"--since must be a day as YYYY-MM-DD, e.g. --since 2025-06-01, not {_shown(value)}."
+    )
+
+
+def _parse_export(rest: str, options: dict[str, str]) -> Command:
+    if rest.strip():
+        raise CommandError(
+            f"/arxiv export takes only options, not {_shown(rest.strip())}; e.g. "
+            "/arxiv export --format bibtex --since 2025-06-01 --subscription 3."
+        )
+    fmt = ExportFormat.MARKDOWN
+    if "format" in options:
+        try:
+            fmt = ExportFormat(options["format"].strip().lower())
+        except ValueError:
+            choices = ", ".join(choice.value for choice in ExportFormat)
+            raise CommandError(
+                f"--format must be one of {choices}, not {_shown(options['format'])}."
+            ) from None
+    since = _parse_since(options["since"]) if "since" in options else None
+    subscription = None
+    if "subscription" in options:
+        subscription = _whole_number(
+            options["subscription"].strip().removeprefix("#"),
+            what="--subscription",
+            expected="a subscription number such as 3 (/arxiv list shows them)",
+            high=MAX_SUBSCRIPTION_ID,
+        )
+    return ExportCommand(fmt, since, subscription)
+
+
+def _parse_bib(rest: str, _options: dict[str, str]) -> Command:
+    if not rest or len(rest.split()) > 1:
+        raise CommandError("Give one arXiv id or URL, e.g. /arxiv bib 2506.11674")
+    return BibCommand(rest)
 
 
 SPECS: dict[str, CommandSpec] = {
@@ -423,6 +509,16 @@ SPECS: dict[str, CommandSpec] = {
             ("cards",),
         ),
         CommandSpec(
+            "schedule",
+            "/arxiv schedule [asap|daily HH:MM [TZ]|weekly DAY HH:MM [TZ]]",
+            "Show or set when this channel gets papers: asap, right after each harvest "
+            "(the default); or daily or weekly at a local time (an IANA time zone such as "
+            "Europe/Berlin; default the bot's), as one digest of everything matched since "
+            "the last post, whatever the mode.",
+            "/arxiv schedule daily 09:00 Europe/Berlin",
+            _parse_schedule,
+        ),
+        CommandSpec(
             "unsubscribe",
             "/arxiv unsubscribe <subscription id>",
             "Stop a subscription of this channel.",
@@ -461,6 +557,23 @@ SPECS: dict[str, CommandSpec] = {
             "first, then newest.",
             "/arxiv ranking off",
             _parse_ranking,
+        ),
+        CommandSpec(
+            "export",
+            "/arxiv export [--format markdown|bibtex|csv|json] [--since YYYY-MM-DD] "
+            "[--subscription ID]",
+            "Get the papers this channel received (or one subscription's) as a file: a "
+            "Daily Papers markdown table per subscription, BibTeX, CSV or JSON.",
+            "/arxiv export --format bibtex --since 2025-06-01",
+            _parse_export,
+            ("format", "since", "subscription"),
+        ),
+        CommandSpec(
+            "bib",
+            "/arxiv bib <arXiv id or URL>",
+            "Show a paper's BibTeX entry, as arXiv formats it.",
+            "/arxiv bib 2506.11674",
+            _parse_bib,
         ),
         CommandSpec(
             "status",

@@ -17,13 +17,16 @@ from bot.commands.grammar import (
     MAX_PAGE,
     SPECS,
     TOP_PERIODS,
+    BibCommand,
     Command,
+    ExportCommand,
     HelpCommand,
     ListCommand,
     ModeCommand,
     PaperCommand,
     PreviewCommand,
     RankingCommand,
+    ScheduleCommand,
     SearchCommand,
     SimilarCommand,
     StatusCommand,
@@ -49,6 +52,7 @@ from bot.errors import (
     SubscriptionNotFoundError,
     UserError,
 )
+from bot.export.replies import bib_reply, export_reply
 from bot.harvest import Harvester, HarvestFailure
 from bot.localsearch.engine import LocalResults, LocalSearch
 from bot.localsearch.snippets import query_stems, snippet
@@ -56,6 +60,7 @@ from bot.models import (
     CommunitySignals,
     DeliveryMode,
     Paper,
+    PaperPost,
     Reply,
     Snippet,
     SortOrder,
@@ -63,9 +68,10 @@ from bot.models import (
     Visibility,
 )
 from bot.observability.metrics import Metrics
+from bot.post_schedule import PostSchedule, from_canonical
 from bot.preview import Preview, preview
 from bot.query import FIELDS, Query
-from bot.render import clean, format_date, index_line, make_post, plural
+from bot.render import clean, format_date, index_line, make_post, plural, shown_title
 from bot.secrets import mask_secrets
 from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, GateStats
@@ -180,6 +186,8 @@ class CommandHandler:
                 return self._preview_reply(query.text, await self._preview(query))
             case ModeCommand(mode, cards):
                 return await self._mode(mode, cards, context)
+            case ScheduleCommand(schedule):
+                return await self._schedule(schedule, context)
             case UnsubscribeCommand(subscription_id):
                 return await self._unsubscribe(subscription_id, context)
             case ListCommand():
@@ -192,6 +200,16 @@ class CommandHandler:
                 return await self._ranking(on, context)
             case TrendingCommand(period, query):
                 return await self._trending(period, query)
+            case ExportCommand():
+                return await export_reply(
+                    self._store,
+                    command,
+                    context.channel,
+                    rows=self._settings.export_rows,
+                    now=self._clock(),
+                )
+            case BibCommand(reference):
+                return bib_reply(*await self._stored_or_fetched(reference, context))
 
     def _help(self, topic: str | None) -> Reply:
         if topic is None:
@@ -343,6 +361,14 @@ class CommandHandler:
             posts=(post,),
         )
 
+    async def paper_post(self, reference: str, context: CommandContext) -> PaperPost:
+        """The card ``/arxiv paper reference`` shows (link previews): the stored paper
+        when the index holds it, else arXiv's through the same queue and deadline."""
+        paper, _ = await self._stored_or_fetched(reference, context)
+        post = make_post(paper)
+        signals = self._cached_signals((paper,))
+        return dataclasses.replace(post, community=signals[0]) if signals else post
+
     async def _similar(self, command: SimilarCommand, context: CommandContext) -> Reply:
         paper, _ = await self._stored_or_fetched(command.reference, context)
         offset = (command.page - 1) * command.limit
@@ -355,7 +381,7 @@ class CommandHandler:
             ) from None
         papers = tuple(found[: command.limit])
         held = await self._store.indexed_papers()
-        title = f"Papers like arXiv:{paper.arxiv_id} ({clean(paper.title)})"
+        title = f"Papers like arXiv:{paper.arxiv_id} ({shown_title(paper)})"
         if not papers:
             more_text = (
                 "No other stored paper shares its telling words" if command.page == 1 else "No more"
@@ -473,6 +499,39 @@ class CommandHandler:
         return Reply(
             title=f"This channel's mode is now {channel.mode}.",
             lines=(_MODE_TEXT[channel.mode], self._cards_line(channel.digest_cards), *resumed),
+            visibility=Visibility.CHANNEL,
+            tone=Tone.SUCCESS,
+        )
+
+    async def _schedule(self, schedule: PostSchedule | None, context: CommandContext) -> Reply:
+        if schedule is None:
+            channel_id = await self._store.ensure_channel(context.channel)
+            channel = await self._store.get_channel(channel_id)
+            return Reply(
+                title=schedule_line(channel),
+                lines=(
+                    "Change it with /arxiv schedule asap|daily HH:MM [TZ]|weekly DAY HH:MM [TZ].",
+                ),
+            )
+        channel_id, was_paused = await self._managed_channel(context)
+        schedule = schedule.with_default_zone(self._settings.timezone)
+        first = None if schedule.asap else schedule.next_post(self._clock())
+        await self._store.set_channel_schedule(channel_id, schedule.canonical, first)
+        channel = await self._store.get_channel(channel_id)
+        lines = (
+            ["New papers are posted right after each harvest, in this channel's mode."]
+            if schedule.asap
+            else [
+                "What matches meanwhile is collected and posted as one digest at that time, "
+                "whatever the mode; a post missed while the bot was down goes out when it is "
+                "back."
+            ]
+        )
+        if was_paused:
+            lines.append(_resumed_line(was_paused))
+        return Reply(
+            title=schedule_line(channel),
+            lines=tuple(lines),
             visibility=Visibility.CHANNEL,
             tone=Tone.SUCCESS,
         )
@@ -639,6 +698,7 @@ class CommandHandler:
         ]
         if channel.paused_reason:
             lines.append(f"Posting here is paused: {channel.paused_reason}")
+        lines.append(schedule_line(channel))
         lines.append(await self._ranking_line(channel))
         lines += [
             f"All channels: {plural(counts.channels, 'channel')}, "
@@ -828,6 +888,15 @@ def _preview_lines(recent: Preview) -> tuple[str, ...]:
             + (", the newest:" if recent.newest else ".")
         )
     return (held, found) if held else (found,)
+
+
+def schedule_line(channel: Channel) -> str:
+    """When the channel gets papers: ``Schedule: daily at 09:00 Europe/Berlin; next post
+    Tue 1 Dec 09:00 CET.``"""
+    schedule = from_canonical(channel.schedule)
+    if schedule.asap or channel.next_post_at is None:
+        return f"Schedule: {schedule.describe()}."
+    return f"Schedule: {schedule.describe()}; next post {schedule.local(channel.next_post_at)}."
 
 
 def _duration(seconds: float) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from bot.models import Snippet
 from bot.query import And, AndNot, Node, Or, Query, Term
+from bot.tex import readable
 from bot.textproc import stem, words
 
 __all__ = ["SNIPPET_CHARS", "query_stems", "snippet"]
@@ -44,8 +45,11 @@ def _positive_stems(node: Node, fields: frozenset[str]) -> Iterable[str]:
 
 
 def snippet(abstract: str, stems: frozenset[str], *, width: int = SNIPPET_CHARS) -> Snippet:
-    """One line of ``abstract`` (spaces collapsed), marked where its words have ``stems``."""
-    text = " ".join(abstract.split())
+    """One line of ``abstract`` (spaces collapsed), marked where its words have ``stems``.
+
+    The abstract's TeX is made readable first (:func:`bot.tex.readable`, as cards show
+    it), so the marks are offsets into the text shown and a cut never splits ``$...$``."""
+    text = " ".join(readable(abstract).split())
     if not text:
         return Snippet("")
     sentences = _sentences(text)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from bot.errors import (
     ChannelNotFoundError,
     DuplicateSubscriptionError,
@@ -17,7 +19,7 @@ from bot.errors import (
 )
 from bot.models import ChannelRef, DeliveryMode, Subscription
 from bot.store.base import StoreBase
-from bot.store.values import from_text
+from bot.store.values import from_text, to_text
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ class Channel:
     """Full cards in this channel's digests; None: the configured default."""
     ranking: bool = True
     """Order its papers by its own ranking once it has liked enough (/arxiv ranking)."""
+    schedule: str | None = None
+    """When it gets papers (/arxiv schedule): None right after each harvest, else the
+    canonical form of a :class:`~bot.post_schedule.PostSchedule`."""
+    next_post_at: datetime | None = None
+    """A scheduled channel's next post time: its queued papers wait until then."""
 
     @property
     def paused(self) -> bool:
@@ -102,6 +109,41 @@ class ChannelStore(StoreBase):
         """Turn the channel's own ranking on or off (off: match strength, then date)."""
         await self._update_channel(channel_id, "ranking = ?", (int(on),))
         logger.info("Channel %s ranking %s", channel_id, "on" if on else "off")
+
+    async def set_channel_schedule(
+        self, channel_id: int, schedule: str | None, next_post_at: datetime | None
+    ) -> None:
+        """Set when the channel gets papers: ``schedule`` (a canonical form; None: asap)
+        and its first post time (None for asap)."""
+        if (schedule is None) != (next_post_at is None):
+            raise ValueError("a schedule and its next post time go together")
+        stamp = to_text(next_post_at) if next_post_at is not None else None
+        await self._update_channel(channel_id, "schedule = ?, next_post_at = ?", (schedule, stamp))
+        logger.info("Channel %s schedule %s, next post %s", channel_id, schedule or "asap", stamp)
+
+    async def due_scheduled_channels(self, now: datetime) -> list[Channel]:
+        """Scheduled channels whose post time has come, by id."""
+        rows = await self.fetchall(
+            "SELECT * FROM channels WHERE next_post_at IS NOT NULL AND next_post_at <= ?"
+            " ORDER BY id",
+            (to_text(now),),
+        )
+        return [channel_from_row(row) for row in rows]
+
+    async def next_scheduled_post(self, after: datetime) -> datetime | None:
+        """The earliest post time of any scheduled channel later than ``after``, None when
+        there is none (times already come wait for their round: a paused channel's)."""
+        row = await self.fetchone(
+            "SELECT min(next_post_at) AS next FROM channels WHERE next_post_at > ?",
+            (to_text(after),),
+        )
+        return from_text(row["next"]) if row is not None and row["next"] else None
+
+    async def advance_schedule(self, channel: Channel, following: datetime) -> bool:
+        """Move a due channel's post time on to ``following`` (nothing was due to post);
+        False when its schedule changed meanwhile."""
+        async with self.transaction() as conn:
+            return await advance_schedule_in(conn, channel, following)
 
     async def pause_channel(self, channel_id: int, reason: str) -> None:
         """Stop delivering to a channel (its queued posts wait), showing ``reason``."""
@@ -221,7 +263,24 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
         paused_at=from_text(row["paused_at"]) if row["paused_at"] else None,
         digest_cards=row["digest_cards"],
         ranking=bool(row["ranking"]),
+        schedule=row["schedule"],
+        next_post_at=from_text(row["next_post_at"]) if row["next_post_at"] else None,
     )
+
+
+async def advance_schedule_in(
+    conn: aiosqlite.Connection, channel: Channel, following: datetime
+) -> bool:
+    """In the open transaction ``conn``: move ``channel``'s post time from the one it was
+    read with to ``following``, only if its schedule and post time are unchanged (else
+    False: it changed, or another round advanced it)."""
+    if channel.schedule is None or channel.next_post_at is None:
+        raise ValueError(f"channel {channel.id} has no schedule to advance")
+    cursor = await conn.execute(
+        "UPDATE channels SET next_post_at = ? WHERE id = ? AND schedule = ? AND next_post_at = ?",
+        (to_text(following), channel.id, channel.schedule, to_text(channel.next_post_at)),
+    )
+    return bool(cursor.rowcount == 1)
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:

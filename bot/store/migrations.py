@@ -374,6 +374,17 @@ _V9_RANKING = """
 ALTER TABLE channels ADD COLUMN ranking INTEGER NOT NULL DEFAULT 1 CHECK (ranking IN (0, 1));
 """
 
+_V10_CHANNEL_SCHEDULES = """
+-- When a channel's papers are posted (/arxiv schedule, bot/post_schedule.py): NULL posts
+-- right after each harvest (asap); otherwise the canonical form, e.g. 'daily 09:00
+-- Europe/Berlin' or 'weekly mon 09:00 UTC'. ``next_post_at`` (ISO-8601 UTC) is the next
+-- post time of a scheduled channel: its queued deliveries wait until then, and planning
+-- them moves it on in the same transaction, so a missed time is caught up exactly once.
+ALTER TABLE channels ADD COLUMN schedule TEXT;
+ALTER TABLE channels ADD COLUMN next_post_at TEXT;
+CREATE INDEX channels_next_post ON channels (next_post_at) WHERE next_post_at IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH),
@@ -384,6 +395,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("feedback", _V7_FEEDBACK),
     Migration("author pairs in the search index", _V8_AUTHOR_PAIRS),
     Migration("per-channel ranking switch", _V9_RANKING),
+    Migration("per-channel schedules", _V10_CHANNEL_SCHEDULES),
 )
 """Every migration, oldest first."""
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import OutgoingMessage
+from bot.store.channels import Channel, advance_schedule_in
 from bot.store.store import Store
 from bot.store.values import to_text
 
@@ -144,9 +145,14 @@ class Outbox:
         covers: Sequence[tuple[Sequence[PlannedRow], Sequence[OutgoingMessage]]],
         *,
         now: datetime,
+        advance: tuple[Channel, datetime] | None = None,
     ) -> bool:
         """Store each group's messages and point the group's queued rows at the message
         that shows them, all in one transaction.
+
+        With ``advance`` (a scheduled channel as read, and its following post time), the
+        channel's post time moves on in the same transaction, so a crash either plans the
+        post and moves the time or does neither.
 
         A group is (rows, messages): ``messages[0]`` is the group's first message, and
         ``in_thread`` messages reply in its thread. A row is shown by the first message
@@ -154,7 +160,7 @@ class Outbox:
         nothing, if any row is no longer queued at its version (another run planned it).
         """
         try:
-            await self._plan(channel_id, covers, to_text(now))
+            await self._plan(channel_id, covers, to_text(now), advance)
         except _Replanned:
             return False
         return True
@@ -164,8 +170,11 @@ class Outbox:
         channel_id: int,
         covers: Sequence[tuple[Sequence[PlannedRow], Sequence[OutgoingMessage]]],
         stamp: str,
+        advance: tuple[Channel, datetime] | None = None,
     ) -> None:
         async with self._store.transaction() as conn:
+            if advance is not None and not await advance_schedule_in(conn, *advance):
+                raise _Replanned  # its schedule changed, or another round planned it
             for rows, messages in covers:
                 first: int | None = None
                 shown_by: dict[str, int] = {}

@@ -132,7 +132,7 @@ async def test_feedback_buttons_record_and_confirm_privately(
     await post_cards(discord_bot, fake_discord, app, fake_oai)
     card = card_of(fake_discord, PAPER)
     ids = [b.get("custom_id") for row in card.components for b in row["components"]]
-    assert ids[-2:] == ["arxiv:fb:up", "arxiv:fb:down"]
+    assert ids[-3:] == ["arxiv:fb:up", "arxiv:fb:down", f"arxiv:cite:{PAPER}"]
 
     async def click(custom_id: str, message: PostedMessage) -> dict[str, Any]:
         token = dispatch(discord_bot, button_click(fake_discord, message, custom_id))

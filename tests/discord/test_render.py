@@ -642,6 +642,7 @@ def test_post_parts_is_one_card_with_link_buttons() -> None:
     assert feedback == [
         (2, 2, "👍 relevant", "arxiv:fb:up"),
         (2, 2, "👎 not for us", "arxiv:fb:down"),
+        (2, 2, "Cite", "arxiv:cite:2506.11674"),
     ]
     assert "custom_id" not in json.dumps(paper_buttons(post).to_components())
 

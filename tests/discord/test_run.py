@@ -27,6 +27,9 @@ SUBCOMMANDS = [
     "preview",
     "mode",
     "ranking",
+    "export",
+    "bib",
+    "schedule",
     "status",
     "help",
 ]

@@ -271,6 +271,8 @@ async def recorded(
         ("ranking", {}, "ranking"),
         ("ranking", {"setting": "off"}, "ranking off"),
         ("ranking", {"setting": "on"}, "ranking on"),
+        ("schedule", {}, "schedule"),
+        ("schedule", {"when": "daily 09:00 Europe/Berlin"}, "schedule daily 09:00 Europe/Berlin"),
     ],
 )
 async def test_new_subcommands_build_the_core_grammar(

@@ -162,6 +162,11 @@ class DiscordCall:
     def multipart(self) -> bool:
         return (self.header("Content-Type") or "").startswith("multipart/")
 
+    @property
+    def file_contents(self) -> dict[str, bytes]:
+        """The multipart file parts' bytes, by file name."""
+        return dict(_UPLOADED.get(id(self), ()))
+
 
 @dataclass(frozen=True, slots=True)
 class PostedMessage:
@@ -931,19 +936,19 @@ class FakeDiscord:
                 status, answer = await handler(request, body)
                 if drop is not None:  # it took effect; now the answer is lost
                     status, answer = drop.status, f"{drop.status} Server Error"
-            self._calls.append(
-                DiscordCall(
-                    method=method,
-                    path=path,
-                    route=route,
-                    query=dict(request.query.items()),
-                    json=body,
-                    files=files,
-                    headers=dict(request.headers.items()),
-                    status=status,
-                    time=arrived,
-                )
+            call = DiscordCall(
+                method=method,
+                path=path,
+                route=route,
+                query=dict(request.query.items()),
+                json=body,
+                files=files,
+                headers=dict(request.headers.items()),
+                status=status,
+                time=arrived,
             )
+            _UPLOADED[id(call)] = request.get(_CONTENTS_KEY, ())
+            self._calls.append(call)
             if status == 0:  # the client hears nothing
                 if request.transport is not None:
                     request.transport.close()
@@ -1443,6 +1448,12 @@ def _response(status: int, answer: Any, headers: dict[str, str]) -> web.Response
     return response
 
 
+_CONTENTS_KEY = web.RequestKey("fake_discord_file_contents", tuple)
+_UPLOADED: dict[int, tuple[tuple[str, bytes], ...]] = {}
+"""Each recorded call's file parts (name, bytes), by the call's ``id``: kept beside the
+frozen :class:`DiscordCall` so that its fields stay as they were."""
+
+
 async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:
     """The JSON body, or a multipart body's ``payload_json`` and its file names."""
     if not request.can_read_body:
@@ -1450,6 +1461,7 @@ async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:
     if request.content_type.startswith("multipart/"):
         payload: Any = None
         files: list[str] = []
+        contents: list[tuple[str, bytes]] = []
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
@@ -1459,6 +1471,8 @@ async def _read_body(request: web.Request) -> tuple[Any, tuple[str, ...]]:
                 payload = json.loads(raw.decode())
             elif part.filename:
                 files.append(part.filename)
+                contents.append((part.filename, bytes(raw)))
+        request[_CONTENTS_KEY] = tuple(contents)
         return payload, tuple(files)
     text = await request.text()
     if not text:

@@ -25,6 +25,16 @@ parameters, ``Authorization: Bearer xoxb-...``, JSON answers ``{"ok": true, ...}
 * ``conversations.replies``: a thread (``ts`` of its parent or of any reply), parent
   first, then the replies in order (``thread_not_found`` for an unknown ``ts``);
 * ``conversations.join``: makes the bot a member of the channel;
+* ``files.getUploadURLExternal``, ``POST /upload/v1/<file id>`` and
+  ``files.completeUploadExternal``: a ``files_upload_v2`` upload (``files:write``), kept
+  as :class:`UploadedFile` (:meth:`FakeSlack.files`);
+* ``chat.unfurl``: records the unfurls (:class:`Unfurl`) given for a message's links
+  (``channel`` + ``ts``, or ``unfurl_id`` + ``source`` for links in the composer); it
+  needs ``links:write``, an ``unfurls`` object (JSON or a JSON string) mapping each
+  URL to ``{"blocks": [...]}`` or an attachment (``invalid_unfurls_format``
+  otherwise), and blocks that pass slack_sdk's Block Kit validation
+  (``invalid_blocks``); :meth:`FakeSlack.link_shared_event_payload` builds the
+  ``link_shared`` event that asks for them;
 * ``POST /respond/<token>``: a ``response_url`` sink (:meth:`FakeSlack.response_url`)
   recording the JSON posted to it.
 
@@ -119,8 +129,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 from adapters.slack.settings import BOT_SCOPES as REQUESTED_SCOPES
 from tests.fakes.aiohttp_server import serving
@@ -142,6 +155,7 @@ __all__ = [
     "FakeSlack",
     "PostedMessage",
     "SlackCall",
+    "Unfurl",
     "running_fake_slack",
 ]
 
@@ -195,6 +209,28 @@ class SlackCall:
         return self.status == 200 and self.error is None
 
 
+@dataclass(slots=True)
+class UploadedFile:
+    """A file uploaded the way ``files_upload_v2`` does it: ``files.getUploadURLExternal``
+    (``filename``, ``length``) hands out ``file_id`` and an upload URL on this fake, the
+    bytes are POSTed there (raw, as slack_sdk sends them, or as a multipart ``file``
+    field), and ``files.completeUploadExternal`` (``files``, a JSON array of ``{"id",
+    "title"}``, with ``channel_id``, ``initial_comment``, ``thread_ts``) shares it."""
+
+    file_id: str
+    filename: str
+    length: int
+    team_id: str
+    content: bytes | None = None
+    """None until uploaded."""
+    title: str | None = None
+    channel: str | None = None
+    """Where ``files.completeUploadExternal`` shared it (None: not completed, or private)."""
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+    completed: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class PostedMessage:
     """A message ``chat.postMessage`` accepted."""
@@ -210,6 +246,18 @@ class PostedMessage:
     """The team of the bot token that posted it."""
     metadata: dict[str, Any] | None = None
     """The message metadata, ``{"event_type": ..., "event_payload": {...}}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unfurl:
+    """The unfurls one ``chat.unfurl`` call gave, by URL."""
+
+    channel: str | None
+    ts: str | None
+    unfurls: dict[str, dict[str, Any]]
+    params: dict[str, Any]
+    source: str | None = None
+    unfurl_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +339,8 @@ class FakeSlack:
         self._calls: list[SlackCall] = []
         self._messages: list[PostedMessage] = []
         self._ephemerals: list[EphemeralMessage] = []
+        self._uploads: dict[str, UploadedFile] = {}
+        self._unfurls: list[Unfurl] = []
         self._responses: dict[str, list[dict[str, Any]]] = {}
         self._channels: dict[str, _Channel] = {}
         self._scripts: list[_Script] = []
@@ -456,8 +506,20 @@ class FakeSlack:
         """Messages posted (to ``channel``, if given), in order of acceptance."""
         return [m for m in self._messages if channel is None or m.channel == channel]
 
+    def files(self, channel: str | None = None) -> list[UploadedFile]:
+        """Files shared with ``files.completeUploadExternal`` (to ``channel``, if given)."""
+        return [
+            f
+            for f in self._uploads.values()
+            if f.completed and (channel is None or f.channel == channel)
+        ]
+
     def ephemerals(self, channel: str | None = None) -> list[EphemeralMessage]:
         return [m for m in self._ephemerals if channel is None or m.channel == channel]
+
+    def unfurls(self, channel: str | None = None) -> list[Unfurl]:
+        """The ``chat.unfurl`` calls accepted (for ``channel``, if given), in order."""
+        return [u for u in self._unfurls if channel is None or u.channel == channel]
 
     def responses(self, token: str = "r1") -> list[dict[str, Any]]:
         """The JSON bodies posted to :meth:`response_url` ``(token)``."""
@@ -468,6 +530,7 @@ class FakeSlack:
         self._calls.clear()
         self._messages.clear()
         self._ephemerals.clear()
+        self._unfurls.clear()
         self._responses.clear()
         self._acks.clear()
 
@@ -671,6 +734,46 @@ class FakeSlack:
             "authorizations": [{"team_id": team_id, "user_id": BOT_USER_ID, "is_bot": True}],
         }
 
+    def link_shared_event_payload(
+        self,
+        urls: Iterable[str],
+        *,
+        message_ts: str = "1700000000.000200",
+        channel_id: str = "C0CHANNEL",
+        user_id: str = "U0USER",
+        team_id: str = TEAM_ID,
+        source: str = "conversations_history",
+    ) -> dict[str, Any]:
+        """An ``events_api`` envelope payload (the Events API body) for a message
+        posting ``urls`` in ``channel_id``: Slack's ``link_shared`` event, with each
+        link's ``domain`` (links typed in the composer: ``source="composer"``,
+        ``channel`` ``COMPOSER`` and an ``unfurl_id``)."""
+        links = [{"domain": _link_domain(url), "url": url} for url in urls]
+        composer = source == "composer"
+        event: dict[str, Any] = {
+            "type": "link_shared",
+            "channel": "COMPOSER" if composer else channel_id,
+            "is_bot_user_member": True,
+            "user": user_id,
+            "message_ts": message_ts,
+            "unfurl_id": f"C-{uuid.uuid4()}",
+            "source": source,
+            "links": links,
+            "event_ts": self._next_ts(),
+        }
+        if not composer:
+            event["thread_ts"] = message_ts
+        return {
+            "token": "verification-token-unused",
+            "team_id": team_id,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._ts):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": team_id, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+
     # -- serving
 
     def make_app(self) -> web.Application:
@@ -678,6 +781,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._handle_api)
         app.router.add_get("/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_respond)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
         return app
 
@@ -758,6 +862,10 @@ class FakeSlack:
 
     def _needed_scope(self, method: str, params: dict[str, Any]) -> str | None:
         """The scope ``method`` needs on ``params["channel"]``, if it needs one here."""
+        if method == "chat.unfurl":
+            return "links:write"
+        if method.startswith("files."):
+            return "files:write"
         if method not in _HISTORY_METHODS:
             return None
         channel = str(params.get("channel") or "")
@@ -986,6 +1094,30 @@ class FakeSlack:
         )
         return {"ok": True, "message_ts": ts}
 
+    def _unfurl(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("ts")
+        source, unfurl_id = params.get("source"), params.get("unfurl_id")
+        if not ((channel and ts) or (source and unfurl_id)):
+            return {"ok": False, "error": "cannot_find_message" if channel else "missing_channel"}
+        if source is not None and source not in ("composer", "conversations_history"):
+            return {"ok": False, "error": "invalid_source"}
+        unfurls = _unfurls(params.get("unfurls"))
+        if unfurls is None:
+            return {"ok": False, "error": "invalid_unfurls_format"}
+        if not all(_valid_blocks(u.get("blocks")) for u in unfurls.values()):
+            return {"ok": False, "error": "invalid_blocks"}
+        self._unfurls.append(
+            Unfurl(
+                channel=str(channel) if channel else None,
+                ts=str(ts) if ts else None,
+                unfurls=unfurls,
+                params=params,
+                source=str(source) if source else None,
+                unfurl_id=str(unfurl_id) if unfurl_id else None,
+            )
+        )
+        return {"ok": True}
+
     def _join(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
@@ -1004,6 +1136,66 @@ class FakeSlack:
         if already:
             answer["warning"] = "already_in_channel"
         return answer
+
+    def _get_upload_url(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        filename = str(params.get("filename") or "")
+        length = str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{uuid.uuid4().hex[:10].upper()}"
+        self._uploads[file_id] = UploadedFile(file_id, filename, int(length), team.id)
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        try:
+            wanted = json.loads(str(params.get("files") or ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(wanted, list) or not wanted:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = params.get("channel_id") or None
+        if channel is not None and (error := self._channel_error(channel)) is not None:
+            return {"ok": False, "error": error}
+        found = []
+        for item in wanted:
+            upload = self._uploads.get(str((item or {}).get("id") or ""))
+            if upload is None or upload.content is None or upload.team_id != team.id:
+                return {"ok": False, "error": "file_not_found"}
+            found.append((upload, item))
+        answer = []
+        for upload, item in found:
+            upload.title = str(item.get("title") or upload.filename)
+            upload.channel = str(channel) if channel else None
+            upload.initial_comment = params.get("initial_comment") or None
+            upload.thread_ts = params.get("thread_ts") or None
+            upload.completed = True
+            answer.append(
+                {
+                    "id": upload.file_id,
+                    "name": upload.filename,
+                    "title": upload.title,
+                    "size": len(upload.content or b""),
+                    "channels": [upload.channel] if upload.channel else [],
+                }
+            )
+        return {"ok": True, "files": answer}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload URL: the file's bytes, raw or as a multipart ``file`` field."""
+        upload = self._uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="not found\n", content_type="text/plain")
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            field = form.get("file")
+            if isinstance(field, web.FileField):
+                data = field.file.read()
+            else:
+                data = str(field or "").encode()
+        else:
+            data = await request.read()
+        upload.content = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 
     def _connections_open(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         ticket = str(next(self._ticket_numbers))
@@ -1098,7 +1290,10 @@ _METHODS: dict[str, tuple[_Method, _Auth]] = {
     "auth.test": (FakeSlack._auth_test, "bot"),
     "chat.postMessage": (FakeSlack._post_message, "bot"),
     "chat.postEphemeral": (FakeSlack._post_ephemeral, "bot"),
+    "files.getUploadURLExternal": (FakeSlack._get_upload_url, "bot"),
+    "files.completeUploadExternal": (FakeSlack._complete_upload, "bot"),
     "conversations.join": (FakeSlack._join, "bot"),
+    "chat.unfurl": (FakeSlack._unfurl, "bot"),
     "conversations.history": (FakeSlack._history, "bot"),
     "conversations.replies": (FakeSlack._replies, "bot"),
     "apps.connections.open": (FakeSlack._connections_open, "app"),
@@ -1157,6 +1352,41 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     ):
         raise ValueError(f"not message metadata: {value!r}")
     return decoded
+
+
+def _unfurls(value: Any) -> dict[str, dict[str, Any]] | None:
+    """``chat.unfurl``'s ``unfurls`` (an object, or an object as a JSON string), or None
+    when it is not a non-empty mapping of URLs to objects."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict) or not value:
+        return None
+    if not all(isinstance(url, str) and isinstance(u, dict) for url, u in value.items()):
+        return None
+    return value
+
+
+def _valid_blocks(blocks: Any) -> bool:
+    """No blocks (an attachment unfurl), or blocks slack_sdk's models accept."""
+    if blocks is None:
+        return True
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= 50:
+        return False
+    try:
+        parsed = Block.parse_all(blocks)
+        for block in parsed:
+            block.validate_json()
+    except (SlackObjectFormationError, KeyError, TypeError, ValueError):
+        return False
+    return all(b is not None and type(b) is not Block for b in parsed)
+
+
+def _link_domain(url: str) -> str:
+    host = urlsplit(url if "//" in url else "https://" + url).hostname or ""
+    return host.removeprefix("www.")
 
 
 def _ts_value(value: Any, default: Decimal) -> Decimal:

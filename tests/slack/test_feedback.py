@@ -150,7 +150,11 @@ async def test_feedback_buttons_record_and_confirm_privately(
     card = cards[PAPER]
     assert card.blocks is not None
     actions = card.blocks[-1]["elements"]
-    assert [b["action_id"] for b in actions[-2:]] == ["arxiv_feedback_up", "arxiv_feedback_down"]
+    assert [b["action_id"] for b in actions[-3:]] == [
+        "arxiv_feedback_up",
+        "arxiv_feedback_down",
+        "arxiv_cite",
+    ]
 
     async def click(action_id: str, token: str, ts: str) -> dict[str, Any]:
         payload = fake_slack.block_actions_payload(

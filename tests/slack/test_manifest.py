@@ -109,7 +109,17 @@ def test_http_mode_instructions_name_the_bots_paths() -> None:
 
 def test_subscribes_to_reaction_events_with_their_scope(manifest: dict[str, Any]) -> None:
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == ["reaction_added", "reaction_removed"]
+    assert events["bot_events"] == ["reaction_added", "reaction_removed", "link_shared"]
     assert "request_url" not in events  # Socket Mode delivers events over the websocket
     assert "reactions:read" in manifest["oauth_config"]["scopes"]["bot"]
     assert "reactions:read" in BOT_SCOPES  # so OAuth installs ask for it too
+
+
+def test_unfurls_arxiv_links_with_the_link_scopes(manifest: dict[str, Any]) -> None:
+    domains = manifest["features"]["unfurl_domains"]
+    assert {"arxiv.org", "alphaxiv.org", "huggingface.co"} <= set(domains)
+    assert len(domains) <= 5  # Slack's limit; subdomains (export.arxiv.org) are included
+    assert "link_shared" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    for scope in ("links:read", "links:write"):
+        assert scope in manifest["oauth_config"]["scopes"]["bot"]
+        assert scope in BOT_SCOPES

@@ -242,9 +242,11 @@ def test_post_parts_card_shows_the_paper() -> None:
     assert part.message.blocks == paper_card(post, feedback=True).blocks
     # The card's actions end with the two feedback buttons; a plain card has none.
     actions = part.message.blocks[-1]["elements"]
-    assert [b["action_id"] for b in actions[-2:]] == ["arxiv_feedback_up", "arxiv_feedback_down"]
-    assert [b["text"]["text"] for b in actions[-2:]] == ["👍 relevant", "👎 not for us"]
-    assert all("url" not in b for b in actions[-2:])
+    votes = actions[-3:-1]  # then "Cite"
+    assert [b["action_id"] for b in votes] == ["arxiv_feedback_up", "arxiv_feedback_down"]
+    assert [b["text"]["text"] for b in votes] == ["👍 relevant", "👎 not for us"]
+    assert all("url" not in b for b in actions[-3:])
+    assert (actions[-1]["action_id"], actions[-1]["value"]) == ("arxiv_cite", "2506.11674")
     plain_actions = paper_card(post).blocks[-1]["elements"]
     assert not any(b["action_id"].startswith("arxiv_feedback") for b in plain_actions)
 
