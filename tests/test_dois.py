@@ -8,7 +8,13 @@ import pytest
 from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.arxiv_ids import parse_arxiv_id, title_search_hint
-from bot.commands.grammar import PaperCommand, SearchCommand, SimilarCommand, parse_command
+from bot.commands.grammar import (
+    BibCommand,
+    PaperCommand,
+    SearchCommand,
+    SimilarCommand,
+    parse_command,
+)
 from bot.errors import CommandError, PaperIdError
 from bot.models import ChannelRef, Tone
 from bot.query import parse_query
@@ -81,14 +87,14 @@ def test_broken_arxiv_dois_are_refused_with_the_accepted_forms(text: str) -> Non
     assert "10.48550/arXiv.2506.11674" in str(raised.value)  # the accepted forms
 
 
-@pytest.mark.parametrize("name", ["paper", "similar"])
+@pytest.mark.parametrize("name", ["paper", "similar", "bib"])
 def test_commands_taking_a_paper_take_a_doi(name: str) -> None:
     command = parse_command(f"/arxiv {name} https://doi.org/10.48550/arXiv.2506.11674")
-    assert isinstance(command, PaperCommand | SimilarCommand)
+    assert isinstance(command, PaperCommand | SimilarCommand | BibCommand)
     assert parse_arxiv_id(command.reference) == ("2506.11674", None)
 
 
-@pytest.mark.parametrize("name", ["paper", "similar"])
+@pytest.mark.parametrize("name", ["paper", "similar", "bib"])
 @pytest.mark.parametrize(
     ("typed", "phrase"),
     [

@@ -452,9 +452,7 @@ def _parse_export(rest: str, options: dict[str, str]) -> Command:
 
 
 def _parse_bib(rest: str, _options: dict[str, str]) -> Command:
-    if not rest or len(rest.split()) > 1:
-        raise CommandError("Give one arXiv id or URL, e.g. /arxiv bib 2506.11674")
-    return BibCommand(rest)
+    return BibCommand(_one_reference(rest, "/arxiv bib 2506.11674"))
 
 
 SPECS: dict[str, CommandSpec] = {
