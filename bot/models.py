@@ -174,6 +174,9 @@ class OutgoingMessage:
     payload: Mapping[str, Any]
     shows: tuple[str, ...] = ()
     in_thread: bool = False
+    cards: tuple[str, ...] = ()
+    """Papers this message shows as full cards without delivering them (a digest's cards
+    in its thread): feedback on the message counts for them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord.commands import DM_WORKSPACE, PLATFORM, ArxivGroup, CommandRunner
+from adapters.discord.link_previews import PRIVILEGED_INTENT_MISSING, LinkPreviewer, preview_intents
 from adapters.discord.permissions import can_read_history, missing_permissions, missing_text
 from adapters.discord.render import digest_parts, message_fingerprint, post_parts
 from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
@@ -34,7 +35,7 @@ from bot.feedback import FeedbackEvent
 from bot.models import ChannelRef, Digest, OutgoingMessage, PaperPost, SentCandidate
 from bot.secrets import mask_url
 
-__all__ = ["DiscordAdapter", "DiscordFactory", "build_client", "classify_error"]
+__all__ = ["DiscordAdapter", "DiscordFactory", "build_client", "build_intents", "classify_error"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ UNAVAILABLE_REASONS: dict[int, str] = {
         "grant it Send Messages, Embed Links and, in threads, Send Messages in Threads"
     ),
     50083: "The thread is archived; unarchive it to get posts again",
+    50007: (
+        "Discord does not let the bot message this person (Cannot send messages to this "
+        "user): they left every server shared with the bot or turned off its direct "
+        "messages; /arxiv in the DM again resumes their subscriptions"
+    ),
 }
 """Discord error codes after which posting cannot work until someone acts."""
 
@@ -94,11 +100,22 @@ GATEWAY_REFUSALS: dict[int, str] = {
 
 def _gateway_failure(error: BaseException | None) -> str:
     """What to tell the user when the gateway connection ended before it was ready."""
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return PRIVILEGED_INTENT_MISSING  # only link previews ask for a privileged intent
     if isinstance(error, discord.ConnectionClosed) and error.code in GATEWAY_REFUSALS:
         return GATEWAY_REFUSALS[error.code]
     if isinstance(error, discord.LoginFailure):
         return GATEWAY_REFUSALS[4004]
     return f"Discord's gateway did not get ready: {error or 'timed out'}"
+
+
+def build_intents(settings: DiscordSettings) -> discord.Intents:
+    """Servers, and reactions (feedback; neither reaction intent is privileged); with
+    ``DISCORD_LINK_PREVIEWS=on`` also server messages and the privileged Message Content."""
+    intents = discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True)
+    if settings.link_previews:
+        intents |= preview_intents()
+    return intents
 
 
 def build_client(settings: DiscordSettings) -> discord.Client:
@@ -108,8 +125,7 @@ def build_client(settings: DiscordSettings) -> discord.Client:
     # The bot never joins voice channels: no warnings about voice libraries at start.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     options = {
-        # Reactions are feedback; neither reaction intent is privileged.
-        "intents": discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True),
+        "intents": build_intents(settings),
         "allowed_mentions": discord.AllowedMentions.none(),
     }
     if settings.sharded:
@@ -157,6 +173,9 @@ class DiscordAdapter:
         self.runner = CommandRunner(core, settings)
         self.tree = build_tree(self.client, self.runner)
         self._listen_for_reactions()
+        self.previewer = LinkPreviewer(core, self.client)
+        if settings.link_previews:
+            self.previewer.listen()
         self._connection: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._failure: ConfigError | None = None
@@ -304,7 +323,10 @@ class DiscordAdapter:
 
     def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
         parts = digest_parts(item, cards=cards) if isinstance(item, Digest) else post_parts(item)
-        return [OutgoingMessage(part.to_payload(), part.shows, part.in_thread) for part in parts]
+        return [
+            OutgoingMessage(part.to_payload(), part.shows, part.in_thread, part.cards)
+            for part in parts
+        ]
 
     async def send(
         self, channel: ChannelRef, message: OutgoingMessage, *, key: str, thread: str | None
@@ -315,7 +337,7 @@ class DiscordAdapter:
         thread_name = str(payload.pop("thread_name", "") or "arXiv")
         channel_id = int(channel.channel)
         target = channel_id
-        if thread is not None:
+        if thread is not None and channel.workspace != DM_WORKSPACE:  # no threads in DMs
             target = await self._thread_for(channel_id, int(thread), thread_name)
         missing = self._missing_permissions(target)
         if missing:

@@ -15,6 +15,9 @@ A paper card's "👍 relevant" / "👎 not for us" buttons (custom ids ``arxiv:f
 ``arxiv:fb:down``, a dynamic item, so they work after a restart) are feedback
 (docs/feedback.md): the click goes to :meth:`bot.adapter.Core.feedback` with the card's
 message id, and the clicker gets a private "Noted".
+
+In a direct message with the bot every subcommand works for that person alone: the DM
+is their own channel (:func:`channel_ref`), which they manage without any permission.
 """
 
 from __future__ import annotations
@@ -64,13 +67,8 @@ NEXTS_KEPT = 2000
 EDIT_WITHIN = 2.0
 """Seconds a Next click waits for its page before answering: Discord allows 3 for the
 message to be edited in place; a slower page comes as a new message after "thinking"."""
-DM_COMMANDS = ("search", "paper", "similar", "bib", "trending", "help")
 
 DONE_NOTE = "✅ Done; the answer is posted in the channel."
-DM_ONLY_NOTE = (
-    "In direct messages only /arxiv search, paper, similar, bib, trending and help work; "
-    "use /arxiv {name} in a server channel."
-)
 FAILED_NOTE = (
     "⚠️ Something went wrong on the bot's side. Try again; if it keeps failing, "
     "tell the bot's admin."
@@ -129,9 +127,6 @@ class CommandRunner:
             note = STRAY_OPTION_NOTE.format(option=stray.group(1), name=name)
             await interaction.response.send_message(note, ephemeral=True)
             return
-        if interaction.guild_id is None and name not in DM_COMMANDS:
-            await interaction.response.send_message(DM_ONLY_NOTE.format(name=name), ephemeral=True)
-            return
         allowed = self.can_manage(interaction)
         if manages and not allowed:
             await interaction.response.send_message(self.permission_note(), ephemeral=True)
@@ -153,6 +148,8 @@ class CommandRunner:
             await self._warn_if_unable_to_post(interaction)
 
     async def _warn_if_unable_to_post(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None:  # the person's DM with the bot: it can post there
+            return
         in_thread = isinstance(interaction.channel, discord.Thread)
         missing = missing_permissions(interaction.app_permissions, in_thread=in_thread)
         if missing:
@@ -213,9 +210,10 @@ class CommandRunner:
     # -- permissions
 
     def can_manage(self, interaction: discord.Interaction) -> bool:
-        """Manage Channels in this channel, or the role named by DISCORD_MANAGER_ROLE."""
+        """Manage Channels in this channel, or the role named by DISCORD_MANAGER_ROLE;
+        in a direct message with the bot, always: the person manages their own feed."""
         if interaction.guild_id is None:
-            return False
+            return True
         if interaction.permissions.manage_channels:
             return True
         member = interaction.user
@@ -335,8 +333,6 @@ class CommandRunner:
     async def subscription_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
-        if interaction.guild_id is None:
-            return []
         subscriptions = await self.core.channel_subscriptions(channel_ref(interaction))
         wanted = current.strip().lstrip("#").lower()
         choices = [
@@ -368,9 +364,16 @@ def _choice_name(text: str) -> str:
 
 
 def channel_ref(interaction: discord.Interaction) -> ChannelRef:
-    """Where the interaction happened: the server and the channel, thread or forum post."""
+    """Where the interaction happened: the server and the channel, thread or forum post.
+
+    In a direct message with the bot: the DM channel, under :data:`DM_WORKSPACE`. A
+    Discord account has one DM with the bot whichever servers it shares with it, so a
+    person's personal subscriptions are the same from every server (one account, one
+    feed); two accounts are two people."""
     channel = interaction.channel
     name = getattr(channel, "name", None) or ""
+    if interaction.guild_id is None:
+        name = f"DM with {interaction.user.name}"
     return ChannelRef(
         platform=PLATFORM,
         workspace=str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE,

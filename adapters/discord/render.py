@@ -39,6 +39,7 @@ from typing import Any
 
 import discord
 
+from bot.link_previews import first_sentence
 from bot.models import CommunitySignals, Digest, Paper, PaperPost, Reply, Snippet, Tone
 from bot.render import (
     ELLIPSIS,
@@ -94,6 +95,8 @@ __all__ = [
     "escape",
     "escape_code",
     "fit_message",
+    "link_preview_embed",
+    "link_preview_message",
     "message_fingerprint",
     "pack_embeds",
     "paper_buttons",
@@ -265,6 +268,8 @@ class DiscordPart:
     in_thread: bool = False
     thread_name: str = ""
     view: discord.ui.View | None = None
+    cards: tuple[str, ...] = ()
+    """Papers shown as full cards, delivered by another message (a digest's list)."""
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body of ``POST /channels/{id}/messages`` (no nonce yet): pings nobody.
@@ -508,6 +513,34 @@ def _revision_embed(post: PaperPost, *, timestamp: bool) -> discord.Embed:
     return embed
 
 
+PREVIEW_AUTHORS = 3
+PREVIEW_SENTENCE_CHARS = 400
+
+
+def link_preview_embed(post: PaperPost) -> discord.Embed:
+    """The compact card for a pasted arXiv link: the linked title, the first authors, the
+    abstract's first sentence; the id, primary category and submission date in the footer."""
+    paper = post.paper
+    lines = [_safe(author_line(paper.authors, PREVIEW_AUTHORS), COMPACT_CHARS)]
+    sentence = first_sentence(shown_abstract(paper), PREVIEW_SENTENCE_CHARS)
+    lines.append(_safe(sentence, PREVIEW_SENTENCE_CHARS))
+    footer = [f"arXiv:{paper.versioned_id}", paper.primary_category]
+    footer.append(f"submitted {format_date(paper.submitted)}")
+    embed = discord.Embed(
+        title=_title(paper),
+        url=paper.abs_url,
+        colour=ARXIV_RED,
+        description="\n".join(line for line in lines if line) or None,
+    )
+    embed.set_footer(text=_cut(clean(" · ".join(p for p in footer if p)), FOOTER_CHARS))
+    return embed
+
+
+def link_preview_message(posts: Sequence[PaperPost]) -> DiscordMessage:
+    """One message with the compact cards of ``posts`` (within every Discord limit)."""
+    return fit_message(embeds=[link_preview_embed(post) for post in posts])
+
+
 def paper_embed(
     post: PaperPost, *, budget: int = MAX_TOTAL, timestamp: bool = False
 ) -> discord.Embed:
@@ -680,8 +713,11 @@ def digest_parts(digest: Digest, *, cards: int) -> list[DiscordPart]:
         message = fit_message(escape(title) if first else "", [listing])
         parts.append(DiscordPart(message, every[start:stop], not first, thread_name))
     carded = posts[:cards]
+    shown = 0
     for group in pack_embeds(map(paper_embed, carded)):
-        parts.append(DiscordPart(DiscordMessage("", group), (), True, thread_name))
+        ids = every[shown : shown + len(group)]
+        shown += len(group)
+        parts.append(DiscordPart(DiscordMessage("", group), (), True, thread_name, cards=ids))
     return parts
 
 

@@ -22,6 +22,8 @@ class DiscordSettings(EnvSettings):
     shards: str = ""
     manager_role: str = ""
     api_url: str = DEFAULT_API_URL
+    link_previews: bool = False
+    """Preview pasted arXiv links; needs the privileged Message Content intent."""
 
     @field_validator("guild_id", mode="before")
     @classmethod

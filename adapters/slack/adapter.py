@@ -229,7 +229,8 @@ class SlackAdapter:
     def plan(self, item: PaperPost | Digest, *, cards: int) -> list[OutgoingMessage]:
         parts = digest_parts(item, cards=cards) if isinstance(item, Digest) else post_parts(item)
         return [
-            OutgoingMessage(part.message.to_payload(), part.shows, part.in_thread) for part in parts
+            OutgoingMessage(part.message.to_payload(), part.shows, part.in_thread, part.cards)
+            for part in parts
         ]
 
     async def send(
@@ -261,8 +262,8 @@ class SlackAdapter:
                 self._warned_scopes.add(channel.workspace)
                 log.warning(
                     "Slack: the app cannot read message history in workspace %s (%s); "
-                    "reinstall it with the channels:history and groups:history scopes, or a "
-                    "crash may repeat one message per channel",
+                    "reinstall it with the channels:history, groups:history and im:history "
+                    "scopes, or a crash may repeat one message per channel",
                     channel.workspace,
                     error.response.get("needed", "missing scope"),
                 )

@@ -16,6 +16,10 @@ message, and the "👍 relevant" / "👎 not for us" buttons of a paper card, go
 reaction carries can make the listener raise.
 
 Link previews: ``link_shared`` events go to :mod:`adapters.slack.unfurl`.
+
+Personal feeds: a command typed in a direct message acts on the person's own DM with the
+bot in that workspace (:class:`DirectMessages`); they manage it themselves, and its
+answers are visible to them alone.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -83,6 +89,7 @@ WORKING_CHARS = 200
 
 def register_listeners(app: AsyncApp, core: Core) -> None:
     """Route ``/arxiv``, the share and next buttons and the link buttons to ``core``."""
+    direct_messages = DirectMessages()
 
     @app.command(COMMAND)
     async def on_command(
@@ -108,7 +115,12 @@ def register_listeners(app: AsyncApp, core: Core) -> None:
             user=command.get("user_id"),
             progress=note if isinstance(parsed, _SLOW) else None,
         )
+        personal = _is_direct(command)
+        if personal:  # the person's own feed: their DM with the bot in this workspace
+            context = await direct_messages.context(client, context)
         reply = await core.execute(text, context)
+        if personal:  # nothing about a personal feed is announced to a DM's other member
+            reply = dataclasses.replace(reply, visibility=Visibility.PRIVATE)
         await _respond(respond, reply, share=text)
         if reply.file is not None:  # an export: a file upload in the channel
             await upload_reply_file(client, context.channel, reply.file, respond)
@@ -275,6 +287,56 @@ def _reaction_event(
         emoji=str(event.get("reaction") or ""),
         added=added,
     )
+
+
+DIRECT_MESSAGE = "directmessage"
+"""The ``channel_name`` Slack gives a slash command typed in a direct message."""
+IMS_KEPT = 10_000
+
+
+def _is_direct(command: dict[str, Any]) -> bool:
+    """A slash command typed in a direct message (an IM, ``D…``), with the bot or anyone."""
+    channel = str(command.get("channel_id") or "")
+    return channel.startswith("D") or command.get("channel_name") == DIRECT_MESSAGE
+
+
+class DirectMessages:
+    """Personal feeds: a command typed in any direct message acts on the person's own
+    DM with the bot in that workspace (``conversations.open``, scope ``im:write``), so
+    papers arrive where the bot can post and the person alone sees them. Two workspaces
+    have two IMs, even for the same person; Slack gives each (team, user) one IM."""
+
+    def __init__(self) -> None:
+        self._ims: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    async def context(self, client: AsyncWebClient, context: CommandContext) -> CommandContext:
+        """``context`` for the person's own DM with the bot; as it was (the IM the
+        command came from) when Slack does not open one."""
+        channel = context.channel
+        key = (channel.workspace, context.user)
+        im = self._ims.get(key)
+        if im is None and context.user:
+            try:
+                opened = await client.conversations_open(users=context.user)
+                im = str((opened.get("channel") or {}).get("id") or "") or None
+            except SlackApiError as error:
+                log.warning(
+                    "Slack: could not open a DM with %s in %s (%s); using the conversation "
+                    "the command came from (the app needs the im:write scope)",
+                    context.user,
+                    channel.workspace,
+                    error_code(error) or error,
+                )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("Slack: could not open a DM with %s: %s", context.user, error)
+            if im is not None:
+                self._ims[key] = im
+                while len(self._ims) > IMS_KEPT:
+                    self._ims.popitem(last=False)
+        ref = dataclasses.replace(
+            channel, channel=im or channel.channel, name=f"DM with {context.user}"
+        )
+        return dataclasses.replace(context, channel=ref, can_manage_channel=True)
 
 
 def _parsed(text: str) -> Command | None:

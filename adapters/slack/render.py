@@ -401,6 +401,8 @@ class SlackPart:
     message: SlackMessage
     shows: tuple[str, ...] = ()
     in_thread: bool = False
+    cards: tuple[str, ...] = ()
+    """Papers shown as full cards, delivered by another message (a digest's list)."""
 
 
 def post_parts(post: PaperPost) -> list[SlackPart]:
@@ -436,7 +438,7 @@ def digest_parts(digest: Digest, *, cards: int) -> list[SlackPart]:
         parts.append(SlackPart(SlackMessage(_fallback(note), tuple(blocks)), shows, True))
     for post in carded:
         card = replace(paper_card(post), thread=())
-        parts.append(SlackPart(card, in_thread=True))
+        parts.append(SlackPart(card, in_thread=True, cards=(post.paper.arxiv_id,)))
     return parts
 
 

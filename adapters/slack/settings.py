@@ -38,6 +38,8 @@ BOT_SCOPES = (
     "files:write",
     "links:read",
     "links:write",
+    "im:write",
+    "im:history",
 )
 """What the bot asks for: the slash command, posting, posting to public channels it has
 not joined, joining a public channel when Slack answers ``not_in_channel``, reading
@@ -45,7 +47,9 @@ back its own recent messages after a crash (public and private channels) so it n
 posts one twice, and the reactions on its paper posts (``reaction_added`` /
 ``reaction_removed`` events: feedback, docs/feedback.md), uploading exports
 (``/arxiv export``: ``files_upload_v2``), and arXiv links pasted in
-messages (``link_shared`` events, answered with ``chat.unfurl``: link previews). The manifest
+messages (``link_shared`` events, answered with ``chat.unfurl``: link previews), and
+personal feeds in direct messages (``conversations.open`` for the person's DM with the
+bot, and reading its own posts there back). The manifest
 (``deploy/slack-manifest.yml``) and the OAuth install flow use the same list."""
 
 READ_BACK_SCOPES = ("channels:history", "groups:history")

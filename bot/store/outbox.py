@@ -193,6 +193,12 @@ class Outbox:
                     first = message_id if first is None else first
                     for arxiv_id in message.shows:
                         shown_by.setdefault(arxiv_id, message_id)
+                    # Which papers each message shows, for feedback on it: a digest's
+                    # cards show a paper each, although its list delivers them.
+                    await conn.executemany(
+                        "INSERT OR IGNORE INTO outbox_papers (message_id, arxiv_id) VALUES (?, ?)",
+                        [(message_id, arxiv_id) for arxiv_id in (*message.shows, *message.cards)],
+                    )
                 assert first is not None, "a plan has at least one message"
                 cursor = await conn.executemany(
                     "UPDATE deliveries SET status = 'sending', message_id = ?"

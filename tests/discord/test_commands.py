@@ -9,7 +9,7 @@ from pathlib import Path
 import discord
 
 from adapters.discord.adapter import DiscordAdapter
-from adapters.discord.commands import DM_ONLY_NOTE, DONE_NOTE, FAILED_NOTE, SHARE_PREFIX
+from adapters.discord.commands import DONE_NOTE, FAILED_NOTE, SHARE_PREFIX
 from adapters.discord.permissions import INVITE_PERMISSIONS
 from bot.app import BotApp
 from bot.models import ChannelRef
@@ -177,22 +177,6 @@ async def test_errors_are_private_and_specific(
     bad = dispatch(discord_bot, slash(fake_discord, "unsubscribe", id=42))
     (missing,) = await answers(fake_discord, bad)
     assert missing.ephemeral and "42" in text_of(missing)
-
-
-async def test_direct_messages_allow_only_search_paper_and_help(
-    discord_bot: DiscordAdapter, fake_discord: FakeDiscord
-) -> None:
-    dm = "1200000000000000555"
-    refused = dispatch(
-        discord_bot, slash(fake_discord, "subscribe", channel=dm, guild=False, query="cat:cs.CV")
-    )
-    await wait_for(lambda: bool(fake_discord.interaction_responses(refused)))
-    (answer,) = fake_discord.interaction_responses(refused)
-    assert answer.data["content"] == DM_ONLY_NOTE.format(name="subscribe")
-
-    token = dispatch(discord_bot, slash(fake_discord, "help", channel=dm, guild=False))
-    (reply,) = await answers(fake_discord, token)
-    assert "subscribe" in text_of(reply)
 
 
 async def test_autocomplete_offers_this_channels_subscriptions_and_categories(

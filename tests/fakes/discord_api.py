@@ -56,7 +56,8 @@ nothing and answers the existing message (200). The window runs on
 
 Channels the fake was not told about are guild text channels the bot can post to.
 :meth:`FakeDiscord.set_channel` describes others: deleted (404, code 10003), not visible
-(403, 50001) or without Send Messages (403, 50013).
+(403, 50001) or without Send Messages (403, 50013); :meth:`FakeDiscord.set_dm` a direct
+message with the bot (no threads there: 400, 50024), closed ones answering 403, 50007.
 
 Scripted trouble per route, consumed one request at a time in the order scripted:
 :meth:`FakeDiscord.fail_next`, :meth:`FakeDiscord.rate_limit_next` and
@@ -125,6 +126,7 @@ ERRORS = {
     10062: "Unknown interaction",
     50001: "Missing Access",
     50013: "Missing Permissions",
+    50007: "Cannot send messages to this user",
     50024: "Cannot execute action on this channel type",
     50035: "Invalid Form Body",
     40060: "Interaction has already been acknowledged.",
@@ -212,6 +214,8 @@ class _Channel:
     visible: bool = True
     can_send: bool = True
     can_read_history: bool = True
+    closed_dm: bool = False
+    """A DM whose person no longer takes the bot's messages (403, 50007)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -368,6 +372,13 @@ class FakeDiscord:
             can_send=can_send,
             can_read_history=can_read_history,
         )
+
+    def set_dm(self, channel_id: str | int, *, closed: bool = False) -> None:
+        """Describe the bot's direct message channel (type 1, no server) with one person;
+        a ``closed`` one (they blocked the bot, or share no server with it any more)
+        answers posts with 403, code 50007 "Cannot send messages to this user"."""
+        self.set_channel(channel_id, type=1, guild_id=None, name="")
+        self._channel(str(channel_id)).closed_dm = closed
 
     def channel_overrides(self, channel_id: str | int, **fields: Any) -> None:
         """Fields to put in the channel's object as given (``permission_overwrites``...)."""
@@ -1090,6 +1101,8 @@ class FakeDiscord:
             return _error(403, 50001)
         if sending and not channel.can_send:
             return _error(403, 50013)
+        if sending and channel.closed_dm:
+            return _error(403, 50007)
         return None
 
     # -- handlers: (request, body) -> (status, JSON)
@@ -1245,7 +1258,7 @@ class FakeDiscord:
             return _error(404, 10008)
         payload = body if isinstance(body, dict) else {}
         parent_type = self._channel(channel_id).type
-        if parent_type in (10, 11, 12):  # no threads in a thread (or a forum post)
+        if parent_type in (1, 3, 10, 11, 12):  # none in a DM, a thread (or a forum post)
             return _error(400, 50024)
         existing = self._channels.get(message.id)
         if existing is not None and existing.type in (10, 11, 12):

@@ -24,7 +24,13 @@ parameters, ``Authorization: Bearer xoxb-...``, JSON answers ``{"ok": true, ...}
   ``include_all_metadata``;
 * ``conversations.replies``: a thread (``ts`` of its parent or of any reply), parent
   first, then the replies in order (``thread_not_found`` for an unknown ``ts``);
-* ``conversations.join``: makes the bot a member of the channel;
+* ``conversations.join``: makes the bot a member of the channel (an IM, ``D...``, cannot
+  be joined: ``method_not_supported_for_channel_type``);
+* ``conversations.open`` (``users`` = one user id; scope ``im:write``): the bot's direct
+  message with that user in the calling token's team, ``D...`` (:meth:`FakeSlack.im_id`),
+  the same id each time; ``user_not_found`` without a user. The bot can post to and read
+  an IM opened this way (or described with :meth:`FakeSlack.set_im`); any other ``D...``
+  (a DM between two people) answers ``channel_not_found``, as Slack does;
 * ``files.getUploadURLExternal``, ``POST /upload/v1/<file id>`` and
   ``files.completeUploadExternal``: a ``files_upload_v2`` upload (``files:write``), kept
   as :class:`UploadedFile` (:meth:`FakeSlack.files`);
@@ -380,6 +386,18 @@ class FakeSlack:
     ) -> None:
         """Describe a channel; channels not described are public, with the bot able to post."""
         self._channels[channel] = _Channel(private=private, member=member, archived=archived)
+
+    @staticmethod
+    def im_id(user: str, team: str = TEAM_ID) -> str:
+        """The ``D...`` id of the bot's direct message with ``user`` in ``team``: one per
+        (team, user), so the same person has a different IM in each workspace."""
+        return f"D{team.removeprefix('T')}{user.removeprefix('U')}"
+
+    def set_im(self, user: str, team: str = TEAM_ID) -> str:
+        """Open the bot's IM with ``user`` (as ``conversations.open`` does); its id."""
+        channel = self.im_id(user, team)
+        self._channels[channel] = _Channel(private=True, member=True)
+        return channel
 
     def is_member(self, channel: str) -> bool:
         return self._channels.get(channel, _Channel()).member
@@ -866,6 +884,8 @@ class FakeSlack:
             return "links:write"
         if method.startswith("files."):
             return "files:write"
+        if method == "conversations.open":
+            return "im:write"
         if method not in _HISTORY_METHODS:
             return None
         channel = str(params.get("channel") or "")
@@ -907,7 +927,7 @@ class FakeSlack:
         return self._home
 
     def _channel_error(self, channel: Any) -> str | None:
-        if not channel:
+        if not channel or _unopened_im(self._channels, str(channel)):
             return "channel_not_found"
         state = self._channels.get(str(channel), _Channel())
         if state.archived:
@@ -919,7 +939,9 @@ class FakeSlack:
     def _read_error(self, channel: str) -> str | None:
         """Why the bot cannot read ``channel``'s history (archived ones can be read)."""
         state = self._channels.get(channel, _Channel())
-        if not channel or (state.private and not state.member):
+        if not channel or _unopened_im(self._channels, channel):
+            return "channel_not_found"
+        if state.private and not state.member:
             return "channel_not_found"  # a private channel the bot is not in is invisible
         return None if state.member else "not_in_channel"
 
@@ -1118,10 +1140,24 @@ class FakeSlack:
         )
         return {"ok": True}
 
+    def _open(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1:  # group DMs (several users) are not faked
+            return {"ok": False, "error": "user_not_found" if not users else "not_implemented"}
+        channel = self.im_id(users[0], team.id)
+        already = channel in self._channels
+        self.set_im(users[0], team.id)
+        answer: dict[str, Any] = {"ok": True, "channel": {"id": channel}}
+        if already:
+            answer.update(no_op=True, already_open=True)
+        return answer
+
     def _join(self, params: dict[str, Any], team: _Team) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if str(channel).startswith("D"):
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
         state = self._channels.setdefault(str(channel), _Channel())
         if state.archived:
             return {"ok": False, "error": "is_archived"}
@@ -1284,6 +1320,11 @@ class FakeSlack:
             acked.cancel()
 
 
+def _unopened_im(channels: dict[str, _Channel], channel: str) -> bool:
+    """A direct message the bot is not part of (one between two people)."""
+    return channel.startswith("D") and channel not in channels
+
+
 _Method = Callable[[FakeSlack, dict[str, Any], _Team], dict[str, Any]]
 
 _METHODS: dict[str, tuple[_Method, _Auth]] = {
@@ -1293,6 +1334,7 @@ _METHODS: dict[str, tuple[_Method, _Auth]] = {
     "files.getUploadURLExternal": (FakeSlack._get_upload_url, "bot"),
     "files.completeUploadExternal": (FakeSlack._complete_upload, "bot"),
     "conversations.join": (FakeSlack._join, "bot"),
+    "conversations.open": (FakeSlack._open, "bot"),
     "chat.unfurl": (FakeSlack._unfurl, "bot"),
     "conversations.history": (FakeSlack._history, "bot"),
     "conversations.replies": (FakeSlack._replies, "bot"),

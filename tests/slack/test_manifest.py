@@ -24,6 +24,11 @@ ALLOWED_KEYS = {
     ("display_information",): {"name", "description", "background_color", "long_description"},
     ("features",): {"app_home", "bot_user", "shortcuts", "slash_commands", "unfurl_domains"},
     ("features", "bot_user"): {"display_name", "always_online"},
+    ("features", "app_home"): {
+        "home_tab_enabled",
+        "messages_tab_enabled",
+        "messages_tab_read_only_enabled",
+    },
     ("oauth_config",): {"redirect_urls", "scopes", "token_management_enabled"},
     ("oauth_config", "scopes"): {"bot", "user", "bot_optional", "user_optional"},
     ("settings",): {
