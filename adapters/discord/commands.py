@@ -28,15 +28,16 @@ import hashlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, cast
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 
+from adapters.discord.buttons import DynamicButton, dynamic_button
 from adapters.discord.files import attachment
 from adapters.discord.permissions import missing_permissions, missing_text
-from adapters.discord.render import CITE_PREFIX, FEEDBACK_PREFIX, reply_message
+from adapters.discord.render import CITE_PREFIX, FEEDBACK_BUTTONS, FEEDBACK_PREFIX, reply_message
 from adapters.discord.settings import DiscordSettings
 from bot.adapter import CommandContext, Core
 from bot.categories import ALL_CATEGORIES, category_name
@@ -49,6 +50,7 @@ __all__ = [
     "PLATFORM",
     "ArxivGroup",
     "CommandRunner",
+    "make_cite_button",
     "make_feedback_button",
     "make_next_button",
     "make_share_button",
@@ -195,11 +197,11 @@ class CommandRunner:
             return None
         items: list[discord.ui.Item[Any]] = []
         if share and (reply.papers or reply.posts):
-            button = cast(Callable[[str], discord.ui.Item[Any]], self.share_button)
-            items.append(button(self.remember_share(share)))
+            items.append(self.share_button(self.remember_share(share)))
         if reply.more:
-            make = cast(Callable[[str, int], discord.ui.Item[Any]], self.next_button)
-            items.append(make(self.remember_next(reply.more), _page_of(reply.more)))
+            items.append(
+                self.next_button(f"{self.remember_next(reply.more)}:{_page_of(reply.more)}")
+            )
         if not items:
             return None
         view = discord.ui.View(timeout=None)
@@ -394,160 +396,68 @@ def with_category(query: str, category: str | None) -> str:
     return f"{query} AND {scope}" if len(query.split()) == 1 else f"({query}) AND {scope}"
 
 
-ShareItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
-
-
-def make_share_button(runner: CommandRunner) -> type[ShareItem]:
-    """The "Share in channel" button class, bound to ``runner``.
-
-    A dynamic item needs no view kept alive: discord.py matches the custom id against
-    the template on every click. The id holds a key for the command's text, which is
-    kept in memory, so after a restart the button says to run the search again.
-    """
-
-    class ShareButton(
-        discord.ui.DynamicItem[discord.ui.Button[Any]],
-        template=re.escape(SHARE_PREFIX) + r"(?P<key>[0-9a-f]+)",
-    ):
-        def __init__(self, key: str) -> None:
-            super().__init__(
-                discord.ui.Button(
-                    label="Share in channel",
-                    style=discord.ButtonStyle.secondary,
-                    custom_id=SHARE_PREFIX + key,
-                )
-            )
-            self.key = key
-
-        @classmethod
-        async def from_custom_id(
-            cls,
-            interaction: discord.Interaction,
-            item: discord.ui.Item[Any],
-            match: re.Match[str],
-        ) -> ShareButton:
-            return cls(match["key"])
-
-        async def callback(self, interaction: discord.Interaction) -> None:
-            await runner.share(interaction, self.key)
-
-    return ShareButton
-
-
-NextItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
-
-
 def _page_of(text: str) -> int:
     """The ``--page`` a command asks for (1 without one)."""
     found = _PAGE.search(text)
     return int(found[1]) if found else 1
 
 
-def make_next_button(runner: CommandRunner) -> type[NextItem]:
-    """The "Next" button class, bound to ``runner``: a dynamic item like the share
-    button, its custom id ``arxiv:next:<key>:<page>``."""
-
-    class NextButton(
-        discord.ui.DynamicItem[discord.ui.Button[Any]],
-        template=re.escape(NEXT_PREFIX) + r"(?P<key>[0-9a-f]+):(?P<page>[0-9]{1,3})",
-    ):
-        def __init__(self, key: str, page: int) -> None:
-            super().__init__(
-                discord.ui.Button(
-                    label="Next",
-                    style=discord.ButtonStyle.primary,
-                    custom_id=f"{NEXT_PREFIX}{key}:{page}",
-                )
-            )
-            self.key = key
-            self.page = page
-
-        @classmethod
-        async def from_custom_id(
-            cls,
-            interaction: discord.Interaction,
-            item: discord.ui.Item[Any],
-            match: re.Match[str],
-        ) -> NextButton:
-            return cls(match["key"], int(match["page"]))
-
-        async def callback(self, interaction: discord.Interaction) -> None:
-            await runner.next_page(interaction, self.key, self.page)
-
-    return NextButton
+def make_share_button(runner: CommandRunner) -> type[DynamicButton]:
+    """The "Share in channel" button class, bound to ``runner``: ``button(key)``. The key
+    stands for the command's text, which is kept in memory, so after a restart the button
+    says to run the search again."""
+    return dynamic_button(
+        "ShareButton",
+        SHARE_PREFIX,
+        r"(?P<key>[0-9a-f]+)",
+        label="Share in channel",
+        on_click=lambda interaction, match: runner.share(interaction, match["key"]),
+    )
 
 
-FeedbackItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+def make_next_button(runner: CommandRunner) -> type[DynamicButton]:
+    """The "Next" button class, bound to ``runner``: ``button(f"{key}:{page}")``, its
+    custom id ``arxiv:next:<key>:<page>``."""
+    return dynamic_button(
+        "NextButton",
+        NEXT_PREFIX,
+        r"(?P<key>[0-9a-f]+):(?P<page>[0-9]{1,3})",
+        label="Next",
+        style=discord.ButtonStyle.primary,
+        on_click=lambda interaction, match: runner.next_page(
+            interaction, match["key"], int(match["page"])
+        ),
+    )
 
 
-def make_feedback_button(runner: CommandRunner) -> type[FeedbackItem]:
-    """The feedback buttons' class, bound to ``runner``: a dynamic item answering the
-    custom ids ``arxiv:fb:up`` and ``arxiv:fb:down`` that paper cards carry."""
-
-    class FeedbackButton(
-        discord.ui.DynamicItem[discord.ui.Button[Any]],
-        template=re.escape(FEEDBACK_PREFIX) + r"(?P<direction>up|down)",
-    ):
-        def __init__(self, direction: str) -> None:
-            up = direction == "up"
-            super().__init__(
-                discord.ui.Button(
-                    label="👍 relevant" if up else "👎 not for us",
-                    style=discord.ButtonStyle.secondary,
-                    custom_id=FEEDBACK_PREFIX + ("up" if up else "down"),
-                )
-            )
-            self.emoji = "+1" if up else "-1"
-
-        @classmethod
-        async def from_custom_id(
-            cls,
-            interaction: discord.Interaction,
-            item: discord.ui.Item[Any],
-            match: re.Match[str],
-        ) -> FeedbackButton:
-            return cls(match["direction"])
-
-        async def callback(self, interaction: discord.Interaction) -> None:
-            await runner.feedback(interaction, self.emoji)
-
-    return FeedbackButton
+_FEEDBACK_LABELS = {direction: label for label, direction in FEEDBACK_BUTTONS}
+_FEEDBACK_EMOJIS = {"up": "+1", "down": "-1"}
 
 
-CiteItem = discord.ui.DynamicItem[discord.ui.Button[Any]]
+def make_feedback_button(runner: CommandRunner) -> type[DynamicButton]:
+    """The feedback buttons' class, bound to ``runner``: answers the custom ids
+    ``arxiv:fb:up`` and ``arxiv:fb:down`` that paper cards carry."""
+    return dynamic_button(
+        "FeedbackButton",
+        FEEDBACK_PREFIX,
+        r"(?P<direction>up|down)",
+        label=lambda match: _FEEDBACK_LABELS[match["direction"]],
+        on_click=lambda interaction, match: runner.feedback(
+            interaction, _FEEDBACK_EMOJIS[match["direction"]]
+        ),
+    )
 
 
-def make_cite_button(runner: CommandRunner) -> type[CiteItem]:
-    """The "Cite" button's class, bound to ``runner``: a dynamic item answering the
-    custom id ``arxiv:cite:<arXiv id>`` that paper cards carry."""
-
-    class CiteButton(
-        discord.ui.DynamicItem[discord.ui.Button[Any]],
-        template=re.escape(CITE_PREFIX) + r"(?P<arxiv_id>[A-Za-z0-9./-]{1,80})",
-    ):
-        def __init__(self, arxiv_id: str) -> None:
-            super().__init__(
-                discord.ui.Button(
-                    label="Cite",
-                    style=discord.ButtonStyle.secondary,
-                    custom_id=CITE_PREFIX + arxiv_id,
-                )
-            )
-            self.arxiv_id = arxiv_id
-
-        @classmethod
-        async def from_custom_id(
-            cls,
-            interaction: discord.Interaction,
-            item: discord.ui.Item[Any],
-            match: re.Match[str],
-        ) -> CiteButton:
-            return cls(match["arxiv_id"])
-
-        async def callback(self, interaction: discord.Interaction) -> None:
-            await runner.cite(interaction, self.arxiv_id)
-
-    return CiteButton
+def make_cite_button(runner: CommandRunner) -> type[DynamicButton]:
+    """The "Cite" button's class, bound to ``runner``: answers the custom id
+    ``arxiv:cite:<arXiv id>`` that paper cards carry."""
+    return dynamic_button(
+        "CiteButton",
+        CITE_PREFIX,
+        r"(?P<arxiv_id>[A-Za-z0-9./-]{1,80})",
+        label="Cite",
+        on_click=lambda interaction, match: runner.cite(interaction, match["arxiv_id"]),
+    )
 
 
 _QUERY = 'arXiv query, e.g. ti:"diffusion model" AND cat:cs.CV, or words to find anywhere'
