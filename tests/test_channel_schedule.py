@@ -493,3 +493,15 @@ async def test_schedule_and_status_commands(settings: Settings) -> None:
         member = CommandContext(here.channel, can_manage_channel=False)
         refused = await app.execute("/arxiv schedule daily 07:00", member)
         assert refused.tone is Tone.ERROR
+
+
+async def test_the_same_schedule_again_keeps_a_due_post_due(settings: Settings) -> None:
+    here = CommandContext(ChannelRef("console", "local", "lab", "lab"))
+    clock = SettableClock(datetime(2026, 11, 30, 6, tzinfo=UTC))  # 07:00 in Berlin
+    async with BotApp(settings, clock=clock) as app:
+        await app.execute("/arxiv schedule daily 09:00 Europe/Berlin", here)
+        clock.now = datetime(2026, 11, 30, 10, tzinfo=UTC)  # 11:00: today's post is due
+        again = await app.execute("/arxiv schedule daily 09:00 Europe/Berlin", here)
+        assert "next post Mon 30 Nov 09:00 CET" in again.title  # still due: goes out now
+        other = await app.execute("/arxiv schedule daily 10:00 Europe/Berlin", here)
+        assert "next post Tue 1 Dec 10:00 CET" in other.title  # a new time counts from now

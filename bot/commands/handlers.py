@@ -515,7 +515,12 @@ class CommandHandler:
             )
         channel_id, was_paused = await self._managed_channel(context)
         schedule = schedule.with_default_zone(self._settings.timezone)
+        before = await self._store.get_channel(channel_id)
         first = None if schedule.asap else schedule.next_post(self._clock())
+        if not schedule.asap and before.schedule == schedule.canonical and before.next_post_at:
+            # The same schedule again: a post that is due (say, missed while the channel
+            # was paused) still goes out now, not a period later.
+            first = before.next_post_at
         await self._store.set_channel_schedule(channel_id, schedule.canonical, first)
         channel = await self._store.get_channel(channel_id)
         lines = (
