@@ -44,7 +44,6 @@ import gc
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.launcher import Launcher
 from bot.delivery import Dispatcher
 from bot.enqueue import Enqueuer
 from bot.harvest import Harvester
@@ -326,41 +326,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# Linux carries a process's peak RSS (ru_maxrss) over to the children it starts, so the
-# children are started by a small launcher process started before the corpus is built.
-_LAUNCHER = """
-import json, subprocess, sys
-for line in sys.stdin:
-    done = subprocess.run(json.loads(line), capture_output=True, text=True)
-    print(json.dumps([done.returncode, done.stdout, done.stderr]), flush=True)
-"""
-
-
-class Launcher:
-    """Runs commands in a lean process of its own; see :data:`_LAUNCHER`."""
-
-    def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def run(self, command: Sequence[str]) -> str:
-        """Run ``command``; its standard output (its error output too if it failed)."""
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(list(command)) + "\n")
-        self._process.stdin.flush()
-        code, out, err = json.loads(self._process.stdout.readline())
-        if code != 0:
-            raise SystemExit(f"{' '.join(command[:4])} ... failed ({code}):\n{err}")
-        return str(out)
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=30)
+def run_child(launcher: Launcher, command: Sequence[str]) -> str:
+    """Run ``command`` through the lean launcher (Linux hands a parent's peak RSS down to
+    its children); its standard output, or exit with its error output if it failed."""
+    done = launcher.run(command)
+    if done.code != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed ({done.code}):\n{done.stderr}")
+    return done.stdout
 
 
 def main(argv: Sequence[str]) -> int:
@@ -411,7 +383,7 @@ def run_all(options: argparse.Namespace, launcher: Launcher) -> int:
                         *("--oai-url", oai.url),
                         *(("--child-channels", str(spread)) if spread is not None else ()),
                     ]
-                    result = json.loads(launcher.run(command).strip().splitlines()[-1])
+                    result = json.loads(run_child(launcher, command).strip().splitlines()[-1])
                     result["oai_requests"] = oai.request_count - oai_before
                     result["api_requests"] = len(api.requests) - api_before
                     results.append(result)

@@ -37,43 +37,24 @@ This is a script that prints figures, not a test: pytest only collects ``tests/`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 
 from bot.models import Paper
 from bot.ranking import PaperFeedback, Ranking, rank
+from tests.recording import real_papers
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "abstracts.json"
 LIKED, DISLIKED, PER_TOPIC = 12, 4, 8
 
 
 def load_abstracts() -> tuple[list[Paper], dict[str, str]]:
     """The real papers of ``tests/data/abstracts.json`` and each one's topic."""
-    papers: list[Paper] = []
-    topics: dict[str, str] = {}
-    for record in json.loads(DATA.read_text())["papers"]:
-        submitted = datetime.fromisoformat(record["submitted"])
-        papers.append(
-            Paper(
-                arxiv_id=record["id"],
-                version=1,
-                title=record["title"],
-                authors=(),
-                abstract=record["abstract"],
-                categories=tuple(record["categories"]),
-                submitted=submitted,
-                updated=submitted,
-            )
-        )
-        topics[record["id"]] = record["topic"]
-    return papers, topics
+    found = real_papers()
+    return [paper for paper, _ in found], {paper.arxiv_id: topic for paper, topic in found}
 
 
 def precision_at(ranking: Ranking, topics: dict[str, str], topic: str, k: int = 5) -> float:

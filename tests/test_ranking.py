@@ -6,14 +6,12 @@ The abstracts in ``tests/data/abstracts.json`` are real arXiv papers of six arch
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -31,33 +29,16 @@ from bot.ranking import (
     rank,
     strength_for,
 )
+from tests.recording import real_papers
 
-DATA = Path(__file__).parent / "data" / "abstracts.json"
 T0 = datetime(2025, 6, 16, tzinfo=UTC)
 
 
 @cache
 def _corpus() -> tuple[tuple[Paper, ...], dict[str, str]]:
     """The real papers, and each one's topic."""
-    document = json.loads(DATA.read_text())
-    papers: list[Paper] = []
-    topics: dict[str, str] = {}
-    for record in document["papers"]:
-        submitted = datetime.fromisoformat(record["submitted"])
-        papers.append(
-            Paper(
-                arxiv_id=record["id"],
-                version=1,
-                title=record["title"],
-                authors=(),
-                abstract=record["abstract"],
-                categories=tuple(record["categories"]),
-                submitted=submitted,
-                updated=submitted,
-            )
-        )
-        topics[record["id"]] = record["topic"]
-    return tuple(papers), topics
+    found = real_papers()
+    return tuple(paper for paper, _ in found), {paper.arxiv_id: topic for paper, topic in found}
 
 
 def _by_topic() -> dict[str, list[Paper]]:

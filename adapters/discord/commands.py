@@ -94,6 +94,16 @@ FEEDBACK_NOT_COUNTED = "This post no longer takes feedback (it may be too old)."
 _PAGE = re.compile(r"(?:^|\s)--page[ =]+(\d{1,3})(?!\S)")
 
 
+def _remember(kept: OrderedDict[str, str], text: str, most: int) -> str:
+    """A short key for ``text`` in ``kept``, which holds the ``most`` newest."""
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    kept[key] = text
+    kept.move_to_end(key)
+    while len(kept) > most:
+        kept.popitem(last=False)
+    return key
+
+
 class CommandRunner:
     """Runs the core's commands for interactions and answers them."""
 
@@ -239,12 +249,7 @@ class CommandRunner:
 
     def remember_share(self, text: str) -> str:
         """A short key for ``text``, kept for the share button (custom ids hold 100)."""
-        key = hashlib.sha256(text.encode()).hexdigest()[:20]
-        self._shares[key] = text
-        self._shares.move_to_end(key)
-        while len(self._shares) > SHARES_KEPT:
-            self._shares.popitem(last=False)
-        return key
+        return _remember(self._shares, text, SHARES_KEPT)
 
     async def share(self, interaction: discord.Interaction, key: str) -> None:
         text = self._shares.get(key)
@@ -289,12 +294,7 @@ class CommandRunner:
 
     def remember_next(self, text: str) -> str:
         """A short key for the next page's command ``text``, for the Next button."""
-        key = hashlib.sha256(text.encode()).hexdigest()[:20]
-        self._nexts[key] = text
-        self._nexts.move_to_end(key)
-        while len(self._nexts) > NEXTS_KEPT:
-            self._nexts.popitem(last=False)
-        return key
+        return _remember(self._nexts, text, NEXTS_KEPT)
 
     async def next_page(self, interaction: discord.Interaction, key: str, page: int) -> None:
         """Run the command behind a Next button for whoever clicked it, as a slash command

@@ -301,6 +301,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if answer is None:
             return  # the server is stopping
+        self.send_answer(answer, script)
+
+    def send_answer(self, answer: Answer, script: Script | None) -> None:
+        """Write ``answer`` as the server's scripted trouble says (trickle, cut ...)."""
         status, headers, body = answer
         try:
             self.send_response(status)
@@ -309,6 +313,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()
-            fake._write_body(self.wfile.write, body, script)
+            self.server.fake._write_body(self.wfile.write, body, script)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout under test)
