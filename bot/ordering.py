@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from bot.errors import ArxivBotError, StorageError
 from bot.models import Paper, Subscription
-from bot.query import And, AndNot, Node, Or, Query, Term, parse_query
-from bot.ranking import strength_for
+from bot.query import Query, parse_query
+from bot.ranking import reads_text, strength_for
 from bot.store import Channel, Store
 from bot.store.deliveries import DeliveryQueue
 from bot.store.feedback import RatedPaper
@@ -126,7 +126,7 @@ class PaperOrderer:
         )
         # Abstracts only when something reads them: a query of only authors and
         # categories gives every paper the same strength, and then the date decides.
-        abstracts = model or any(_names_text(query.root) for query in queries)
+        abstracts = model or reads_text(queries)
         keys: dict[str, _Key] = {}
         papers: list[Paper] = []
         for start in range(0, len(ids), size):
@@ -183,20 +183,6 @@ def _queries(subscriptions: Iterable[Subscription]) -> list[Query]:
         except ArxivBotError:  # stored before a grammar change: it just adds no strength
             log.debug("subscription #%s: query no longer parses", subscription.id)
     return queries
-
-
-def _names_text(node: Node) -> bool:
-    """Whether a query holds a positive text term, which match strength looks for (as
-    :mod:`bot.ranking.strength` reads queries)."""
-    match node:
-        case Term(field=field):
-            return field in ("ti", "abs", "all")
-        case And(children=children) | Or(children=children):
-            return any(_names_text(child) for child in children)
-        case AndNot(left=left):
-            return _names_text(left)
-        case _:
-            return False
 
 
 def _keys(papers: Iterable[Paper], strength: Callable[[Paper], int]) -> dict[str, _Key]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import NoReturn
@@ -198,6 +198,11 @@ class Query:
         paper belongs to the set of every category it is listed in, cross-lists included.
         """
         return _scope(self.root)
+
+    def positive_terms(self, fields: Collection[str]) -> Iterator[Term]:
+        """The query's terms in ``fields`` that a match may rest on, in order: every
+        one but those on the right side of an ``ANDNOT``."""
+        return _positive_terms(self.root, frozenset(fields))
 
     def leaves(self) -> Iterator[Term | Category]:
         """Every term and category of the query, left to right (negated ones included)."""
@@ -612,6 +617,19 @@ def _canonical_term(term: Term) -> str:
 
 
 # -- analysis ------------------------------------------------------------------------
+
+
+def _positive_terms(node: Node, fields: frozenset[str]) -> Iterator[Term]:
+    match node:
+        case Term(field=field) if field in fields:
+            yield node
+        case And(children=children) | Or(children=children):
+            for child in children:
+                yield from _positive_terms(child, fields)
+        case AndNot(left=left):
+            yield from _positive_terms(left, fields)
+        case _:
+            return
 
 
 def _scope(node: Node) -> frozenset[str] | None:

@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,6 +27,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.models import Paper
+from bot.sources.retry_after import retry_after
 from bot.tldr_settings import (
     DEFAULT_BUDGET,
     DEFAULT_TIMEOUT,
@@ -411,7 +411,8 @@ class TldrMaker:
         status = exc.status_code
         log.warning("TL;DR of %s: the endpoint answered HTTP %s", paper.arxiv_id, status)
         if status == 429:
-            wait = _retry_after(exc.response.headers.get("retry-after"), self._pause_seconds)
+            wait = retry_after(exc.response.headers.get("retry-after"))
+            wait = self._pause_seconds if wait is None else wait
             self._pause(min(wait, MAX_RETRY_AFTER), "rate limited (HTTP 429)")
         elif status in (401, 403, 404):
             # Settings to fix, not a passing hiccup: no point asking again soon.
@@ -423,18 +424,3 @@ class TldrMaker:
         if until > self._paused_until:
             self._paused_until = until
             log.warning("TL;DRs paused for %.0fs: %s", seconds, why)
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    """``Retry-After`` in seconds (a number or an HTTP date), ``default`` when unreadable."""
-    if not value:
-        return default
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(moment.timestamp() - time.time(), 0.0)

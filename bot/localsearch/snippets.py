@@ -10,10 +10,10 @@ marked), cut to :data:`SNIPPET_CHARS` around its first mark.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from bot.models import Snippet
-from bot.query import And, AndNot, Node, Or, Query, Term
+from bot.query import Query
 from bot.tex import readable
 from bot.textproc import stem, words
 
@@ -25,23 +25,9 @@ _WORD = re.compile(r"[^\W_]+")
 _SNIPPET_FIELDS = frozenset({"abs", "all"})
 
 
-def query_stems(query: Query, fields: Iterable[str] = _SNIPPET_FIELDS) -> frozenset[str]:
+def query_stems(query: Query, fields: Collection[str] = _SNIPPET_FIELDS) -> frozenset[str]:
     """The stems ``query`` looks for in ``fields`` (negated terms left out)."""
-    wanted = frozenset(fields)
-    return frozenset(_positive_stems(query.root, wanted))
-
-
-def _positive_stems(node: Node, fields: frozenset[str]) -> Iterable[str]:
-    match node:
-        case Term(field=field, words=found) if field in fields:
-            yield from (stem(word) for word in found)
-        case And(children=children) | Or(children=children):
-            for child in children:
-                yield from _positive_stems(child, fields)
-        case AndNot(left=left):
-            yield from _positive_stems(left, fields)
-        case _:
-            return
+    return frozenset(stem(word) for term in query.positive_terms(fields) for word in term.words)
 
 
 def snippet(abstract: str, stems: frozenset[str], *, width: int = SNIPPET_CHARS) -> Snippet:

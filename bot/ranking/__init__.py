@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bot.ranking.fallback import Strength, fallback_order
-from bot.ranking.strength import MatchStrength, match_strength, strength_for
+from bot.ranking.strength import MatchStrength, match_strength, reads_text, strength_for
 
 if TYPE_CHECKING:
     from bot.ranking.model import (
@@ -57,6 +57,7 @@ __all__ = [
     "fallback_order",
     "match_strength",
     "rank",
+    "reads_text",
     "split_feedback",
     "strength_for",
 ]

@@ -15,14 +15,14 @@ categories gives every paper :attr:`MatchStrength.NONE`, so the order is newest 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from bot.matcher import FieldIndex, PaperText
 from bot.models import Paper
-from bot.query import And, AndNot, Node, Or, Query, Term
+from bot.query import Query
 from bot.textproc import stem
 
-__all__ = ["MatchStrength", "match_strength", "strength_for"]
+__all__ = ["MatchStrength", "match_strength", "reads_text", "strength_for"]
 
 _TEXT_FIELDS = frozenset({"ti", "abs", "all"})
 
@@ -35,24 +35,11 @@ class MatchStrength(enum.IntEnum):
     TITLE = 2
 
 
-def _positive_terms(node: Node) -> Iterator[Term]:
-    match node:
-        case Term(field=field) if field in _TEXT_FIELDS:
-            yield node
-        case And(children=children) | Or(children=children):
-            for child in children:
-                yield from _positive_terms(child)
-        case AndNot(left=left):
-            yield from _positive_terms(left)
-        case _:
-            return
-
-
 def _phrases(queries: Iterable[Query]) -> tuple[tuple[str, ...], ...]:
     """Each distinct positive text term of the queries, as a tuple of stems."""
     found: dict[tuple[str, ...], None] = {}
     for query in queries:
-        for term in _positive_terms(query.root):
+        for term in query.positive_terms(_TEXT_FIELDS):
             phrase = tuple(stem(word) for word in term.words)
             if phrase:
                 found[phrase] = None
@@ -79,6 +66,12 @@ def _strength(paper: Paper, phrases: tuple[tuple[str, ...], ...]) -> MatchStreng
 def match_strength(paper: Paper, queries: Iterable[Query]) -> MatchStrength:
     """The strongest match of any of ``queries`` (a channel's subscriptions) in ``paper``."""
     return _strength(paper, _phrases(queries))
+
+
+def reads_text(queries: Iterable[Query]) -> bool:
+    """Whether ``queries`` hold a text term, so that match strength reads the papers'
+    titles and abstracts (without one, every paper has :attr:`MatchStrength.NONE`)."""
+    return bool(_phrases(queries))
 
 
 def strength_for(queries: Iterable[Query]) -> Callable[[Paper], MatchStrength]:

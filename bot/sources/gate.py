@@ -57,8 +57,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import InvalidHeader
-from urllib3.util import Retry
 
 from bot.clock import Clock, utc_now
 from bot.errors import ArxivIncompleteError, ArxivRejectedError, ArxivUnavailableError
@@ -71,6 +69,7 @@ from bot.sources.cutoff import (
     current_call,
     watching,
 )
+from bot.sources.retry_after import retry_after
 from bot.sources.rhythm import SharedRhythm
 from bot.sources.xmlsafe import parse_xml
 
@@ -663,13 +662,8 @@ class ArxivGate:
         call.raise_if_cancelled()
 
     def _retry_wait(self, response: requests.Response, attempt: int) -> float:
-        header = response.headers.get("Retry-After")
-        if header:
-            try:
-                return Retry().parse_retry_after(header)
-            except InvalidHeader:
-                log.info("ignoring unparsable Retry-After header %r", header)
-        return float(self._backoff * 2 ** (attempt - 1))
+        wait = retry_after(response.headers.get("Retry-After"))
+        return wait if wait is not None else float(self._backoff * 2 ** (attempt - 1))
 
     # -- errors and stats -----------------------------------------------------------
 

@@ -42,8 +42,6 @@ from typing import Generic, TypeVar
 from urllib.parse import quote
 
 import requests
-from urllib3.exceptions import InvalidHeader
-from urllib3.util import Retry
 
 from bot import __version__
 from bot.arxiv_ids import parse_arxiv_id
@@ -52,6 +50,7 @@ from bot.secrets import mask_url
 from bot.sources.cutoff import Call, WatchedAdapter, current_call, run_in_thread, watching
 from bot.sources.gate import build_user_agent
 from bot.sources.hf_wire import HfFormatError, HfPaper, parse_daily_papers, parse_paper_info
+from bot.sources.retry_after import retry_after
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -506,12 +505,8 @@ class HuggingFacePapers:
             raise HuggingFaceError(f"no complete answer within {limit:.1f} s")
 
     def _retry_wait(self, header: str | None) -> float:
-        if header:
-            try:
-                return float(Retry().parse_retry_after(header))
-            except InvalidHeader:
-                log.info("Hugging Face: ignoring unparsable Retry-After %r", header)
-        return self._backoff
+        wait = retry_after(header)
+        return wait if wait is not None else self._backoff
 
     def _pause(self, seconds: float, call: Call) -> None:
         if self._sleep is not None:
