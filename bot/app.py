@@ -127,7 +127,7 @@ class BotApp:
     async def __aenter__(self) -> BotApp:
         settings, clock = self.settings, self._clock
         store = await Store.open(
-            settings.database_path, clock=clock, busy_timeout=settings.database_busy_timeout
+            settings.database_target, clock=clock, busy_timeout=settings.database_busy_timeout
         )
         queue = DeliveryQueue(store)
         metrics = self.metrics

@@ -450,7 +450,7 @@ def db_prune(days: int | None) -> None:
 
     async def main() -> str:
         async with await Store.open(
-            settings.database_path, busy_timeout=settings.database_busy_timeout
+            settings.database_target, busy_timeout=settings.database_busy_timeout
         ) as store:
             retention = Retention(store, days=keep)
             counts = await retention.prune()

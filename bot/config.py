@@ -16,6 +16,7 @@ from bot.errors import ConfigError
 from bot.feedback import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, parse_emoji_names
 from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
+from bot.store.sql import POSTGRES_SCHEMES
 from bot.tldr_settings import DEFAULT_BUDGET as DEFAULT_TLDR_BUDGET
 from bot.tldr_settings import DEFAULT_TIMEOUT as DEFAULT_TLDR_TIMEOUT
 from bot.tldr_settings import MAX_TIMEOUT as MAX_TLDR_TIMEOUT
@@ -34,6 +35,21 @@ DEFAULT_HTTP_PORT = 8080
 """The health and metrics port of a service (Slack or Discord) when HTTP_PORT is unset."""
 
 DATABASE_FILE = "arxiv-bot.db"
+
+
+def _postgres_url(value: str) -> str:
+    """A PostgreSQL URL that libpq can read (checked here, not at the first connection)."""
+    import psycopg  # only a PostgreSQL setting pays for the import
+
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError as error:
+        raise ValueError(f"not a PostgreSQL URL libpq can read ({error})") from None
+    if not info.get("dbname"):
+        raise ValueError(
+            "the PostgreSQL URL names no database: use postgresql://user:password@host/database"
+        )
+    return value
 
 
 def default_database_url() -> str:
@@ -110,13 +126,15 @@ class Settings(EnvSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _database_url(cls, value: str) -> str:
         if not value.strip():  # DATABASE_URL= (empty, as in .env.example): the default
             return default_database_url()
+        if value.startswith(POSTGRES_SCHEMES):
+            return _postgres_url(value)
         if not value.startswith("sqlite:///"):
             raise ValueError(
-                "only SQLite is supported: use sqlite:///relative/path.db "
-                "or sqlite:////absolute/path.db"
+                "use sqlite:///relative/path.db, sqlite:////absolute/path.db "
+                "or postgresql://user:password@host:5432/database"
             )
         if not value.removeprefix("sqlite:///"):
             raise ValueError("the SQLite URL names no file: use e.g. sqlite:///arxiv-bot.db")
@@ -239,7 +257,17 @@ class Settings(EnvSettings):
         return self
 
     @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def database_target(self) -> Path | str:
+        """What :meth:`Store.open` takes: the SQLite file, or the PostgreSQL URL."""
+        return self.database_url if self.uses_postgres else self.database_path
+
+    @property
     def database_path(self) -> Path:
+        """The SQLite file (only meaningful when :attr:`uses_postgres` is False)."""
         return Path(self.database_url.removeprefix("sqlite:///"))
 
     @property

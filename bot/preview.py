@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from bot.enqueue import NEW_PAPER_GRACE_DAYS
 from bot.localsearch.engine import STALE_DAYS
+from bot.localsearch.expression import Expression
 from bot.localsearch.translate import translate
 from bot.matcher import PaperText, compile_matcher
 from bot.models import Paper
@@ -54,12 +55,12 @@ async def preview(
     translated = translate(query)
     expression = translated.expression
 
-    async def count(expression: str | None) -> int:
+    async def count(expression: Expression | None) -> int:
         return await store.recent_count(
             expression, announced_since=first_announced, submitted_since=earliest_submitted
         )
 
-    async def listed(expression: str | None, limit: int | None) -> list[Paper]:
+    async def listed(expression: Expression | None, limit: int | None) -> list[Paper]:
         return await store.recent_matches(
             expression,
             announced_since=first_announced,

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.delivery import Sender
 from bot.models import ChannelRef, Digest, Paper, PaperPost
 from bot.store import Store
+from tests import databases
 from tests.fakes.arxiv_api import FakeArxiv, running_fake_arxiv
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import sample_papers
@@ -77,11 +78,28 @@ async def app(settings: Settings) -> AsyncIterator[BotApp]:
         yield opened
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    databases.check_server()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if databases.server_url() is None:
+        terminalreporter.write_line(f"NOTE: {databases.NOT_RUN}.", yellow=True, bold=True)
+
+
+@pytest.fixture(params=databases.DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Path]:
+    """Where a test's store lives, once on SQLite and once on PostgreSQL (see
+    :mod:`tests.databases`): a file path or a ``postgresql://`` URL."""
+    with databases.database_target(request.param, tmp_path) as target:
+        yield target
+
+
 @pytest.fixture
-async def store(tmp_path: Path, clock: SettableClock) -> AsyncIterator[Store]:
-    """A store on a file of its own, reading ``now`` from the test module's ``clock``
-    fixture."""
-    async with await Store.open(tmp_path / "bot.db", clock=clock) as opened:
+async def store(database: str | Path, clock: SettableClock) -> AsyncIterator[Store]:
+    """A store of its own, on each database, reading ``now`` from the test module's
+    ``clock`` fixture."""
+    async with await Store.open(database, clock=clock) as opened:
         yield opened
 
 

@@ -22,8 +22,7 @@ from bot.localsearch.translate import translate
 from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
 from bot.query import parse_query
-from bot.store import MIGRATIONS, Store, paper_index, upkeep
-from bot.store import base as store_base
+from bot.store import MIGRATIONS, Store, paper_index, sqlite_engine, upkeep
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
@@ -552,7 +551,7 @@ async def test_a_search_too_costly_for_the_index_goes_to_arxiv(
 ) -> None:
     await hold(bot, vision_papers(30), sets=["cs"], days=400)
     monkeypatch.setattr(engine, "SEARCH_SECONDS", -1.0)  # every deadline already passed
-    monkeypatch.setattr(store_base, "PROGRESS_STEPS", 1)
+    monkeypatch.setattr(sqlite_engine, "PROGRESS_STEPS", 1)
     reply = await bot.execute("/arxiv search segmentation AND cat:cs.CV", HERE)
     assert len(fake_arxiv.requests) == 1
     assert reply.lines[0].endswith("From arXiv.")

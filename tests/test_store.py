@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.errors import (
@@ -31,6 +32,7 @@ from bot.store import (
 )
 from bot.store.database import split_statements
 from bot.store.deliveries import DeliveryQueue, PaperMatches
+from tests import databases
 from tests.local_index import found
 
 NOW = datetime(2025, 6, 13, 20, 0, 0, 123456, tzinfo=UTC)
@@ -86,8 +88,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(db_path, clock=lambda: NOW) as opened:
+async def store(database: str | Path) -> AsyncIterator[Store]:
+    async with await Store.open(database, clock=lambda: NOW) as opened:
         yield opened
 
 
@@ -108,32 +110,51 @@ async def test_migrates_an_empty_database(db_path: Path) -> None:
     assert pragma(db_path, "journal_mode") == "wal"
 
 
-async def test_reopening_applies_nothing_and_keeps_data(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
+async def test_reopening_applies_nothing_and_keeps_data(database: str | Path) -> None:
+    async with await Store.open(database) as store:
         channel_id = await store.ensure_channel(SLACK)
         await store.add_subscription(channel_id, "cat:cs.LG", limit=25)
 
-    async with await Store.open(db_path) as store:
+    async with await Store.open(database) as store:
         assert store.schema_version == LATEST_VERSION
         assert [s.query for s in await store.list_subscriptions(channel_id)] == ["cat:cs.LG"]
-    assert pragma(db_path, "user_version") == LATEST_VERSION
+    assert schema_version(database) == LATEST_VERSION
 
 
-async def test_database_newer_than_the_code_is_refused(db_path: Path) -> None:
-    async with await Store.open(db_path):
+def schema_version(target: str | Path) -> int:
+    if isinstance(target, Path):
+        return int(str(pragma(target, "user_version")))
+    return int(databases.rows(target, "SELECT version FROM schema_version")[0][0])
+
+
+def set_schema_version(target: str | Path, version: int) -> None:
+    if isinstance(target, Path):
+        databases.execute(target, f"PRAGMA user_version = {version}")
+    else:
+        databases.execute(target, "UPDATE schema_version SET version = ?", (version,))
+
+
+def table_names(target: str | Path) -> set[str]:
+    if isinstance(target, Path):
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    return {str(row[0]) for row in databases.rows(target, sql)}
+
+
+async def test_database_newer_than_the_code_is_refused(database: str | Path) -> None:
+    async with await Store.open(database):
         pass
-    conn = raw(db_path)
-    conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
-    conn.close()
+    set_schema_version(database, LATEST_VERSION + 1)
 
     with pytest.raises(ConfigError, match="newer arxiv-bot") as caught:
-        await Store.open(db_path)
+        await Store.open(database)
     assert f"schema version {LATEST_VERSION + 1}" in str(caught.value)
-    assert pragma(db_path, "user_version") == LATEST_VERSION + 1
+    assert schema_version(database) == LATEST_VERSION + 1
 
 
-async def test_failing_migration_rolls_back_and_keeps_the_version(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
+async def test_failing_migration_rolls_back_and_keeps_the_version(database: str | Path) -> None:
+    async with await Store.open(database) as store:
         await store.ensure_channel(SLACK)
     broken = (
         *MIGRATIONS,
@@ -141,13 +162,11 @@ async def test_failing_migration_rolls_back_and_keeps_the_version(db_path: Path)
     )
 
     with pytest.raises(MigrationError, match="broken"):
-        await Store.open(db_path, migrations=broken)
+        await Store.open(database, migrations=broken)
 
-    assert pragma(db_path, "user_version") == LATEST_VERSION
-    conn = raw(db_path)
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
-    conn.close()
-    async with await Store.open(db_path) as store:
+    assert schema_version(database) == LATEST_VERSION
+    assert "extra" not in table_names(database)
+    async with await Store.open(database) as store:
         assert (await store.counts()).channels == 1
 
 
@@ -172,14 +191,16 @@ def test_split_statements_keeps_trigger_bodies_whole() -> None:
 
 
 async def test_foreign_keys_are_enforced(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
         await store.add_subscription(999, "cat:cs.LG", limit=25)
 
 
 # -- channels and state ---------------------------------------------------------------
 
 
-async def test_ensure_channel_is_stable_and_tracks_the_name(store: Store, db_path: Path) -> None:
+async def test_ensure_channel_is_stable_and_tracks_the_name(
+    store: Store, database: str | Path
+) -> None:
     first = await store.ensure_channel(SLACK)
     assert await store.ensure_channel(SLACK) == first
     assert await store.ensure_channel(replace(SLACK, name="renamed")) == first
@@ -188,10 +209,10 @@ async def test_ensure_channel_is_stable_and_tracks_the_name(store: Store, db_pat
     assert other != first
     assert (await store.counts()).channels == 2
 
-    conn = raw(db_path)
-    row = conn.execute("SELECT name, mode, paused_reason FROM channels WHERE id = ?", (first,))
-    assert row.fetchone() == ("renamed", "each", None)
-    conn.close()
+    row = databases.rows(
+        database, "SELECT name, mode, paused_reason FROM channels WHERE id = ?", (first,)
+    )
+    assert row == [("renamed", "each", None)]
 
 
 async def test_state_round_trips_and_overwrites(store: Store) -> None:
@@ -304,15 +325,17 @@ async def test_queries_are_kept_as_typed_and_duplicates_found_canonically(store:
     assert caught.value.existing == typed
 
 
-async def test_subscriptions_of_older_versions_keep_their_duplicates_found(db_path: Path) -> None:
+async def test_subscriptions_of_older_versions_keep_their_duplicates_found(
+    database: str | Path,
+) -> None:
     """Before migration 4 the canonical form was the stored query: it becomes both."""
-    async with await Store.open(db_path, clock=lambda: NOW, migrations=MIGRATIONS[:3]) as old:
+    async with await Store.open(database, clock=lambda: NOW, migrations=MIGRATIONS[:3]) as old:
         channel = await old.ensure_channel(SLACK)
         await old.execute(
             "INSERT INTO subscriptions (channel_id, query, created_at) VALUES (?, ?, ?)",
             (channel, "au:müller", NOW.isoformat()),
         )
-    async with await Store.open(db_path, clock=lambda: NOW) as store:
+    async with await Store.open(database, clock=lambda: NOW) as store:
         [kept] = await store.list_subscriptions(channel)
         assert kept.query == "au:müller"
         with pytest.raises(DuplicateSubscriptionError):
@@ -368,8 +391,10 @@ async def test_cancelled_writes_leave_no_transaction_open(store: Store) -> None:
     assert kept <= {f"all:t{n}" for n in range(12)}
 
 
-async def test_concurrent_adds_from_two_connections_never_pass_the_limit(db_path: Path) -> None:
-    async with await Store.open(db_path) as one, await Store.open(db_path) as two:
+async def test_concurrent_adds_from_two_connections_never_pass_the_limit(
+    database: str | Path,
+) -> None:
+    async with await Store.open(database) as one, await Store.open(database) as two:
         channel = await one.ensure_channel(SLACK)
         results = await asyncio.gather(
             *(
@@ -400,7 +425,7 @@ async def test_paper_round_trips(store: Store) -> None:
 
 
 async def test_upsert_keeps_the_newest_version_and_the_index_in_sync(
-    store: Store, db_path: Path
+    store: Store, database: str | Path
 ) -> None:
     v1 = make_paper(version=1, title="Surface codes under biased noise")
     v2 = make_paper(version=2, title="Tailored lattice decoders")
@@ -419,10 +444,12 @@ async def test_upsert_keeps_the_newest_version_and_the_index_in_sync(
     assert await found(store, "galaxy") == ["2506.00002"]
     assert (await store.counts()).papers == 2
 
-    conn = raw(db_path)
-    conn.execute("INSERT INTO paper_index (paper_index, rank) VALUES ('integrity-check', 1)")
-    seen = conn.execute("SELECT DISTINCT first_seen_at FROM papers").fetchall()
-    conn.close()
+    if isinstance(database, Path):  # FTS5's own check of the index against its documents
+        databases.execute(
+            database, "INSERT INTO paper_index (paper_index, rank) VALUES ('integrity-check', 1)"
+        )
+    assert databases.rows(database, "SELECT count(*) FROM paper_index") == [(2,)]
+    seen = databases.rows(database, "SELECT DISTINCT first_seen_at FROM papers")
     assert seen == [(NOW.isoformat(timespec="microseconds"),)]
 
 

@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 from bot.clock import Clock, utc_now
 from bot.errors import QueryTimeoutError
+from bot.localsearch.expression import AnyOf, Expression, Phrase
 from bot.localsearch.terms import title_token, token
 from bot.localsearch.translate import FtsQuery, translate
 from bot.matcher import PaperText, compile_matcher
@@ -140,7 +141,7 @@ class LocalSearch:
 
     async def _checked(
         self,
-        expression: str,
+        expression: Expression,
         matches: Callable[[Paper], bool],
         newest_first: bool,
         limit: int,
@@ -192,7 +193,7 @@ class LocalSearch:
         )
         return [hit.paper for hit in hits]
 
-    async def _similar_expression(self, paper: Paper) -> str | None:
+    async def _similar_expression(self, paper: Paper) -> Expression | None:
         """An OR of the paper's most telling words (tf-idf), in title or abstract."""
         counts: dict[str, int] = {}
         for word in (*stems(paper.title), *stems(paper.title), *stems(paper.abstract)):
@@ -216,6 +217,9 @@ class LocalSearch:
         chosen = [word for word in chosen if weight(word) > 0]
         if not chosen:
             return None
-        in_titles = " OR ".join(f'"{titles[word]}"' for word in chosen)
-        in_abstracts = " OR ".join(f'"{tokens[word]}"' for word in chosen)
-        return f"({{ti}} : ({in_titles})) OR ({{abs}} : ({in_abstracts}))"
+        return AnyOf(
+            (
+                *(Phrase(("ti",), (titles[word],)) for word in chosen),
+                *(Phrase(("abs",), (tokens[word],)) for word in chosen),
+            )
+        )

@@ -39,6 +39,7 @@ __all__ = [
     "INDEX_FORMAT",
     "PAIRED_WORDS",
     "SEPARATOR",
+    "TITLE_PREFIX",
     "archive_token",
     "author_pair",
     "category_token",
@@ -68,10 +69,13 @@ def token(word: str) -> str:
     return "_" + word.encode().hex()
 
 
+TITLE_PREFIX = "_t"
+
+
 def title_token(word: str) -> str:
     """A folded word or stem of a title as an index token: ``t`` is no hex digit, so
     ``_t...`` is neither a non-ASCII token nor a category."""
-    return "_t" + token(word)
+    return TITLE_PREFIX + token(word)
 
 
 def category_token(code: str) -> str:

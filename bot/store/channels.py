@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from bot.errors import (
     ChannelNotFoundError,
@@ -19,6 +16,7 @@ from bot.errors import (
 )
 from bot.models import ChannelRef, DeliveryMode, Subscription
 from bot.store.base import StoreBase
+from bot.store.sql import Connection, Row
 from bot.store.values import from_text, to_text
 
 logger = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class ChannelStore(StoreBase):
                 (ref.platform, ref.workspace, ref.channel, ref.name, self.now_text()),
             )
             rows = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     _CHANNEL_ID_SQL,
                     (ref.platform, ref.workspace, ref.channel),
                 )
@@ -155,12 +153,12 @@ class ChannelStore(StoreBase):
     async def resume_channel(self, channel_id: int) -> bool:
         """Deliver to a paused channel again; False if it was not paused."""
         async with self.transaction() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE channels SET paused_reason = NULL, paused_at = NULL"
                 " WHERE id = ? AND paused_reason IS NOT NULL",
                 (channel_id,),
             )
-            resumed = cursor.rowcount == 1
+            resumed = changed == 1
         if resumed:
             logger.info("Channel %s resumed", channel_id)
         return resumed
@@ -169,10 +167,10 @@ class ChannelStore(StoreBase):
         self, channel_id: int, assignments: str, params: Sequence[Any]
     ) -> None:
         async with self.transaction() as conn:
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 f"UPDATE channels SET {assignments} WHERE id = ?", (*params, channel_id)
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 raise ChannelNotFoundError(channel_id)
 
     # -- subscriptions ----------------------------------------------------------------
@@ -196,7 +194,7 @@ class ChannelStore(StoreBase):
         canonical = query if canonical is None else canonical
         async with self.transaction() as conn:
             existing = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     "SELECT * FROM subscriptions WHERE channel_id = ? AND canonical = ?",
                     (channel_id, canonical),
                 )
@@ -204,7 +202,7 @@ class ChannelStore(StoreBase):
             if existing:
                 raise DuplicateSubscriptionError(_subscription(existing[0]))
             rows = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     "SELECT count(*) FROM subscriptions WHERE channel_id = ?", (channel_id,)
                 )
             )
@@ -212,7 +210,7 @@ class ChannelStore(StoreBase):
             if count >= limit:
                 raise SubscriptionLimitError(count, limit)
             inserted = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     "INSERT INTO subscriptions (channel_id, query, canonical, created_at)"
                     " VALUES (?, ?, ?, ?) RETURNING *",
                     (channel_id, query, canonical, self.now_text()),
@@ -226,7 +224,7 @@ class ChannelStore(StoreBase):
         """Remove one of this channel's subscriptions; another channel's is "not found"."""
         async with self.transaction() as conn:
             rows = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     "DELETE FROM subscriptions WHERE id = ? AND channel_id = ? RETURNING *",
                     (subscription_id, channel_id),
                 )
@@ -248,7 +246,7 @@ class ChannelStore(StoreBase):
         return [_subscription(row) for row in rows]
 
 
-def channel_from_row(row: sqlite3.Row) -> Channel:
+def channel_from_row(row: Row) -> Channel:
     return Channel(
         id=int(row["id"]),
         ref=ChannelRef(
@@ -268,22 +266,20 @@ def channel_from_row(row: sqlite3.Row) -> Channel:
     )
 
 
-async def advance_schedule_in(
-    conn: aiosqlite.Connection, channel: Channel, following: datetime
-) -> bool:
+async def advance_schedule_in(conn: Connection, channel: Channel, following: datetime) -> bool:
     """In the open transaction ``conn``: move ``channel``'s post time from the one it was
     read with to ``following``, only if its schedule and post time are unchanged (else
     False: it changed, or another round advanced it)."""
     if channel.schedule is None or channel.next_post_at is None:
         raise ValueError(f"channel {channel.id} has no schedule to advance")
-    cursor = await conn.execute(
+    changed = await conn.execute(
         "UPDATE channels SET next_post_at = ? WHERE id = ? AND schedule = ? AND next_post_at = ?",
         (to_text(following), channel.id, channel.schedule, to_text(channel.next_post_at)),
     )
-    return bool(cursor.rowcount == 1)
+    return bool(changed == 1)
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     return Subscription(
         id=int(row["id"]),
         channel_id=int(row["channel_id"]),

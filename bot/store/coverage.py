@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import aiosqlite
-
 from bot.store.base import StoreBase
+from bot.store.sql import Connection
 
 __all__ = ["ALL_SETS", "Coverage", "CoverageStore", "merge_ranges", "record_coverage", "since"]
 
@@ -59,15 +58,13 @@ def since(ranges: Iterable[Coverage]) -> dict[str, date]:
     return {name: item.start for name, item in sorted(latest.items())}
 
 
-async def record_coverage(
-    conn: aiosqlite.Connection, set_spec: str | None, start: date, end: date
-) -> None:
+async def record_coverage(conn: Connection, set_spec: str | None, start: date, end: date) -> None:
     """Add ``start``..``end`` of ``set_spec`` (None: all of arXiv) inside the caller's
     transaction, merged with the ranges it overlaps or touches."""
     if end < start:
         raise ValueError(f"coverage ends ({end}) before it starts ({start})")
     name = set_spec or ALL_SETS
-    rows = await conn.execute_fetchall(
+    rows = await conn.fetchall(
         'SELECT start, "end" FROM coverage WHERE set_spec = ? AND start <= ? AND "end" >= ?',
         (name, (end + _DAY).isoformat(), (start - _DAY).isoformat()),
     )

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.models import Paper
 from bot.store.channels import Channel, channel_from_row
 from bot.store.rows import paper_from_row
+from bot.store.sql import Connection, Row
 from bot.store.store import Store
 from bot.store.values import ID_CHUNK, from_text, to_text
 
@@ -188,7 +186,8 @@ class DeliveryQueue:
                     elif row["delivered_version"] is None and row["status"] == "queued":
                         merged = sorted({*json.loads(row["subscription_ids"]), *sub_ids})
                         await conn.execute(
-                            "UPDATE deliveries SET version = max(version, ?), subscription_ids = ?"
+                            f"UPDATE deliveries SET version = {conn.dialect.greatest}(version, ?),"
+                            " subscription_ids = ?"
                             " WHERE channel_id = ? AND arxiv_id = ?",
                             (paper.version, _ids(merged), channel_id, paper.arxiv_id),
                         )
@@ -207,8 +206,9 @@ class DeliveryQueue:
                             row["status"] = "queued"
                             revisions += 1
                         elif row["status"] == "queued":  # a note waits: the newest version
+                            newest = f"{conn.dialect.greatest}(version, ?)"
                             await conn.execute(
-                                "UPDATE deliveries SET version = max(version, ?)"
+                                f"UPDATE deliveries SET version = {newest}"
                                 " WHERE channel_id = ? AND arxiv_id = ?",
                                 (paper.version, channel_id, paper.arxiv_id),
                             )
@@ -216,9 +216,9 @@ class DeliveryQueue:
                 await conn.executemany(_INSERT_NEW, inserts)
             for match in matches:
                 pending = match.pending
-                cursor = await conn.execute(
+                changed = await conn.execute(
                     "UPDATE papers SET matched_at = ? WHERE id = ? AND version = ?"
-                    " AND categories = ? AND announced IS ?",
+                    f" AND categories = ? AND announced {conn.dialect.same} ?",
                     (
                         stamp,
                         pending.row_id,
@@ -227,7 +227,7 @@ class DeliveryQueue:
                         pending.announced.isoformat() if pending.announced else None,
                     ),
                 )
-                marked += cursor.rowcount
+                marked += changed
         return EnqueueCounts(
             papers=marked, queued=queued, revisions=revisions, changed=len(matches) - marked
         )
@@ -391,13 +391,13 @@ def _ids(values: Iterable[int]) -> str:
 
 
 async def _rows_for(
-    conn: aiosqlite.Connection, arxiv_ids: Sequence[str]
+    conn: Connection, arxiv_ids: Sequence[str]
 ) -> dict[tuple[int, str], dict[str, Any]]:
     found: dict[tuple[int, str], dict[str, Any]] = {}
     unique = list(dict.fromkeys(arxiv_ids))
     for start in range(0, len(unique), ID_CHUNK):
         chunk = unique[start : start + ID_CHUNK]
-        rows: Iterable[sqlite3.Row] = await conn.execute_fetchall(
+        rows: Iterable[Row] = await conn.fetchall(
             "SELECT channel_id, arxiv_id, status, version, delivered_version, subscription_ids"
             f" FROM deliveries WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
             chunk,

@@ -53,7 +53,7 @@ class RatedPaper:
 
 _NEWEST_EVENTS = """
     SELECT arxiv_id, signal FROM feedback WHERE channel_id = :channel
-    ORDER BY created_at DESC, arxiv_id, user, source, emoji LIMIT :limit
+    ORDER BY created_at DESC, arxiv_id, "user", source, emoji LIMIT :limit
 """
 
 
@@ -99,14 +99,14 @@ class FeedbackStore(StoreBase):
             if exclusive:
                 await conn.execute(
                     "DELETE FROM feedback WHERE channel_id = :channel AND arxiv_id = :paper"
-                    " AND user = :user AND source = :source AND emoji <> :emoji",
+                    ' AND "user" = :user AND source = :source AND emoji <> :emoji',
                     {**key, "emoji": emoji},
                 )
             await conn.execute(
                 "INSERT INTO feedback"
-                " (channel_id, arxiv_id, user, source, emoji, signal, created_at)"
+                ' (channel_id, arxiv_id, "user", source, emoji, signal, created_at)'
                 " VALUES (:channel, :paper, :user, :source, :emoji, :signal, :now)"
-                " ON CONFLICT (channel_id, arxiv_id, user, source, emoji)"
+                ' ON CONFLICT (channel_id, arxiv_id, "user", source, emoji)'
                 " DO UPDATE SET signal = excluded.signal",
                 {**key, "emoji": emoji, "signal": signal, "now": self.now_text()},
             )
@@ -116,7 +116,7 @@ class FeedbackStore(StoreBase):
     ) -> bool:
         """Delete one person's feedback; True when there was such a row."""
         removed = await self.execute(
-            "DELETE FROM feedback WHERE channel_id = ? AND arxiv_id = ? AND user = ?"
+            'DELETE FROM feedback WHERE channel_id = ? AND arxiv_id = ? AND "user" = ?'
             " AND source = ? AND emoji = ?",
             (channel_id, arxiv_id, user, source, emoji),
         )
@@ -130,9 +130,9 @@ class FeedbackStore(StoreBase):
         rows = await self.fetchall(
             """
             WITH votes AS (
-                SELECT arxiv_id, user, sum(signal) AS total FROM feedback
+                SELECT arxiv_id, "user", sum(signal) AS total FROM feedback
                 WHERE channel_id = :channel AND created_at >= :since
-                GROUP BY arxiv_id, user
+                GROUP BY arxiv_id, "user"
             )
             SELECT v.arxiv_id,
                    sum(v.total > 0) AS liked,
@@ -192,7 +192,7 @@ class FeedbackStore(StoreBase):
                 SELECT e.arxiv_id FROM events AS e
                 WHERE EXISTS (SELECT 1 FROM papers AS p WHERE p.arxiv_id = e.arxiv_id)
                 GROUP BY e.arxiv_id HAVING sum(e.signal) > 0
-            )
+            ) AS liked
             """,
             {"channel": channel_id, "limit": max(limit, 0)},
         )

@@ -179,9 +179,9 @@ class Outbox:
                 first: int | None = None
                 shown_by: dict[str, int] = {}
                 for message in messages:
-                    cursor = await conn.execute(
+                    inserted = await conn.fetchone(
                         "INSERT INTO outbox (channel_id, payload, thread_of, created_at)"
-                        " VALUES (?, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?) RETURNING id",
                         (
                             channel_id,
                             json.dumps(message.payload, ensure_ascii=False),
@@ -189,18 +189,20 @@ class Outbox:
                             stamp,
                         ),
                     )
-                    message_id = int(cursor.lastrowid or 0)
+                    assert inserted is not None
+                    message_id = int(inserted[0])
                     first = message_id if first is None else first
                     for arxiv_id in message.shows:
                         shown_by.setdefault(arxiv_id, message_id)
                     # Which papers each message shows, for feedback on it: a digest's
                     # cards show a paper each, although its list delivers them.
                     await conn.executemany(
-                        "INSERT OR IGNORE INTO outbox_papers (message_id, arxiv_id) VALUES (?, ?)",
+                        "INSERT INTO outbox_papers (message_id, arxiv_id) VALUES (?, ?)"
+                        " ON CONFLICT DO NOTHING",
                         [(message_id, arxiv_id) for arxiv_id in (*message.shows, *message.cards)],
                     )
                 assert first is not None, "a plan has at least one message"
-                cursor = await conn.executemany(
+                changed = await conn.executemany(
                     "UPDATE deliveries SET status = 'sending', message_id = ?"
                     " WHERE channel_id = ? AND arxiv_id = ? AND version = ?"
                     " AND status = 'queued'",
@@ -209,7 +211,7 @@ class Outbox:
                         for row in rows
                     ],
                 )
-                if cursor.rowcount != len(rows):
+                if changed != len(rows):
                     raise _Replanned
 
     # -- sending ------------------------------------------------------------------------
@@ -235,10 +237,10 @@ class Outbox:
         prefix = await self._key_prefix()
         async with self._store.transaction() as conn:
             rows = list(
-                await conn.execute_fetchall(
+                await conn.fetchall(
                     "SELECT m.id, m.payload, m.thread_of, m.attempts, m.status,"
                     " p.sent_ref AS thread_ref, p.status AS thread_status,"
-                    " (SELECT json_group_array(d.arxiv_id) FROM deliveries AS d"
+                    f" (SELECT {conn.dialect.json_array('d.arxiv_id')} FROM deliveries AS d"
                     "  WHERE d.message_id = m.id) AS shows"
                     " FROM outbox AS m LEFT JOIN outbox AS p ON p.id = m.thread_of"
                     f" WHERE m.channel_id = :channel AND {_claimable('m')} ORDER BY m.id",
@@ -288,14 +290,14 @@ class Outbox:
                 " lease_until = NULL, next_attempt_at = NULL, last_error = NULL WHERE id = ?",
                 (ref, stamp, message_id),
             )
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
                 " delivered_version = version, attempts = attempts + 1, claim = NULL,"
                 " next_attempt_at = NULL, last_error = NULL"
                 " WHERE message_id = ? AND status = 'sending'",
                 (stamp, message_id),
             )
-            settled = cursor.rowcount
+            settled = changed
             if renew is not None:
                 owner, lease_until = renew
                 await conn.execute(
@@ -338,13 +340,13 @@ class Outbox:
                 " AND status <> 'sent'",
                 params,
             )
-            cursor = await conn.execute(
+            changed = await conn.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = :error,"
                 f" last_attempt_at = :now, attempts = :attempts WHERE message_id IN {doomed}"
                 " AND status = 'sending'",
                 params,
             )
-            return cursor.rowcount
+            return changed
 
     async def release(
         self, channel_id: int, owner: ClaimOwner, *, error: str | None = None, now: datetime
@@ -383,11 +385,11 @@ class Outbox:
         if not dead:
             return 0
         async with self._store.transaction() as conn:
-            cursor = await conn.executemany(
+            changed = await conn.executemany(
                 "UPDATE outbox SET lease_until = NULL WHERE claim = ? AND status = 'sending'",
                 [(claim,) for claim in dead],
             )
-            freed = cursor.rowcount
+            freed = changed
         logger.info("Reclaimed %s messages claimed by %s ended processes", freed, len(dead))
         return freed
 

@@ -1,7 +1,8 @@
 """The search index of the papers table: writing its documents, reading its matches.
 
-Every paper has one document in the FTS5 table ``paper_index`` (migration 6), under
-the paper's ``id``, which is its row number in arXiv's order
+Every paper has one document in ``paper_index`` (migration 6: an FTS5 table on SQLite,
+a tsvector with a GIN index on PostgreSQL, see :class:`IndexSql`), under the paper's
+``id``, which is its row number in arXiv's order
 (:func:`bot.localsearch.numbering.paper_number`). The store writes a paper's document
 in the transaction that writes the paper; a trigger deletes it with the paper.
 
@@ -14,19 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import aiosqlite
-
+from bot.localsearch.expression import Expression, Phrase, to_fts5, to_tsquery, to_tsvector
 from bot.localsearch.numbering import paper_number
-from bot.localsearch.terms import COLUMNS, INDEX_FORMAT, index_document
+from bot.localsearch.terms import COLUMNS, INDEX_FORMAT, TITLE_PREFIX, index_document
 from bot.models import Paper
 from bot.store.base import StoreBase, put_state
 from bot.store.rows import paper_from_row
+from bot.store.sql import Connection, Dialect, Row, placeholders
 from bot.store.values import ID_CHUNK, to_text
 
 logger = logging.getLogger(__name__)
@@ -51,11 +51,60 @@ COLUMN_WEIGHTS: Mapping[str, float] = {
 }
 """bm25 weights: a word in the title counts most, then the abstract, then the rest."""
 
-_BM25 = f"bm25(paper_index, {', '.join(str(COLUMN_WEIGHTS[c]) for c in COLUMNS)})"
-_INSERT = (
-    f"INSERT INTO paper_index (rowid, {', '.join(COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' for _ in COLUMNS)})"
+TSVECTOR_WEIGHTS: Mapping[str, str] = {"ti": "A", "abs": "B", "au": "C", "aus": "C"}
+"""PostgreSQL's four weight letters, for the columns of :data:`COLUMN_WEIGHTS`: the
+title A, the abstract B, author names C, the rest D."""
+TS_RANK_WEIGHTS = "{0.05, 0.3, 0.4, 1.0}"
+"""ts_rank's weights of D, C, B and A: close to the bm25 weights' proportions."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSql:
+    """How one database spells the index: its document key, a match of ``:expression``,
+    the score (lower is better), a document's row, the expression's text."""
+
+    key: str
+    match: str
+    score: str
+    insert: str
+    replace: str
+    dialect: Dialect
+
+    def expression(self, expression: Expression) -> str:
+        if self.dialect is Dialect.SQLITE:
+            return to_fts5(expression)
+        return to_tsquery(expression)
+
+    def document(self, row_id: int, paper: Paper) -> tuple[Any, ...]:
+        values = index_document(paper)
+        if self.dialect is Dialect.SQLITE:
+            return (row_id, *values)
+        return (row_id, to_tsvector(COLUMNS, values, dict(TSVECTOR_WEIGHTS)))
+
+
+_FTS5 = IndexSql(
+    key="paper_index.rowid",
+    match="paper_index MATCH :expression",
+    score=f"bm25(paper_index, {', '.join(str(COLUMN_WEIGHTS[c]) for c in COLUMNS)})",
+    insert=(
+        f"INSERT INTO paper_index (rowid, {', '.join(COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' for _ in COLUMNS)})"
+    ),
+    replace="",
+    dialect=Dialect.SQLITE,
 )
+_TSVECTOR = IndexSql(
+    key="paper_index.id",
+    match="paper_index.doc @@ CAST(:expression AS tsquery)",
+    score=(f"-ts_rank('{TS_RANK_WEIGHTS}', paper_index.doc, CAST(:expression AS tsquery))"),
+    insert="INSERT INTO paper_index (id, doc) VALUES (?, CAST(? AS tsvector))",
+    replace=" ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    dialect=Dialect.POSTGRES,
+)
+
+
+def index_sql(dialect: Dialect) -> IndexSql:
+    return _FTS5 if dialect is Dialect.SQLITE else _TSVECTOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +114,7 @@ class IndexHit:
     """bm25 (lower is better; 0 when the search was not ranked)."""
 
 
-async def assign_numbers(conn: aiosqlite.Connection, arxiv_ids: Sequence[str]) -> dict[str, int]:
+async def assign_numbers(conn: Connection, arxiv_ids: Sequence[str]) -> dict[str, int]:
     """Row numbers for papers about to be inserted (see :mod:`bot.localsearch.numbering`)."""
     numbers: dict[str, int] = {}
     odd: list[str] = []
@@ -76,35 +125,36 @@ async def assign_numbers(conn: aiosqlite.Connection, arxiv_ids: Sequence[str]) -
         else:
             numbers[arxiv_id] = number
     if odd:
-        row = await (await conn.execute("SELECT min(min(id), 0) FROM papers")).fetchone()
-        lowest = int(row[0]) if row is not None and row[0] is not None else 0
+        row = await conn.fetchone("SELECT min(id) FROM papers")
+        lowest = min(int(row[0]), 0) if row is not None and row[0] is not None else 0
         for offset, arxiv_id in enumerate(odd, start=1):
             numbers[arxiv_id] = lowest - offset
     return numbers
 
 
 async def write_documents(
-    conn: aiosqlite.Connection, papers: Iterable[tuple[int, Paper]], *, replace: bool = True
+    conn: Connection, papers: Iterable[tuple[int, Paper]], *, replace: bool = True
 ) -> None:
     """(Re)write the index documents of ``papers``, given as ``(id, paper)``."""
     batch = list(papers)
     if not batch:
         return
-    if replace:
+    sql = index_sql(conn.dialect)
+    if replace and not sql.replace:
         await conn.executemany(
-            "DELETE FROM paper_index WHERE rowid = ?", [(row_id,) for row_id, _ in batch]
+            f"DELETE FROM paper_index WHERE {sql.key} = ?", [(row_id,) for row_id, _ in batch]
         )
     if len(batch) > THREAD_THRESHOLD:
         # A page of 2,500 records takes a few hundred milliseconds to tokenise: not on
         # the event loop, which answers chat meanwhile.
-        rows = await asyncio.to_thread(_documents, batch)
+        rows = await asyncio.to_thread(_documents, sql, batch)
     else:
-        rows = _documents(batch)
-    await conn.executemany(_INSERT, rows)
+        rows = _documents(sql, batch)
+    await conn.executemany(sql.insert + (sql.replace if replace else ""), rows)
 
 
-def _documents(batch: Sequence[tuple[int, Paper]]) -> list[tuple[Any, ...]]:
-    return [(row_id, *index_document(paper)) for row_id, paper in batch]
+def _documents(sql: IndexSql, batch: Sequence[tuple[int, Paper]]) -> list[tuple[Any, ...]]:
+    return [sql.document(row_id, paper) for row_id, paper in batch]
 
 
 class PaperIndexStore(StoreBase):
@@ -112,8 +162,7 @@ class PaperIndexStore(StoreBase):
 
     async def prepare(self) -> None:
         await super().prepare()
-        exists = await self.fetchone("SELECT 1 FROM sqlite_schema WHERE name = 'paper_index'")
-        if exists is None:  # opened with fewer migrations (tests of older schemas)
+        if not await self._engine.table_exists("paper_index"):  # older schemas (tests)
             return
         if await self.get_state(FORMAT_KEY) == str(INDEX_FORMAT):
             return
@@ -142,7 +191,7 @@ class PaperIndexStore(StoreBase):
             async with self.transaction() as conn:
                 where = "" if after is None else "WHERE arxiv_id > ?"
                 rows = list(
-                    await conn.execute_fetchall(
+                    await conn.fetchall(
                         f"SELECT * FROM papers {where} ORDER BY arxiv_id LIMIT ?",
                         (REBUILD_BATCH,) if after is None else (after, REBUILD_BATCH),
                     )
@@ -163,9 +212,7 @@ class PaperIndexStore(StoreBase):
         if total:
             logger.warning("Search index built: %s papers", total)
 
-    async def _renumber(
-        self, conn: aiosqlite.Connection, rows: Sequence[sqlite3.Row]
-    ) -> list[tuple[int, Paper]]:
+    async def _renumber(self, conn: Connection, rows: Sequence[Row]) -> list[tuple[int, Paper]]:
         """Give ``rows`` their row numbers in arXiv's order; papers keep every other value.
 
         Old row numbers were 1, 2, 3 ...: far below any arXiv-order number, and an id
@@ -188,9 +235,13 @@ class PaperIndexStore(StoreBase):
 
     # -- reading ------------------------------------------------------------------------
 
+    @property
+    def _index(self) -> IndexSql:
+        return index_sql(self.dialect)
+
     async def index_search(
         self,
-        expression: str,
+        expression: Expression,
         *,
         ranked: bool,
         limit: int,
@@ -199,30 +250,33 @@ class PaperIndexStore(StoreBase):
         floor: int | None = None,
         deadline: float | None = None,
     ) -> list[IndexHit]:
-        """The papers matching the FTS5 ``expression``: best bm25 first when ``ranked``
-        (newest first among equal scores), else newest first (arXiv's order); only
-        those with row numbers from ``floor`` on, when given."""
+        """The papers matching ``expression``: best first (bm25 on SQLite, ts_rank on
+        PostgreSQL) when ``ranked`` (newest first among equal scores), else newest
+        first (arXiv's order); only those with row numbers from ``floor`` on, when given."""
         if limit <= 0:
             return []
+        index = self._index
         params: dict[str, Any] = {
-            "expression": expression,
+            "expression": index.expression(expression),
             "limit": limit,
             "offset": offset,
             "exclude": exclude,
             "floor": floor,
         }
-        order = f"{_BM25}, paper_index.rowid DESC" if ranked else "paper_index.rowid DESC"
-        score = _BM25 if ranked else "0.0"
+        key = index.key
+        order = f"{index.score}, {key} DESC" if ranked else f"{key} DESC"
+        score = index.score if ranked else "0.0"
         rows = await self.fetchall_until(
             f"""
             SELECT p.*, hit.score AS score FROM (
-                SELECT paper_index.rowid AS rowid, {score} AS score FROM paper_index
-                WHERE paper_index MATCH :expression
-                  AND paper_index.rowid >= coalesce(:floor, -9223372036854775808)
-                  AND paper_index.rowid IS NOT (SELECT id FROM papers WHERE arxiv_id = :exclude)
+                SELECT {key} AS paper_id, {score} AS score FROM paper_index
+                WHERE {index.match}
+                  AND {key} >= coalesce(:floor, -9223372036854775808)
+                  AND {key} {self.dialect.differs}
+                      (SELECT id FROM papers WHERE arxiv_id = :exclude)
                 ORDER BY {order} LIMIT :limit OFFSET :offset
-            ) AS hit JOIN papers AS p ON p.id = hit.rowid
-            ORDER BY hit.score, hit.rowid DESC
+            ) AS hit JOIN papers AS p ON p.id = hit.paper_id
+            ORDER BY hit.score, hit.paper_id DESC
             """,
             params,
             deadline=deadline,
@@ -230,45 +284,52 @@ class PaperIndexStore(StoreBase):
         return [IndexHit(paper_from_row(row), float(row["score"])) for row in rows]
 
     async def index_newest(
-        self, expression: str, limit: int, *, deadline: float | None = None
+        self, expression: Expression, limit: int, *, deadline: float | None = None
     ) -> list[int]:
-        """The row numbers of the newest ``limit`` papers matching ``expression``: cheap,
-        as the index keeps each word's papers in row order."""
+        """The row numbers of the newest ``limit`` papers matching ``expression``: cheap
+        on SQLite, as FTS5 keeps each word's papers in row order."""
+        index = self._index
         rows = await self.fetchall_until(
-            "SELECT rowid FROM paper_index WHERE paper_index MATCH ? ORDER BY rowid DESC LIMIT ?",
-            (expression, limit),
+            f"SELECT {index.key} FROM paper_index WHERE {index.match}"
+            f" ORDER BY {index.key} DESC LIMIT :limit",
+            {"expression": index.expression(expression), "limit": limit},
             deadline=deadline,
         )
         return [int(row[0]) for row in rows]
 
     async def index_count(
-        self, expression: str, *, cap: int | None = None, deadline: float | None = None
+        self, expression: Expression, *, cap: int | None = None, deadline: float | None = None
     ) -> int:
         """How many papers match ``expression``; at most ``cap + 1`` when ``cap`` is given
         (counting stops there: "more than ``cap``")."""
-        limit = -1 if cap is None else cap + 1
+        index = self._index
         rows = await self.fetchall_until(
-            "SELECT count(*) FROM (SELECT 1 FROM paper_index WHERE paper_index MATCH ? LIMIT ?)",
-            (expression, limit),
+            f"SELECT count(*) FROM (SELECT 1 FROM paper_index WHERE {index.match}"
+            " LIMIT :limit) AS found",
+            {
+                "expression": index.expression(expression),
+                "limit": self.dialect.no_limit if cap is None else cap + 1,
+            },
             deadline=deadline,
         )
         return int(rows[0][0]) if rows else 0
 
     async def index_scan(
-        self, expression: str | None, *, before: int | None, limit: int
+        self, expression: Expression | None, *, before: int | None, limit: int
     ) -> list[tuple[int, Paper]]:
         """Up to ``limit`` papers matching ``expression`` (None: every paper), newest
         first, with row numbers below ``before``: a page of candidates to check."""
+        index = self._index
         params: dict[str, Any] = {"limit": limit, "before": before}
         below = "AND p.id < :before" if before is not None else ""
         if expression is None:
-            sql = f"SELECT p.* FROM papers AS p WHERE 1 {below} ORDER BY p.id DESC LIMIT :limit"
+            sql = f"SELECT p.* FROM papers AS p WHERE TRUE {below} ORDER BY p.id DESC LIMIT :limit"
         else:
-            params["expression"] = expression
+            params["expression"] = index.expression(expression)
             sql = (
-                "SELECT p.* FROM paper_index JOIN papers AS p ON p.id = paper_index.rowid "
-                f"WHERE paper_index MATCH :expression {below} "
-                "ORDER BY paper_index.rowid DESC LIMIT :limit"
+                f"SELECT p.* FROM paper_index JOIN papers AS p ON p.id = {index.key} "
+                f"WHERE {index.match} {below} "
+                f"ORDER BY {index.key} DESC LIMIT :limit"
             )
         rows = await self.fetchall(sql, params)
         return [(int(row["id"]), paper_from_row(row)) for row in rows]
@@ -276,11 +337,21 @@ class PaperIndexStore(StoreBase):
     async def papers_holding(self, words: Sequence[str]) -> dict[str, int]:
         """How many papers hold each index word (``words`` as written in the index)."""
         counts: dict[str, int] = {}
+        if self.dialect is Dialect.POSTGRES:
+            for word in dict.fromkeys(words):
+                columns = ("ti",) if word.startswith(TITLE_PREFIX) else _WORD_COLUMNS
+                row = await self.fetchone(
+                    "SELECT count(*) FROM paper_index WHERE doc @@ CAST(? AS tsquery)",
+                    (to_tsquery(Phrase(columns, (word,))),),
+                )
+                if row is not None and row[0]:
+                    counts[word] = int(row[0])
+            return counts
         for start in range(0, len(words), ID_CHUNK):
             chunk = words[start : start + ID_CHUNK]
             rows = await self.fetchall(
-                "SELECT term, doc FROM paper_index_words "
-                f"WHERE term IN ({', '.join('?' * len(chunk))})",
+                "SELECT term, doc FROM paper_index_words"
+                f" WHERE term IN ({placeholders(len(chunk))})",
                 chunk,
             )
             counts.update((row["term"], int(row["doc"])) for row in rows)
@@ -292,7 +363,7 @@ class PaperIndexStore(StoreBase):
 
     async def recent_matches(
         self,
-        expression: str | None,
+        expression: Expression | None,
         *,
         announced_since: date,
         submitted_since: date,
@@ -302,36 +373,40 @@ class PaperIndexStore(StoreBase):
         after ``announced_since`` and first submitted on or after ``submitted_since``,
         newest first. Only index documents from the lowest row number announced in
         the window on are read, however large the index is."""
-        source, params = _recent(expression, announced_since, submitted_since)
-        params["limit"] = -1 if limit is None else limit
+        source, params = self._recent(expression, announced_since, submitted_since)
+        params["limit"] = self.dialect.no_limit if limit is None else limit
         rows = await self.fetchall(f"SELECT p.* {source} ORDER BY p.id DESC LIMIT :limit", params)
         return [paper_from_row(row) for row in rows]
 
     async def recent_count(
-        self, expression: str | None, *, announced_since: date, submitted_since: date
+        self, expression: Expression | None, *, announced_since: date, submitted_since: date
     ) -> int:
         """How many papers :meth:`recent_matches` would list."""
-        source, params = _recent(expression, announced_since, submitted_since)
+        source, params = self._recent(expression, announced_since, submitted_since)
         row = await self.fetchone(f"SELECT count(*) {source}", params)
         return int(row[0]) if row is not None else 0
 
+    def _recent(
+        self, expression: Expression | None, announced_since: date, submitted_since: date
+    ) -> tuple[str, dict[str, Any]]:
+        """The ``FROM ... WHERE ...`` of :meth:`recent_matches`, and its parameters."""
+        params: dict[str, Any] = {
+            "announced": announced_since.isoformat(),
+            "submitted": to_text(datetime.combine(submitted_since, time(), UTC)),
+        }
+        window = "p.announced >= :announced AND p.submitted >= :submitted"
+        if expression is None:
+            return f"FROM papers AS p WHERE {window}", params
+        index = self._index
+        params["expression"] = index.expression(expression)
+        return (
+            f"FROM paper_index JOIN papers AS p ON p.id = {index.key} "
+            f"WHERE {index.match} AND {index.key} >= "
+            f"(SELECT min(id) FROM papers WHERE announced >= :announced) AND {window}",
+            params,
+        )
 
-def _recent(
-    expression: str | None, announced_since: date, submitted_since: date
-) -> tuple[str, dict[str, Any]]:
-    """The ``FROM ... WHERE ...`` of :meth:`PaperIndexStore.recent_matches`, and its
-    parameters."""
-    params: dict[str, Any] = {
-        "announced": announced_since.isoformat(),
-        "submitted": to_text(datetime.combine(submitted_since, time(), UTC)),
-    }
-    window = "p.announced >= :announced AND p.submitted >= :submitted"
-    if expression is None:
-        return f"FROM papers AS p WHERE {window}", params
-    params["expression"] = expression
-    return (
-        "FROM paper_index JOIN papers AS p ON p.id = paper_index.rowid "
-        "WHERE paper_index MATCH :expression AND paper_index.rowid >= "
-        f"(SELECT min(id) FROM papers WHERE announced >= :announced) AND {window}",
-        params,
-    )
+
+_WORD_COLUMNS = tuple(column for column in COLUMNS if column != "ti")
+"""Where a word other than a title word may be: SQLite's fts5vocab counts a paper that
+holds a word in any column, and titles hold title words only."""

@@ -6,14 +6,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
-
-import aiosqlite
 
 from bot.models import HarvestedRecord, Paper
 from bot.store.coverage import Coverage, record_coverage
 from bot.store.paper_index import PaperIndexStore, assign_numbers, write_documents
 from bot.store.rows import paper_from_row, paper_params
+from bot.store.sql import Connection, Dialect
 from bot.store.values import ID_CHUNK, check_versionless, from_text
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,8 @@ class PaperStore(PaperIndexStore):
         async with self.transaction() as conn:
             numbers = await assign_numbers(conn, ids)
             params = [(numbers[paper.arxiv_id], *paper_params(paper, now), now) for paper in batch]
-            cursor = await conn.executemany(_UPSERT_PAPER, params)
-            written = cursor.rowcount
+            changed = await conn.executemany(_upsert_paper(conn.dialect), params)
+            written = changed
             await write_documents(conn, await _stored(conn, ids))
         logger.debug("Upserted %s papers, %s rows written", len(params), written)
         return written
@@ -117,7 +117,7 @@ class PaperStore(PaperIndexStore):
             stored: dict[str, dict[str, Any]] = {}
             for start in range(0, len(ids), ID_CHUNK):
                 chunk = ids[start : start + ID_CHUNK]
-                rows = await conn.execute_fetchall(
+                rows = await conn.fetchall(
                     f"SELECT * FROM papers WHERE arxiv_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
@@ -163,7 +163,7 @@ class PaperStore(PaperIndexStore):
         rows = await self.fetchall(
             "SELECT * FROM papers WHERE announced >= ?"
             " ORDER BY announced DESC, submitted DESC, arxiv_id DESC LIMIT ?",
-            (since.isoformat(), -1 if limit is None else max(limit, 0)),
+            (since.isoformat(), self.dialect.no_limit if limit is None else max(limit, 0)),
         )
         return [paper_from_row(row) for row in rows]
 
@@ -189,18 +189,23 @@ _PAPER_COLUMNS = (
     "first_seen_at",
 )
 _REPLACED = [c for c in _PAPER_COLUMNS if c not in ("arxiv_id", "first_seen_at")]
-_UPSERT_PAPER = (
-    f"INSERT INTO papers (id, {', '.join(_PAPER_COLUMNS)}, matched_at) "
-    f"VALUES (?, {', '.join('?' for _ in _PAPER_COLUMNS)}, ?) "
-    "ON CONFLICT (arxiv_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
-    + ", matched_at = CASE WHEN papers.announced IS NOT NULL AND ("
-    "excluded.version > papers.version OR excluded.categories IS NOT papers.categories"
-    ") THEN NULL ELSE papers.matched_at END"
-    + " WHERE excluded.version > papers.version OR (excluded.version = papers.version AND ("
-    + " OR ".join(f"excluded.{c} IS NOT papers.{c}" for c in _REPLACED if c != "version")
-    + "))"
-)
+
+
+@cache
+def _upsert_paper(dialect: Dialect) -> str:
+    differs = dialect.differs
+    return (
+        f"INSERT INTO papers (id, {', '.join(_PAPER_COLUMNS)}, matched_at) "
+        f"VALUES (?, {', '.join('?' for _ in _PAPER_COLUMNS)}, ?) "
+        "ON CONFLICT (arxiv_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
+        + ", matched_at = CASE WHEN papers.announced IS NOT NULL AND ("
+        f"excluded.version > papers.version OR excluded.categories {differs} papers.categories"
+        ") THEN NULL ELSE papers.matched_at END"
+        + " WHERE excluded.version > papers.version OR (excluded.version = papers.version AND ("
+        + " OR ".join(f"excluded.{c} {differs} papers.{c}" for c in _REPLACED if c != "version")
+        + "))"
+    )
 
 
 _HARVEST_INSERT = ("id", *_PAPER_COLUMNS, "announced", "matched_at")
@@ -250,12 +255,12 @@ def _harvested_row(
     return ("changed", row) if changed else ("unchanged", None)
 
 
-async def _stored(conn: aiosqlite.Connection, arxiv_ids: list[str]) -> list[tuple[int, Paper]]:
+async def _stored(conn: Connection, arxiv_ids: list[str]) -> list[tuple[int, Paper]]:
     """The stored rows of ``arxiv_ids`` as ``(id, paper)``."""
     found: list[tuple[int, Paper]] = []
     for start in range(0, len(arxiv_ids), ID_CHUNK):
         chunk = arxiv_ids[start : start + ID_CHUNK]
-        rows = await conn.execute_fetchall(
+        rows = await conn.fetchall(
             f"SELECT * FROM papers WHERE arxiv_id IN ({', '.join('?' * len(chunk))})", chunk
         )
         found.extend((int(row["id"]), paper_from_row(row)) for row in rows)

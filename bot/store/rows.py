@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from bot.models import Paper
+from bot.store.sql import Row
 from bot.store.values import check_versionless, from_text, json_list, to_text
 
 
@@ -30,7 +30,7 @@ def paper_params(paper: Paper, first_seen_at: str) -> tuple[Any, ...]:
     )
 
 
-def paper_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Paper:
+def paper_from_row(row: Row | Mapping[str, Any]) -> Paper:
     return Paper(
         arxiv_id=row["arxiv_id"],
         version=int(row["version"]),

@@ -294,7 +294,7 @@ def _user_version(conn: sqlite3.Connection) -> int:
 
 # -- prune -----------------------------------------------------------------------------
 
-_OLD_PAPERS = """
+_OLD_PAPERS_TEMPLATE = """
 coalesce(p.announced, substr(p.first_seen_at, 1, 10)) < :cutoff
 AND substr(p.submitted, 1, 10) < :submitted_before
 AND p.matched_at IS NOT NULL
@@ -302,7 +302,7 @@ AND NOT EXISTS (SELECT 1 FROM deliveries AS d
                 WHERE d.arxiv_id = p.arxiv_id AND d.status IN ('queued', 'sending'))
 AND NOT EXISTS (SELECT 1 FROM subscriptions AS s
                 WHERE substr(s.created_at, 1, 10) > p.announced
-                  AND substr(s.created_at, 1, 10) <= date(p.submitted, :grace))
+                  AND substr(s.created_at, 1, 10) <= {grace_after_submission})
 """
 """Papers (``p``) that nothing needs any more (see :func:`prune`)."""
 
@@ -333,11 +333,13 @@ async def prune(store: Store, *, before: date, today: date, grace_days: int) -> 
     papers = await _delete_in_chunks(
         store,
         "papers",
-        _OLD_PAPERS,
+        _OLD_PAPERS_TEMPLATE.format(
+            grace_after_submission=store.dialect.day_after("p.submitted", ":grace")
+        ),
         {
             "cutoff": before.isoformat(),
             "submitted_before": (today - timedelta(days=grace_days)).isoformat(),
-            "grace": f"+{grace_days} days",
+            "grace": grace_days,
         },
     )
     start_of_day = datetime.combine(before, datetime.min.time(), tzinfo=UTC)
@@ -347,7 +349,9 @@ async def prune(store: Store, *, before: date, today: date, grace_days: int) -> 
     return PruneCounts(papers=papers, messages=messages)
 
 
-async def _delete_in_chunks(store: Store, table: str, old: str, params: dict[str, str]) -> int:
+async def _delete_in_chunks(
+    store: Store, table: str, old: str, params: dict[str, str | int]
+) -> int:
     """Delete the rows of ``table`` (as ``p``) that the condition ``old`` holds for, newest
     first (a thread's replies before the message they reply to), in short transactions
     that check ``old`` again for their own rows."""
@@ -362,9 +366,8 @@ async def _delete_in_chunks(store: Store, table: str, old: str, params: dict[str
         }
         marks = ", ".join(f":{name}" for name in chunk)
         async with store.transaction() as conn:
-            cursor = await conn.execute(
+            deleted += await conn.execute(
                 f"DELETE FROM {table} AS p WHERE p.id IN ({marks}) AND {old}",
                 {**chunk, **params},
             )
-            deleted += cursor.rowcount
     return deleted
