@@ -507,7 +507,7 @@ async def slack_run(database: Path, api_url: str, queries: Sequence[str]) -> dic
         retention_days=0,
     )
     async with BotApp(settings) as app, running_fake_slack() as fake:
-        adapter = SlackAdapter(app, slack_settings(fake), database_path=settings.database_path)
+        adapter = SlackAdapter(app, slack_settings(fake), database=settings.database_target)
         await adapter.start()
         app.senders[adapter.name] = adapter
         try:

@@ -44,8 +44,9 @@ class CommandContext:
 class AdapterOptions:
     """What the core tells every adapter it creates (built once from the settings)."""
 
-    database_path: Path
-    """The bot's SQLite file; the Slack adapter keeps its OAuth installs there."""
+    database: Path | str
+    """The bot's database, an SQLite file or a ``postgresql://`` URL; the Slack adapter
+    keeps its OAuth installs there."""
     commands: bool = True
     """False when the adapter only posts (``arxiv-bot run --once``)."""
     channel: str | None = None

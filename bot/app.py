@@ -25,6 +25,7 @@ from bot.enrichment import Enricher
 from bot.errors import StorageError
 from bot.feedback import FeedbackEvent, FeedbackRecorder
 from bot.harvest import Harvester
+from bot.leadership import Leadership
 from bot.link_previews import LinkPreview, previews
 from bot.models import ChannelRef, Reply, Subscription, Tone
 from bot.observability.metrics import Metrics
@@ -37,7 +38,7 @@ from bot.sources.arxiv_api import ArxivApi
 from bot.sources.gate import ArxivGate, build_user_agent
 from bot.sources.huggingface import HuggingFacePapers
 from bot.sources.oai import OaiClient
-from bot.sources.rhythm import rhythm_path
+from bot.sources.rhythm import Rhythm, rhythm_path
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
 
@@ -88,7 +89,10 @@ class BotApp:
             user_agent=build_user_agent(__version__, settings.arxiv_contact),
             wall_clock=clock,
             # Every process on this database keeps one rhythm with arXiv.
-            shared_rhythm_path=rhythm_path(settings.database_path),
+            shared_rhythm_path=None
+            if settings.uses_postgres
+            else rhythm_path(settings.database_path),
+            shared_rhythm=_database_rhythm(settings),
         )
         self.arxiv = ArxivApi(
             self.gate, base_url=settings.arxiv_api_url, cache_seconds=settings.search_cache_seconds
@@ -106,6 +110,7 @@ class BotApp:
         """Adapters by platform name; the dispatcher posts through these."""
         self._open: _Open | None = None
         self._scheduler: Scheduler | None = None
+        self._leadership: Leadership | None = None
 
     def _require_open(self) -> _Open:
         if self._open is None:
@@ -173,12 +178,20 @@ class BotApp:
             hf=self.hf,
         )
         retention = Retention(store, days=settings.retention_days, clock=clock)
-        cycle = Cycle(harvester, enqueuer, dispatcher, retention, enricher=enricher, queue=queue)
+        cycle = Cycle(
+            harvester,
+            enqueuer,
+            dispatcher,
+            retention,
+            enricher=enricher,
+            queue=queue,
+            leads=self._leads,
+        )
         feedback = FeedbackRecorder(
             store, positive=settings.feedback_names(1), negative=settings.feedback_names(-1)
         )
         self._open = _Open(store, handler, harvester, enqueuer, dispatcher, cycle, feedback, tldr)
-        log.info("store ready at %s", settings.database_path)
+        log.info("store ready at %s", store.label)
         return self
 
     async def __aexit__(
@@ -261,7 +274,7 @@ class BotApp:
         """
         server, routes = (None, []) if once else self._health(factories)
         options = AdapterOptions(
-            database_path=self.settings.database_path,
+            database=self.settings.database_target,
             commands=not once,
             channel=channel,
             probe_routes=routes,
@@ -273,6 +286,7 @@ class BotApp:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop_signal, stop)
         pump: asyncio.Task[None] | None = None
+        leading: asyncio.Task[None] | None = None
         grace = SHUTDOWN_GRACE_SECONDS
         try:
             if server is not None:
@@ -288,6 +302,14 @@ class BotApp:
             if once:
                 cycle = asyncio.ensure_future(self.run_cycle())
                 return cycle.result() if await _until_first(cycle, stop.wait()) else None
+            self._leadership = Leadership(
+                self._require_open().store,
+                lease_seconds=self.settings.harvest_lease_seconds,
+                clock=self._clock,
+                on_elected=self._elected,
+            )
+            await self._leadership.step()  # alone on the database: leads from the start
+            leading = asyncio.create_task(self._leadership.run(), name="harvest-lease")
             self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
             await self._scheduler.start(catch_up=await self._harvest_overdue())
             pump = asyncio.create_task(self._pump_deliveries(), name="delivery-pump")
@@ -305,6 +327,10 @@ class BotApp:
             if self._scheduler is not None:
                 await self._scheduler.shutdown(grace_seconds=grace)
                 self._scheduler = None
+            if leading is not None:  # after the last harvest: hands the lease on
+                leading.cancel()
+                await asyncio.gather(leading, return_exceptions=True)
+                self._leadership = None
             for adapter in reversed(adapters):
                 self.senders.pop(adapter.name, None)
                 try:
@@ -348,6 +374,18 @@ class BotApp:
         if self._open is not None:
             self._open.store.stop_waiting()
 
+    def _leads(self) -> bool:
+        """Whether this process harvests: always, unless it runs as a service beside
+        others on the database and another holds the harvest lease."""
+        return self._leadership is None or self._leadership.leading
+
+    async def _elected(self) -> None:
+        """This service took the harvest over (it started, or the last holder died):
+        harvest now if the holder before it left one undone."""
+        if self._scheduler is not None and await self._harvest_overdue():
+            log.info("taking over an overdue harvest")
+            self._scheduler.run_now()
+
     async def _scheduled_cycle(self) -> int:
         try:
             return (await self.run_cycle()).new_papers
@@ -376,6 +414,15 @@ class BotApp:
         except StorageError:
             next_post = None
         return wait_seconds(now, next_post, DELIVERY_PUMP_SECONDS)
+
+
+def _database_rhythm(settings: Settings) -> Rhythm | None:
+    """On PostgreSQL, the database keeps arXiv's rhythm for every replica."""
+    if not settings.uses_postgres:
+        return None
+    from bot.sources.database_rhythm import DatabaseRhythm  # psycopg only when used
+
+    return DatabaseRhythm(settings.database_url)
 
 
 def _tldr_maker(settings: Settings) -> TldrMaker | None:

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -50,6 +51,7 @@ from bot.render import plural, reply_text
 from bot.retention import Retention
 from bot.secrets import mask_secrets
 from bot.store import Store, upkeep
+from bot.store.copy import BATCH, CopyInputError, CopyReport, build_index, copy_database
 from bot.tables import print_reply_table
 from bot.typography import option_text, plain
 
@@ -64,6 +66,9 @@ Any other failure (arXiv, the database, a delivery, a platform refusing a token)
 
 _INPUT_ERRORS = (CommandError, QueryError, PaperIdError, LimitError, ArxivRejectedError)
 """Errors in what the person typed: fixing the input, not retrying, helps."""
+
+if TYPE_CHECKING:
+    from bot.store.pg_upkeep import PostgresCheck
 
 
 _VERBOSE = "arxiv_bot.verbose"
@@ -385,7 +390,7 @@ def backfill(since: datetime, until: datetime | None, sets: tuple[str, ...]) -> 
 
 @cli.group()
 def db() -> None:
-    """Back up, check and prune the database (DATABASE_URL)."""
+    """Back up, check, prune and copy the database (DATABASE_URL)."""
 
 
 @db.command("backup")
@@ -395,6 +400,10 @@ def db() -> None:
 def db_backup(file: Path, force: bool) -> None:
     """Copy the database to FILE, safely while the bot runs (a directory: a dated file in it)."""
     settings = _settings_or_exit()
+    if settings.uses_postgres:
+        from bot.store.pg_upkeep import BACKUP_ADVICE
+
+        raise _UsageFailure(BACKUP_ADVICE)
     target = file / upkeep.backup_name(datetime.now(UTC)) if file.is_dir() else file
     if not target.parent.is_dir():
         raise _UsageFailure(f"{target.parent} is not a directory: create it, or back up elsewhere")
@@ -422,14 +431,24 @@ def db_check() -> None:
     """Check the database's integrity and schema version (exit 1 when it has problems)."""
     settings = _settings_or_exit()
     try:
-        report = upkeep.check(settings.database_path, busy_timeout=settings.database_busy_timeout)
+        if settings.uses_postgres:
+            from bot.store.pg_upkeep import check_postgres
+
+            checked = check_postgres(settings.database_url)
+            report: upkeep.CheckReport | PostgresCheck = checked
+            where = checked.label
+        else:
+            report = upkeep.check(
+                settings.database_path, busy_timeout=settings.database_busy_timeout
+            )
+            where = str(settings.database_path.absolute())
     except UserError as error:
         raise _failure(error) from None
     click.echo("\n".join(report.lines()))
     if not report.ok:
         raise click.ClickException(
             f"{plural(len(report.problems), 'problem')} found in the database "
-            f"{report.path.absolute()}: see docs/storage.md#checking-and-restoring"
+            f"{where}: see docs/storage.md#checking-and-restoring"
         )
 
 
@@ -457,6 +476,69 @@ def db_prune(days: int | None) -> None:
             return f"Pruned {counts} from before {retention.cutoff()} ({plural(keep, 'day')} ago)."
 
     click.echo(_run(main))
+
+
+@db.command("copy")
+@click.argument("source")
+@click.argument("target")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=BATCH,
+    show_default=True,
+    help="Rows read and written at a time.",
+)
+@verbose_option
+def db_copy(source: str, target: str, batch: int) -> None:
+    """Copy the bot's data from SOURCE to the empty database TARGET, e.g. to move from
+    SQLite to PostgreSQL (or back):
+
+    \b
+      arxiv-bot db copy sqlite:///arxiv-bot.db postgresql://bot:secret@db:5432/arxiv
+
+    Channels, subscriptions (same numbers), papers, deliveries, the outbox, feedback,
+    coverage, the harvest watermark and Slack installs are copied in one transaction:
+    nothing is posted again, and a failed copy leaves TARGET empty. Stop the bot first;
+    then point DATABASE_URL at TARGET. URLs: sqlite:///relative.db, sqlite:////abs.db,
+    postgresql://user:password@host:5432/database.
+    """
+    settings = _settings_or_exit()
+
+    async def main() -> CopyReport:
+        try:
+            return await copy_database(
+                source,
+                target,
+                batch=batch,
+                busy_timeout=settings.database_busy_timeout,
+                progress=lambda line: click.echo(f"Copying {line}", err=True),
+            )
+        except CopyInputError as error:
+            raise _UsageFailure(mask_secrets(str(error))) from None
+
+    report = _run(main)
+    click.echo("\n".join(report.lines()))
+    # The target's search index is built now: show its progress as the store logs it.
+    index_log = logging.getLogger("bot.store.paper_index")
+    level = index_log.level
+    index_log.setLevel(min(index_log.getEffectiveLevel(), logging.INFO))
+    started = time.monotonic()
+    try:
+        indexed = _run(lambda: build_index(target, busy_timeout=settings.database_busy_timeout))
+    except click.ClickException as error:
+        raise click.ClickException(
+            f"The copy is complete, but its search index was not built ({error.message}): "
+            "the bot builds it when it starts."
+        ) from None
+    finally:
+        index_log.setLevel(level)
+    click.echo(
+        f"Search index built: {plural(indexed, 'paper')} in {time.monotonic() - started:.1f} s."
+    )
+    click.echo(
+        f"Next: set DATABASE_URL to TARGET ({report.target}) for the bot and every "
+        "replica, then start them. Keep SOURCE as a backup until the bot runs well."
+    )
 
 
 def _export_channel(value: str) -> ChannelRef:

@@ -45,6 +45,9 @@ def _postgres_url(value: str) -> str:
         info = psycopg.conninfo.conninfo_to_dict(value)
     except psycopg.ProgrammingError as error:
         raise ValueError(f"not a PostgreSQL URL libpq can read ({error})") from None
+    port = str(info.get("port") or "5432")
+    if not all(part.isdigit() for part in port.split(",")):
+        raise ValueError(f"the PostgreSQL URL's port {port!r} is not a number")
     if not info.get("dbname"):
         raise ValueError(
             "the PostgreSQL URL names no database: use postgresql://user:password@host/database"
@@ -94,6 +97,9 @@ class Settings(EnvSettings):
     export_rows: Annotated[int, Field(ge=1, le=1000)] = 100
     """Papers per heading of an export at most (``/arxiv export``, ``arxiv-bot export``)."""
     delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    harvest_lease_seconds: Annotated[float, Field(ge=3, le=600)] = 30.0
+    """How long the replica that harvests holds its lease without renewing it: when it
+    dies, another replica takes the harvest over within this time (bot/leadership.py)."""
     delivery_lease_seconds: Annotated[float, Field(ge=10, le=86400)] = 300.0
     index_sets: str = ""
     """OAI-PMH sets the harvest keeps besides what subscriptions need: "cs,eess", "all";

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.delivery import DeliveryReport, Dispatcher
@@ -55,7 +56,12 @@ class Cycle:
         enricher: Enricher | None = None,
         queue: DeliveryQueue | None = None,
         enrich_wait: float | None = None,
+        leads: Callable[[], bool] | None = None,
     ) -> None:
+        """``leads`` says whether this process does the work done once for all the
+        processes on the database (harvest, matching, pruning: see
+        :mod:`bot.leadership`); None: it always does."""
+        self._leads = leads or (lambda: True)
         self._harvester = harvester
         self._enqueuer = enqueuer
         self._dispatcher = dispatcher
@@ -67,6 +73,10 @@ class Cycle:
 
     async def run(self) -> CycleReport:
         harvest: HarvestReport | None = None
+        if not self._leads():
+            delivered = await self._dispatcher.deliver_due()
+            log.info("cycle done: another process harvests; %s", delivered)
+            return CycleReport(None, MatchReport(), delivered)
         try:
             harvest = await self._harvester.harvest()
         except StorageError:
@@ -84,7 +94,10 @@ class Cycle:
 
     async def match_and_deliver(self) -> tuple[MatchReport, DeliveryReport]:
         """Match whatever harvested papers wait for it (a crash may have stranded some
-        between harvest and matching), then deliver what is due."""
+        between harvest and matching), then deliver what is due. Matching is left to the
+        process that harvests."""
+        if not self._leads():
+            return MatchReport(), await self._dispatcher.deliver_due()
         matched = await self._enqueuer.match_pending()
         if matched.queued:
             await self._prefetch_extras()

@@ -94,9 +94,13 @@ def _url_secrets(value: str) -> Iterable[str]:
     found = [text for key, text in parse_qsl(parts.query) if _is_secret_parameter(key)]
     if password:
         found.append(password)
-    elif user:  # https://TOKEN@host/ carries a token as the user name
-        found.append(user)
+    elif user and parts.scheme not in _USER_NAME_SCHEMES:
+        found.append(user)  # https://TOKEN@host/ carries a token as the user name
     return found
+
+
+_USER_NAME_SCHEMES = frozenset({"postgresql", "postgres"})
+"""Schemes whose user part is a user name (postgresql://arxiv@db/bot), not a token."""
 
 
 def _is_secret_parameter(key: str) -> bool:

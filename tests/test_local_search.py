@@ -23,6 +23,7 @@ from bot.matcher import PaperText, compile_matcher
 from bot.models import ChannelRef, HarvestedRecord, Paper, Tone
 from bot.query import parse_query
 from bot.store import MIGRATIONS, Store, paper_index, sqlite_engine, upkeep
+from tests import databases
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.clock import SettableClock
 from tests.fakes.corpus import make_paper, paper_by_id
@@ -204,8 +205,10 @@ async def test_ids_fix_the_order_of_papers_and_odd_ids_sort_oldest(store: Store)
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[BotApp]:
-    async with BotApp(settings.model_copy(update={"search_index_days": 365})) as app:
+async def bot(settings: Settings, database: str | Path) -> AsyncIterator[BotApp]:
+    """The bot on each database (the search index is FTS5 or a tsvector)."""
+    update = {"search_index_days": 365, "database_url": databases.database_url(database)}
+    async with BotApp(settings.model_copy(update=update)) as app:
         yield app
 
 

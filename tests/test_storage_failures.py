@@ -281,13 +281,13 @@ def test_impossible_paths(store_settings: Settings) -> None:
             "run",
             "--once",
             settings=store_settings,
-            env={"DATABASE_URL": "postgres://db/bot"},
+            env={"DATABASE_URL": "mysql://db/bot"},
         ),
     )
 
     for result, (path, reason) in zip(opened, cases.items(), strict=True):
         one_line_failure(result, f"The database {path} cannot be opened: {reason}.")
-    one_line_failure(bad_scheme, "invalid setting DATABASE_URL: only SQLite is supported", code=2)
+    one_line_failure(bad_scheme, "invalid setting DATABASE_URL: use sqlite:///", code=2)
     assert not (base / "closed" / "new").exists()
 
 

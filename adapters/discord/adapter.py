@@ -28,7 +28,12 @@ from adapters.discord.commands import DM_WORKSPACE, PLATFORM, ArxivGroup, Comman
 from adapters.discord.link_previews import PRIVILEGED_INTENT_MISSING, LinkPreviewer, preview_intents
 from adapters.discord.permissions import can_read_history, missing_permissions, missing_text
 from adapters.discord.render import digest_parts, message_fingerprint, post_parts
-from adapters.discord.settings import DEFAULT_API_URL, DiscordSettings, load_discord_settings
+from adapters.discord.settings import (
+    DEFAULT_API_URL,
+    DiscordSettings,
+    describe_shards,
+    load_discord_settings,
+)
 from bot.adapter import AdapterOptions, Core
 from bot.errors import ChannelUnavailableError, ConfigError, DeliveryError
 from bot.feedback import FeedbackEvent
@@ -93,6 +98,14 @@ GATEWAY_REFUSALS: dict[int, str] = {
         "Discord refused DISCORD_TOKEN at the gateway; copy the bot token from the Developer "
         "Portal (your application → Bot → Reset Token) into .env"
     ),
+    4010: (
+        "Discord refused the shard (Invalid shard); check DISCORD_SHARD_COUNT and "
+        "DISCORD_SHARD_IDS: every replica needs the same count, and ids below it"
+    ),
+    4011: (
+        "Discord requires more shards for this many servers (Sharding required); raise "
+        "DISCORD_SHARD_COUNT on every replica, or leave it empty and set DISCORD_SHARDS=auto"
+    ),
     4013: "Discord refused the bot's gateway intents (invalid intents)",
     4014: "Discord refused the bot's gateway intents (disallowed intents)",
 }
@@ -119,17 +132,23 @@ def build_intents(settings: DiscordSettings) -> discord.Intents:
 
 
 def build_client(settings: DiscordSettings) -> discord.Client:
-    """A client that can never ping: mentions are off for every message it sends."""
+    """A client that can never ping: mentions are off for every message it sends.
+
+    Sharded (``DISCORD_SHARDS=auto`` or ``DISCORD_SHARD_COUNT``), it is an
+    ``AutoShardedClient`` that opens only the shards in ``DISCORD_SHARD_IDS`` (all of them
+    when unset), so replicas can split the gateway between them."""
     if settings.api_url != DEFAULT_API_URL:
         discord.http.Route.BASE = settings.api_url  # one process, one Discord
     # The bot never joins voice channels: no warnings about voice libraries at start.
     discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-    options = {
+    options: dict[str, object] = {
         "intents": build_intents(settings),
         "allowed_mentions": discord.AllowedMentions.none(),
     }
     if settings.sharded:
-        return discord.AutoShardedClient(**options)  # type: ignore[arg-type]
+        if settings.shard_ids is not None:  # discord.py wants a list (or tuple) or nothing
+            options["shard_ids"] = list(settings.shard_ids)
+        return discord.AutoShardedClient(shard_count=settings.shard_count, **options)  # type: ignore[arg-type]
     return discord.Client(**options)  # type: ignore[arg-type]
 
 
@@ -260,6 +279,9 @@ class DiscordAdapter:
             await self.stop()
             raise ConfigError(_gateway_failure(error))
         log.info("Discord: connected to %s servers", len(self.client.guilds))
+        if isinstance(self.client, discord.AutoShardedClient):
+            shards = describe_shards(self.client.shards, self.client.shard_count)
+            log.info("Discord: shards %s run in this process", shards)
         self._connection.add_done_callback(self._connection_ended)
 
     def _connection_ended(self, connection: asyncio.Task[None]) -> None:
@@ -273,8 +295,9 @@ class DiscordAdapter:
         self._closed.set()
 
     async def _use_gateway_of_api(self) -> None:
-        """Connect to the gateway that DISCORD_API_URL names: ``discord.Client`` goes to
-        ``wss://gateway.discord.gg`` whatever the API (``AutoShardedClient`` asks the API)."""
+        """Connect to the gateway that DISCORD_API_URL names: ``discord.Client``, and
+        ``AutoShardedClient`` given DISCORD_SHARD_COUNT, go to ``wss://gateway.discord.gg``
+        whatever the API (``AutoShardedClient`` without a count asks the API)."""
         try:
             _, url, _ = await self.client.http.get_bot_gateway()
         except discord.GatewayNotFound as error:

@@ -22,7 +22,6 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
-from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import (
@@ -35,7 +34,13 @@ from adapters.slack.client import (
 )
 from adapters.slack.endpoint import SlackEndpoint
 from adapters.slack.listeners import PLATFORM, register_listeners
-from adapters.slack.oauth import bot_token_for, installation_store, oauth_settings
+from adapters.slack.oauth import (
+    InstallStore,
+    bot_token_for,
+    close_installation_store,
+    installation_store,
+    oauth_settings,
+)
 from adapters.slack.pacing import ChannelPacer
 from adapters.slack.render import digest_parts, post_parts
 from adapters.slack.settings import (
@@ -68,23 +73,24 @@ class SlackAdapter:
         core: Core,
         settings: SlackSettings,
         *,
-        database_path: Path,
+        database: Path | str,
         commands: bool = True,
         pacer: ChannelPacer | None = None,
         retry_interval: RetryIntervalCalculator | None = None,
         probe_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         """``probe_routes`` (the core's ``/healthz``, ``/readyz``, ``/metrics``) are
-        served on HTTP mode's port too."""
+        served on HTTP mode's port too. ``database`` (the bot's SQLite file or
+        ``postgresql://`` URL) keeps the OAuth installs."""
         self._core = core
         self._settings = settings
-        self._database_path = database_path  # where OAuth installs are kept
+        self._database = database  # where OAuth installs are kept
         self._commands = commands
         self._pacer = pacer or ChannelPacer(settings.post_interval)
         self._retry_interval = retry_interval
         self._probe_routes = probe_routes
         self._clients: dict[str, AsyncWebClient] = {}
-        self._installations: SQLite3InstallationStore | None = None
+        self._installations: InstallStore | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
@@ -103,7 +109,7 @@ class SlackAdapter:
     async def start(self) -> None:
         mode = self._settings.mode
         if mode is SlackMode.OAUTH:
-            self._installations = installation_store(self._database_path, self._settings.client_id)
+            self._installations = installation_store(self._database, self._settings.client_id)
             client = self._client(None)
         else:
             client = self._client(self._settings.bot_token)
@@ -126,7 +132,7 @@ class SlackAdapter:
         app = AsyncApp(
             client=client,
             signing_secret=self._settings.signing_secret,
-            oauth_settings=oauth_settings(self._settings, self._installations, self._database_path),
+            oauth_settings=oauth_settings(self._settings, self._installations),
         )
         app.enable_token_revocation_listeners()
         return app
@@ -220,6 +226,9 @@ class SlackAdapter:
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:
+            if self._installations is not None:
+                # An engine disposed of still works: it connects again if asked.
+                close_installation_store(self._installations)
             self._socket = None
             self._runner = None
             self._closed.set()
@@ -302,7 +311,7 @@ class SlackFactory:
         return SlackAdapter(
             core,
             load_slack_settings(),
-            database_path=options.database_path,
+            database=options.database,
             commands=options.commands,
             probe_routes=options.probe_routes,
         )

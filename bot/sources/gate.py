@@ -70,7 +70,7 @@ from bot.sources.cutoff import (
     watching,
 )
 from bot.sources.retry_after import retry_after
-from bot.sources.rhythm import SharedRhythm
+from bot.sources.rhythm import Rhythm, SharedRhythm
 from bot.sources.xmlsafe import parse_xml
 
 __all__ = [
@@ -223,13 +223,15 @@ class ArxivGate:
         sleep: Callable[[float], None] | None = None,
         wall_clock: Clock = utc_now,
         shared_rhythm_path: Path | None = None,
+        shared_rhythm: Rhythm | None = None,
     ) -> None:
         """``timeout`` bounds each request, body included. ``backoff`` is the first wait
         after a 429/503 without ``Retry-After``; it doubles on each further attempt.
         ``clock`` (monotonic seconds, for spacing) and ``sleep`` are injectable for tests
         (by default waits are real and end early when the caller is cancelled);
         ``wall_clock`` stamps the last success and error that ``/arxiv status`` shows.
-        ``shared_rhythm_path`` is the lock file that shares the gate with other processes.
+        ``shared_rhythm_path`` is the lock file that shares the gate with other processes;
+        ``shared_rhythm`` another keeper of it (the PostgreSQL database's).
         """
         if interval < 0:
             raise ValueError("interval must be >= 0")
@@ -247,7 +249,9 @@ class ArxivGate:
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
-        self._rhythm = SharedRhythm(shared_rhythm_path) if shared_rhythm_path else None
+        self._rhythm: Rhythm | None = shared_rhythm
+        if shared_rhythm_path is not None:
+            self._rhythm = SharedRhythm(shared_rhythm_path)
         # Held for the whole of a request, retries and backoff included.
         self._lock = threading.Lock()
         self._last_started: float | None = None  # under _lock
@@ -303,6 +307,8 @@ class ArxivGate:
             self._sessions.clear()
         for session in sessions:
             session.close()
+        if self._rhythm is not None:
+            self._rhythm.close()
 
     def stop(self) -> None:
         """Stop all arXiv traffic for good, for a process that is stopping: the request

@@ -42,10 +42,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.store.database import MEMORY
 
-__all__ = ["RHYTHM_SUFFIX", "Mark", "SharedRhythm", "rhythm_path"]
+__all__ = ["RHYTHM_SUFFIX", "Mark", "Rhythm", "SharedRhythm", "rhythm_path"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,26 @@ def rhythm_path(database: Path) -> Path | None:
     if str(database) == MEMORY:
         return None
     return database.with_name(database.name + RHYTHM_SUFFIX)
+
+
+class Rhythm(Protocol):
+    """What the gate needs of a keeper of the shared rhythm (this lock file, or the
+    PostgreSQL database's: :mod:`bot.sources.database_rhythm`)."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    def try_lock(self) -> bool: ...
+
+    def unlock(self) -> None: ...
+
+    def waits(self, interval: float) -> tuple[float, float]: ...
+
+    def started(self, interval: float) -> None: ...
+
+    def block(self, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +144,9 @@ class SharedRhythm:
             self.unlock()
             return False
         return True
+
+    def close(self) -> None:
+        self.unlock()
 
     def unlock(self) -> None:
         """Release the lock (closing the file releases it)."""

@@ -28,7 +28,7 @@ class Engine(Protocol):
     @property
     def label(self) -> str: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+    def transaction(self, *, exclusive: bool = True) -> AbstractAsyncContextManager[Connection]: ...
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
 
@@ -146,10 +146,14 @@ class StoreBase:
     # -- plumbing ---------------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
         """A write transaction, never interleaved with another writer's (of this process
-        or another): committed when the block ends, rolled back when it raises."""
-        async with self._engine.transaction() as conn:
+        or another): committed when the block ends, rolled back when it raises.
+
+        ``exclusive=False`` lets PostgreSQL run it beside other writers, for work that
+        takes its own row locks (claiming a channel's messages); SQLite has only the one.
+        """
+        async with self._engine.transaction(exclusive=exclusive) as conn:
             yield conn
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:

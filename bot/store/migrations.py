@@ -608,6 +608,18 @@ TRUNCATE paper_index;
 DELETE FROM state WHERE key IN ('index.format', 'index.rebuilt_through');
 """
 
+_V11_LEASES = """
+-- Leases (bot/leadership.py): which process of several on one database does a job that
+-- must run once for all of them (the harvest), until when. A holder that stops renewing
+-- (killed) loses it at ``expires_at``; another process takes it then.
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    acquired_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("initial schema", _V1_INITIAL, _V1_INITIAL_PG),
     Migration("slack_sdk OAuth tables", _V2_SLACK_OAUTH, _V2_SLACK_OAUTH_PG),
@@ -619,6 +631,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("author pairs in the search index", _V8_AUTHOR_PAIRS, _V8_AUTHOR_PAIRS_PG),
     Migration("per-channel ranking switch", _V9_RANKING),
     Migration("per-channel schedules", _V10_CHANNEL_SCHEDULES),
+    Migration("leases", _V11_LEASES),
 )
 """Every migration, oldest first."""
 

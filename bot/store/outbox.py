@@ -29,6 +29,7 @@ from datetime import datetime
 
 from bot.models import OutgoingMessage
 from bot.store.channels import Channel, advance_schedule_in
+from bot.store.sql import Dialect
 from bot.store.store import Store
 from bot.store.values import to_text
 
@@ -235,7 +236,15 @@ class Outbox:
             "lease": to_text(lease_until),
         }
         prefix = await self._key_prefix()
-        async with self._store.transaction() as conn:
+        postgres = self._store.dialect is Dialect.POSTGRES
+        # On PostgreSQL replicas claim side by side: the channel's row lock keeps two
+        # from claiming one channel (the second skips it, another replica sends it), and
+        # FOR UPDATE reads each message as it is now, locked until the claim commits.
+        async with self._store.transaction(exclusive=not postgres) as conn:
+            if postgres and not await conn.fetchone(
+                "SELECT id FROM channels WHERE id = :channel FOR UPDATE SKIP LOCKED", params
+            ):
+                return []
             rows = list(
                 await conn.fetchall(
                     "SELECT m.id, m.payload, m.thread_of, m.attempts, m.status,"
@@ -243,7 +252,8 @@ class Outbox:
                     f" (SELECT {conn.dialect.json_array('d.arxiv_id')} FROM deliveries AS d"
                     "  WHERE d.message_id = m.id) AS shows"
                     " FROM outbox AS m LEFT JOIN outbox AS p ON p.id = m.thread_of"
-                    f" WHERE m.channel_id = :channel AND {_claimable('m')} ORDER BY m.id",
+                    f" WHERE m.channel_id = :channel AND {_claimable('m')} ORDER BY m.id"
+                    + (" FOR UPDATE OF m" if postgres else ""),
                     params,
                 )
             )

@@ -162,16 +162,17 @@ class PostgresEngine:
             yield
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A write transaction holding the write lock (see the module's docstring)."""
+    async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        """A write transaction, holding the write lock when ``exclusive`` (see the
+        module's docstring); row locks it takes wait at most the busy timeout."""
         async with self._lock:
             with self._errors():
                 conn = await self._connection()
                 async with conn.transaction():
                     wait = 1 if self._stopped else max(1, int(self._lock_timeout * 1000))
                     await conn.execute(f"SET LOCAL lock_timeout = {wait}")
-                    await conn.execute(f"SELECT pg_advisory_xact_lock({_lock_key(WRITE_LOCK)})")
-                    await conn.execute("SET LOCAL lock_timeout = 0")
+                    if exclusive:
+                        await conn.execute(f"SELECT pg_advisory_xact_lock({_lock_key(WRITE_LOCK)})")
                     yield PostgresConnection(conn)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
@@ -180,7 +181,9 @@ class PostgresEngine:
                 return await PostgresConnection(await self._connection()).fetchall(sql, params)
 
     async def fetchall_until(self, sql: str, params: Params, *, deadline: float) -> list[Row]:
-        milliseconds = max(1, int((deadline - time.monotonic()) * 1000))
+        milliseconds = int((deadline - time.monotonic()) * 1000)
+        if milliseconds <= 0:
+            raise QueryTimeoutError(sql.split(None, 1)[0])
         async with self._lock:
             with self._errors():
                 conn = await self._connection()
@@ -204,10 +207,12 @@ class PostgresEngine:
         under a lock, so replicas starting together apply each step once."""
         latest = len(migrations)
         conn = self._conn
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         while True:
             async with conn.transaction():
                 await conn.execute(f"SELECT pg_advisory_xact_lock({_lock_key(MIGRATE_LOCK)})")
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
+                )
                 row = await (
                     await conn.execute("SELECT max(version) FROM schema_version")
                 ).fetchone()

@@ -97,8 +97,9 @@ class SqliteEngine:
         return storage_errors(self.path, busy_timeout=self._lock_wait.timeout)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE``, then ``COMMIT`` or ``ROLLBACK``."""
+    async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE``, then ``COMMIT`` or ``ROLLBACK``
+        (every one is exclusive: SQLite has one writer at a time)."""
         async with self._lock:
             with self._storage_errors():
                 try:

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.store.channels import ChannelStore
 from bot.store.coverage import CoverageStore
 from bot.store.feedback import FeedbackStore
+from bot.store.leases import LeaseStore
 from bot.store.papers import PaperStore
 from bot.store.values import from_text
 
@@ -32,13 +33,15 @@ class StoreBacklog:
     paused_channels: int
 
 
-class Store(ChannelStore, PaperStore, CoverageStore, FeedbackStore):
-    """SQLite storage for papers, channels, subscriptions, deliveries and small state.
+class Store(ChannelStore, PaperStore, CoverageStore, FeedbackStore, LeaseStore):
+    """Storage for papers, channels, subscriptions, deliveries and small state, on
+    SQLite or PostgreSQL.
 
-    One aiosqlite connection serves the whole process. An :class:`asyncio.Lock` keeps
-    coroutines from interleaving inside each other's transactions on that connection;
-    ``BEGIN IMMEDIATE`` keeps other processes (a CLI next to the running bot) out of a
-    read-then-write sequence such as the subscription limit check.
+    One connection serves the whole process. An :class:`asyncio.Lock` keeps coroutines
+    from interleaving inside each other's transactions on that connection; write
+    transactions exclude each other across processes too (``BEGIN IMMEDIATE``, or an
+    advisory lock on PostgreSQL), so a read-then-write sequence such as the subscription
+    limit check holds with several processes on one database.
     """
 
     # -- stats and state --------------------------------------------------------------

@@ -48,7 +48,7 @@ def slack_settings(fake: FakeSlack, **overrides: Any) -> SlackSettings:
 
 def slack_adapter(app: BotApp, settings: SlackSettings, **options: Any) -> SlackAdapter:
     """The adapter for ``app``, keeping OAuth installs in the app's database."""
-    return SlackAdapter(app, settings, database_path=app.settings.database_path, **options)
+    return SlackAdapter(app, settings, database=app.settings.database_target, **options)
 
 
 def command_body(

@@ -70,7 +70,7 @@ async def paged(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> AsyncIterator[tuple[SlackAdapter, PagedCore]]:
     core = PagedCore()
-    adapter = SlackAdapter(core, slack_settings(fake_slack), database_path=tmp_path / "s.db")
+    adapter = SlackAdapter(core, slack_settings(fake_slack), database=tmp_path / "s.db")
     await adapter.start()
     try:
         yield adapter, core
