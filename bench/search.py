@@ -311,7 +311,7 @@ def print_backfill(figures: dict[str, Any]) -> None:
 # -- local: LocalSearch over the cached corpus, in a child pinned to one core -------------
 
 
-async def local_child(path: Path, count: int) -> dict[str, Any]:
+async def local_child(path: Path | str, count: int) -> dict[str, Any]:
     from bot.localsearch.engine import LocalSearch
     from bot.query import parse_query
     from bot.store import Store
@@ -346,7 +346,9 @@ async def local_child(path: Path, count: int) -> dict[str, Any]:
 
 
 def local(options: argparse.Namespace, launcher: Launcher) -> dict[str, Any]:
-    path = corpus_path(options.papers)
+    path: Path | str = corpus_path(options.papers)
+    if options.postgres:
+        path = postgres_corpus(options.postgres, corpus_path(options.papers), launcher)
     command = [sys.executable, "-m", "bench.search", "--child-local", str(path)]
     command += ["--queries", str(options.queries)]
     done = launcher.run(command)
@@ -354,6 +356,34 @@ def local(options: argparse.Namespace, launcher: Launcher) -> dict[str, Any]:
         raise SystemExit(f"local search child failed ({done.code}):\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def postgres_corpus(url: str, corpus: Path, launcher: Launcher) -> str:
+    """``url`` holding the corpus: copied there by the real ``arxiv-bot db copy`` CLI
+    (which builds the tsvector index) unless it holds papers already; prints the time."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        held = conn.execute("SELECT to_regclass('papers') IS NOT NULL").fetchone()
+        papers = (
+            conn.execute("SELECT count(*) FROM papers").fetchone() if held and held[0] else None
+        )
+    if papers and papers[0]:
+        print(f"  PostgreSQL {url.split('@')[-1]} holds {papers[0]:,} papers already", flush=True)
+        return url
+    started = time.perf_counter()
+    done = launcher.run(
+        [sys.executable, "-m", "bot", "db", "copy", f"sqlite:///{corpus}", url],
+        env=clean_env(),
+    )
+    if done.code != 0:
+        raise SystemExit(f"db copy failed ({done.code}):\n{done.stderr[-3000:]}")
+    print(
+        f"  copied to PostgreSQL with its index by arxiv-bot db copy: "
+        f"{time.perf_counter() - started:.0f} s, peak RSS {done.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
+    return url
 
 
 def print_local(result: dict[str, Any], papers: int) -> None:
@@ -633,6 +663,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--slack-searches", type=int, default=50)
     parser.add_argument("--rebuild", action="store_true", help="build the corpus again")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument(
+        "--postgres",
+        help="run the local part on this PostgreSQL URL (the corpus copied there once)",
+    )
     parser.add_argument("--child-local", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.quick:
@@ -649,7 +683,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     options = parse_args(argv)
     if options.child_local:
-        result = asyncio.run(local_child(Path(options.child_local), options.queries))
+        target = options.child_local
+        where = target if target.startswith("postgresql://") else Path(target)
+        result = asyncio.run(local_child(where, options.queries))
         print(json.dumps(result))
         return 0
     parts = {part.strip() for part in options.only.split(",") if part.strip()}

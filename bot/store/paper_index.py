@@ -64,6 +64,11 @@ class IndexSql:
     the score (lower is better), a document's row, the expression's text."""
 
     key: str
+    newest: str
+    """The key as ``ORDER BY ... DESC`` sorts by it: on PostgreSQL an expression, so
+    the planner finds the (few) matches in the GIN index and sorts them, rather than
+    walking the primary key newest first and testing every paper until ``LIMIT`` is
+    filled (seconds when a query matches little)."""
     match: str
     score: str
     insert: str
@@ -84,6 +89,7 @@ class IndexSql:
 
 _FTS5 = IndexSql(
     key="paper_index.rowid",
+    newest="paper_index.rowid",
     match="paper_index MATCH :expression",
     score=f"bm25(paper_index, {', '.join(str(COLUMN_WEIGHTS[c]) for c in COLUMNS)})",
     insert=(
@@ -95,6 +101,7 @@ _FTS5 = IndexSql(
 )
 _TSVECTOR = IndexSql(
     key="paper_index.id",
+    newest="(paper_index.id + 0)",
     match="paper_index.doc @@ CAST(:expression AS tsquery)",
     score=(f"-ts_rank('{TS_RANK_WEIGHTS}', paper_index.doc, CAST(:expression AS tsquery))"),
     insert="INSERT INTO paper_index (id, doc) VALUES (?, CAST(? AS tsvector))",
@@ -264,7 +271,7 @@ class PaperIndexStore(StoreBase):
             "floor": floor,
         }
         key = index.key
-        order = f"{index.score}, {key} DESC" if ranked else f"{key} DESC"
+        order = f"{index.score}, {index.newest} DESC" if ranked else f"{index.newest} DESC"
         score = index.score if ranked else "0.0"
         rows = await self.fetchall_until(
             f"""
@@ -291,7 +298,7 @@ class PaperIndexStore(StoreBase):
         index = self._index
         rows = await self.fetchall_until(
             f"SELECT {index.key} FROM paper_index WHERE {index.match}"
-            f" ORDER BY {index.key} DESC LIMIT :limit",
+            f" ORDER BY {index.newest} DESC LIMIT :limit",
             {"expression": index.expression(expression), "limit": limit},
             deadline=deadline,
         )
@@ -329,7 +336,7 @@ class PaperIndexStore(StoreBase):
             sql = (
                 f"SELECT p.* FROM paper_index JOIN papers AS p ON p.id = {index.key} "
                 f"WHERE {index.match} {below} "
-                f"ORDER BY {index.key} DESC LIMIT :limit"
+                f"ORDER BY {index.newest} DESC LIMIT :limit"
             )
         rows = await self.fetchall(sql, params)
         return [(int(row["id"]), paper_from_row(row)) for row in rows]

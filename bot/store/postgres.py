@@ -250,7 +250,11 @@ class PostgresEngine:
 
 async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(
-        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="arxiv-bot"
+        url,
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT,
+        application_name="arxiv-bot",
+        prepare_threshold=None,
     )
 
 
