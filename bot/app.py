@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 DELIVERY_PUMP_SECONDS = 30.0
 """How often, between harvests, papers left unmatched are matched and posts whose backoff
 has passed are retried (also once at start)."""
+LISTEN_RETRY_SECONDS = 5.0
+"""Pause before listening again for other replicas' work after the connection failed."""
 
 STOPPING_TEXT = "arxiv-bot is restarting; try again in a minute."
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -111,6 +113,8 @@ class BotApp:
         self._open: _Open | None = None
         self._scheduler: Scheduler | None = None
         self._leadership: Leadership | None = None
+        self._work = asyncio.Event()
+        """Set when another process queued posts: the delivery pump's early wake-up."""
 
     def _require_open(self) -> _Open:
         if self._open is None:
@@ -186,6 +190,7 @@ class BotApp:
             enricher=enricher,
             queue=queue,
             leads=self._leads,
+            on_queued=store.notify_work,
         )
         feedback = FeedbackRecorder(
             store, positive=settings.feedback_names(1), negative=settings.feedback_names(-1)
@@ -286,6 +291,7 @@ class BotApp:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop_signal, stop)
         pump: asyncio.Task[None] | None = None
+        listening: asyncio.Task[None] | None = None
         leading: asyncio.Task[None] | None = None
         grace = SHUTDOWN_GRACE_SECONDS
         try:
@@ -313,6 +319,7 @@ class BotApp:
             self._scheduler = Scheduler(self.schedule, self._scheduled_cycle, clock=self._clock)
             await self._scheduler.start(catch_up=await self._harvest_overdue())
             pump = asyncio.create_task(self._pump_deliveries(), name="delivery-pump")
+            listening = asyncio.create_task(self._listen_for_work(), name="work-notices")
             # Under systemd (Type=notify): READY=1, watchdog pings, then STOPPING=1.
             async with systemd.serving("running: " + ", ".join(a.name for a in adapters)):
                 if await _until_first(
@@ -321,9 +328,10 @@ class BotApp:
                     grace = INPUT_END_GRACE_SECONDS  # the input ended: answer and go
             return None
         finally:
-            if pump is not None:
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
+            for task in (pump, listening):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             if self._scheduler is not None:
                 await self._scheduler.shutdown(grace_seconds=grace)
                 self._scheduler = None
@@ -403,7 +411,26 @@ class BotApp:
                 log.error("delivering queued posts failed: %s", error)
             except Exception:
                 log.exception("delivering queued posts failed")
-            await asyncio.sleep(await self._pump_wait())
+            with contextlib.suppress(TimeoutError):  # woken early by another process
+                await asyncio.wait_for(self._work.wait(), await self._pump_wait())
+            self._work.clear()
+
+    async def _listen_for_work(self) -> None:
+        """On PostgreSQL, wake the pump when another replica queued posts (its matching
+        ran): this replica sends its share at once rather than at its next round."""
+        if not self.settings.uses_postgres:
+            return
+        while True:
+            try:
+                async for _ in self._require_open().store.work_notices():
+                    self._work.set()
+            except StorageError as error:
+                log.warning(
+                    "not told of new work for now (%s); looking every %s s",
+                    error,
+                    DELIVERY_PUMP_SECONDS,
+                )
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
 
     async def _pump_wait(self) -> float:
         """Seconds until the next round: the pump's interval, or less when a scheduled

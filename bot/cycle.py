@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.delivery import DeliveryReport, Dispatcher
@@ -57,11 +57,15 @@ class Cycle:
         queue: DeliveryQueue | None = None,
         enrich_wait: float | None = None,
         leads: Callable[[], bool] | None = None,
+        on_queued: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``leads`` says whether this process does the work done once for all the
         processes on the database (harvest, matching, pruning: see
-        :mod:`bot.leadership`); None: it always does."""
+        :mod:`bot.leadership`); None: it always does. ``on_queued`` is called when
+        matching queued posts, before this process delivers them (it wakes the other
+        processes' delivery, see :meth:`~bot.store.Store.notify_work`)."""
         self._leads = leads or (lambda: True)
+        self._on_queued = on_queued
         self._harvester = harvester
         self._enqueuer = enqueuer
         self._dispatcher = dispatcher
@@ -100,6 +104,11 @@ class Cycle:
             return MatchReport(), await self._dispatcher.deliver_due()
         matched = await self._enqueuer.match_pending()
         if matched.queued:
+            if self._on_queued is not None:
+                try:
+                    await self._on_queued()
+                except StorageError as error:  # they look by themselves before long
+                    log.warning("could not wake the other processes' delivery: %s", error)
             await self._prefetch_extras()
         return matched, await self._dispatcher.deliver_due()
 

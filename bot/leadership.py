@@ -17,7 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock, utc_now
 from bot.errors import StorageError
@@ -56,6 +56,7 @@ class Leadership:
         self._clock = clock
         self._on_elected = on_elected
         self._leading = False
+        self._held_until: datetime | None = None
 
     @property
     def leading(self) -> bool:
@@ -63,8 +64,12 @@ class Leadership:
         return self._leading
 
     async def step(self) -> bool:
-        """Take or renew the lease once; True when this process holds it now. A store
-        that fails counts as losing it (another process may take it meanwhile)."""
+        """Take or renew the lease once; True when this process holds it now.
+
+        A store that fails leaves the answer as it was until the lease this process
+        last took runs out: a short outage of the database neither drops the harvest
+        nor, when it ends, makes this process take over from itself (a second harvest).
+        """
         now = self._clock()
         try:
             held = await self._store.take_lease(
@@ -75,16 +80,23 @@ class Leadership:
             )
         except StorageError as error:
             log.warning("could not renew the %s lease: %s", self.name, error)
-            held = False
+            held = self._leading and self._held_until is not None and now < self._held_until
+        else:
+            if held:
+                self._held_until = now + timedelta(seconds=self.lease_seconds)
         was = self._leading
         self._leading = held
         if held and not was:
             log.info("this process now holds the %s lease (%s)", self.name, self.holder)
             if self._on_elected is not None:
-                await self._on_elected()
+                try:
+                    await self._on_elected()
+                except StorageError as error:  # not leading yet: tried again next renewal
+                    log.warning("could not take the %s work over: %s", self.name, error)
+                    self._leading = False
         elif was and not held:
             log.warning("this process lost the %s lease to another", self.name)
-        return held
+        return self._leading
 
     async def run(self) -> None:
         """Renew (or wait for) the lease until cancelled; give it up when cancelled."""

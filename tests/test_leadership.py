@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import BotApp
 from bot.config import Settings
+from bot.errors import StorageError
 from bot.leadership import HARVEST_LEASE, Leadership
 from bot.store import Store
 from tests.fakes.clock import SettableClock
@@ -95,3 +96,68 @@ async def test_a_follower_delivers_but_does_not_harvest(
         app._leadership = None  # alone (run --once): it harvests
         report = await app.run_cycle()
         assert report.harvest is not None and fake_oai.request_count > 0
+
+
+class FailingStore:
+    """A store whose lease table answers ``take_lease`` until told to fail."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.failing = False
+
+    async def take_lease(self, *args: object, **kwargs: object) -> bool:
+        if self.failing:
+            raise StorageError("the database cannot be reached")
+        return await self.store.take_lease(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_short_outage_keeps_the_lease_and_elects_no_one_twice(
+    store: Store, clock: SettableClock
+) -> None:
+    elected: list[datetime] = []
+
+    async def on_elected() -> None:
+        elected.append(clock())
+
+    flaky = FailingStore(store)
+    leader = Leadership(
+        flaky,  # type: ignore[arg-type]
+        lease_seconds=30,
+        holder="a",
+        clock=clock,
+        on_elected=on_elected,
+    )
+    assert await leader.step()
+    flaky.failing = True
+    clock.advance(seconds=10)
+    assert await leader.step(), "10 s into a 30 s lease: still this process's"
+    flaky.failing = False
+    clock.advance(seconds=10)
+    assert await leader.step()
+    assert elected == [START], "no second take-over (and harvest) after the outage"
+
+    flaky.failing = True
+    clock.advance(seconds=30)
+    assert not await leader.step(), "its lease ran out during the outage: another may hold it"
+
+
+async def test_a_takeover_that_fails_on_the_database_is_tried_again(tmp_path: Path) -> None:
+    """Taking the harvest over reads the store (is a harvest overdue?); when that fails
+    the lease is still renewed and the takeover tried again, not the loop ended."""
+    calls = 0
+
+    async def on_elected() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StorageError("the database cannot be reached")
+
+    async with await Store.open(tmp_path / "bot.db") as store:
+        leader = Leadership(store, lease_seconds=30, holder="a", on_elected=on_elected)
+        assert not await leader.step(), "it holds the lease but leads only once it took over"
+        lease = await store.lease("harvest")
+        assert lease is not None and lease.holder == "a"
+        assert await leader.step() and leader.leading
+        assert calls == 2
+        lease = await store.lease("harvest")
+        assert lease is not None and lease.holder == "a"

@@ -261,3 +261,35 @@ def test_an_unreachable_server_stops_a_command_with_one_line() -> None:
     assert ran.returncode == 1
     assert ran.stderr.count("\n") == 1 and "cannot be reached" in ran.stderr
     assert "hunter22" not in ran.stderr
+
+
+# -- waking the other replicas ---------------------------------------------------------------
+
+
+async def test_queued_work_wakes_the_replicas_of_this_schema_only(url: str) -> None:
+    async with await Store.open(url) as one, await Store.open(url) as two:
+        with databases.fresh_schema() as elsewhere:
+            async with await Store.open(elsewhere) as stranger:
+                woken = asyncio.Event()
+
+                async def listen() -> None:
+                    async for _ in two.work_notices():
+                        woken.set()
+
+                listening = asyncio.create_task(listen())
+                try:
+                    await asyncio.sleep(0.3)  # LISTEN issued
+                    await stranger.notify_work()  # another bot's schema on the server
+                    await asyncio.sleep(0.3)
+                    assert not woken.is_set()
+                    await one.notify_work()
+                    await asyncio.wait_for(woken.wait(), timeout=5)
+                finally:
+                    listening.cancel()
+                    await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_sqlite_has_no_notices(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "bot.db") as store:
+        await store.notify_work()
+        assert [notice async for notice in store.work_notices()] == []

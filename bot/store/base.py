@@ -18,6 +18,9 @@ from bot.store.values import to_text
 
 logger = logging.getLogger(__name__)
 
+WORK_CHANNEL = "arxiv_bot_work"
+"""The PostgreSQL notification channel that wakes the replicas' delivery pumps."""
+
 
 class Engine(Protocol):
     """What the store needs of a database (:class:`SqliteEngine`, :class:`PostgresEngine`)."""
@@ -37,6 +40,10 @@ class Engine(Protocol):
     async def execute(self, sql: str, params: Params = ()) -> int: ...
 
     async def table_exists(self, name: str) -> bool: ...
+
+    async def notify(self, channel: str) -> None: ...
+
+    def listen(self, channel: str) -> AsyncIterator[None]: ...
 
     def stop_waiting(self) -> None: ...
 
@@ -176,6 +183,16 @@ class StoreBase:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement as its own transaction; return the rows it changed."""
         return await self._engine.execute(sql, params)
+
+    async def notify_work(self) -> None:
+        """Tell the other processes on the database that there is work to deliver (on
+        PostgreSQL; on SQLite nothing: they look every few seconds anyway)."""
+        await self._engine.notify(WORK_CHANNEL)
+
+    def work_notices(self) -> AsyncIterator[None]:
+        """Yields whenever another process calls :meth:`notify_work` (on PostgreSQL;
+        on SQLite it ends at once)."""
+        return self._engine.listen(WORK_CHANNEL)
 
     def now_text(self) -> str:
         return to_text(self._clock())

@@ -388,10 +388,12 @@ class Outbox:
             " AND status = 'sending' AND claim IS NOT NULL"
         )
         dead = []
+        processes = set()
         for row in rows:
             owner = ClaimOwner.parse(row[0])
             if owner is not None and owner.is_dead(alive):
                 dead.append(row[0])
+                processes.add((owner.host, owner.pid, owner.boot))
         if not dead:
             return 0
         async with self._store.transaction() as conn:
@@ -400,7 +402,7 @@ class Outbox:
                 [(claim,) for claim in dead],
             )
             freed = changed
-        logger.info("Reclaimed %s messages claimed by %s ended processes", freed, len(dead))
+        logger.info("Reclaimed %s messages claimed by %s ended processes", freed, len(processes))
         return freed
 
 

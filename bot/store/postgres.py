@@ -198,6 +198,29 @@ class PostgresEngine:
         async with self.transaction() as conn:
             return await conn.execute(sql, params)
 
+    async def notify(self, channel: str) -> None:
+        """Wake every listener of ``channel`` in this schema (see :meth:`listen`)."""
+        async with self._lock:
+            with self._errors():
+                conn = await self._connection()
+                await conn.execute("SELECT pg_notify(%s, current_schema())", (channel,))
+
+    async def listen(self, channel: str) -> AsyncIterator[None]:
+        """Yield whenever a process notifies ``channel`` in this schema. On a connection
+        of its own (a listening connection waits for notices and runs nothing else);
+        raises :class:`StorageError` when that connection fails."""
+        with self._errors():
+            conn = await _connect(self.url)
+        try:
+            with self._errors():
+                schema = await (await conn.execute("SELECT current_schema()")).fetchone()
+                await conn.execute(f"LISTEN {channel}")
+                async for notice in conn.notifies():
+                    if schema is not None and notice.payload == schema[0]:
+                        yield
+        finally:
+            await conn.close()
+
     async def table_exists(self, name: str) -> bool:
         rows = await self.fetchall("SELECT to_regclass(?) IS NOT NULL", (name,))
         return bool(rows and rows[0][0])

@@ -141,6 +141,14 @@ class SqliteEngine:
             with self._storage_errors():
                 return await self._lock_wait.run(lambda: self._wrapped.execute(sql, params))
 
+    async def notify(self, channel: str) -> None:
+        """Nothing: processes on one SQLite file have no way to be told."""
+
+    async def listen(self, channel: str) -> AsyncIterator[None]:
+        """Ends at once (see :meth:`notify`)."""
+        return
+        yield  # an async generator that yields nothing
+
     async def table_exists(self, name: str) -> bool:
         rows = await self.fetchall("SELECT 1 FROM sqlite_schema WHERE name = ?", (name,))
         return bool(rows)

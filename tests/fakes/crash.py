@@ -109,11 +109,15 @@ async def _subscribe(database: Path) -> None:
             await store.set_channel_mode(channel, mode)
 
 
-def _env(database: Path, oai: FakeOai, slack: FakeSlack, discord: FakeDiscord) -> dict[str, str]:
+def _env(
+    database: Path | str, oai: FakeOai, slack: FakeSlack, discord: FakeDiscord
+) -> dict[str, str]:
+    """The environment of a bot process on the fakes; ``database`` is an SQLite file, or
+    a ``DATABASE_URL`` (``postgresql://...``) as it is."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     return {
         **keep,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
         "ARXIV_OAI_URL": oai.url,
         "ARXIV_API_URL": "http://127.0.0.1:9/api/query",
         "ARXIV_REQUEST_INTERVAL": "0",
@@ -159,6 +163,59 @@ async def _run_once(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A long-running ``arxiv-bot run`` process, its stderr in ``log``."""
+
+    process: asyncio.subprocess.Process
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.returncode is None
+
+    def tail(self, chars: int = 2000) -> str:
+        """The end of its log (for a failure's message)."""
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+async def start_services(env: Mapping[str, str], logs: Iterable[Path]) -> list[Service]:
+    """One ``arxiv-bot run`` service per log file, all on ``env`` (no health server, Slack's
+    HTTP mode on a port of its own), logging at INFO unless ``env`` says otherwise."""
+    services = []
+    for log in logs:
+        with log.open("ab") as err:
+            process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bot", "run"),
+                env={"LOG_LEVEL": "INFO", **env, "HTTP_PORT": "0", "SLACK_PORT": "0"},
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=err,
+            )
+        services.append(Service(process, log))
+    return services
+
+
+async def stop_services(services: Iterable[Service], grace: float = RUN_TIMEOUT) -> None:
+    """SIGTERM every service still running and wait for it; SIGKILL what outlives
+    ``grace`` seconds."""
+    services = list(services)
+    for service in services:
+        if service.running:
+            service.process.send_signal(signal.SIGTERM)
+    try:
+        for service in services:
+            await asyncio.wait_for(service.process.wait(), timeout=grace)
+    finally:
+        for service in services:
+            if service.running:
+                service.process.kill()
+                await service.process.wait()
 
 
 def _while_posting(

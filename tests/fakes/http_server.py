@@ -11,7 +11,8 @@ background thread and answers ``GET`` requests. A subclass serves its endpoint
   headers (``hang``), or only its first half though ``Content-Length`` announced all of
   it (``cut``);
 * ``404`` for any path other than the endpoint;
-* the request log (:class:`RecordedRequest`, :attr:`FakeHttpServer.requests`) and
+* the request log (:class:`RecordedRequest`, :attr:`FakeHttpServer.requests`, each
+  request once answered), :attr:`FakeHttpServer.in_flight` and
   :attr:`FakeHttpServer.max_concurrent`;
 * the lifecycle: :meth:`~FakeHttpServer.start`, :meth:`~FakeHttpServer.stop`, or the
   object as a context manager.
@@ -157,6 +158,13 @@ class FakeHttpServer(ABC, Generic[S]):
         with self._lock:
             self._requests.clear()
             self._max_concurrent = self._in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Requests arrived and not answered yet (a delayed one, say): the log shows a
+        request only once it is answered."""
+        with self._lock:
+            return self._in_flight
 
     @property
     def max_concurrent(self) -> int:

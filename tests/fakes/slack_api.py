@@ -64,6 +64,12 @@ window between "Slack posted it" and "the bot knows". Note that slack_sdk's defa
 retry handler resends a request whose connection was dropped, once. Every request is
 recorded (:class:`SlackCall`).
 
+Per-channel pacing (off by default): with :attr:`FakeSlack.channel_pace` set to ``s``
+seconds, each channel takes ``chat.postMessage`` (thread replies included) at most once
+per ``s`` seconds, in bursts of at most :attr:`FakeSlack.channel_burst` (a token bucket
+per channel), as Slack's "1 message per second per channel" does; a post sooner answers
+HTTP 429 with ``Retry-After`` (whole seconds, at least 1) and posts nothing.
+
 Scopes. Each bot token has granted scopes: by default :data:`DEFAULT_SCOPES` (what the
 bot asks for in ``adapters/slack/settings.py`` plus ``channels:history`` and
 ``groups:history``); :meth:`FakeSlack.add_bot_token`, :meth:`FakeSlack.add_oauth_code`
@@ -129,6 +135,7 @@ import binascii
 import contextlib
 import itertools
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -350,6 +357,12 @@ class FakeSlack:
         self._responses: dict[str, list[dict[str, Any]]] = {}
         self._channels: dict[str, _Channel] = {}
         self._scripts: list[_Script] = []
+        self.channel_pace = 0.0
+        """Seconds between two posts to one channel (see the module doc); 0: no limit."""
+        self.channel_burst = 1
+        """Posts one channel may take at once, before :attr:`channel_pace` applies."""
+        self._buckets: dict[str, tuple[float, float]] = {}
+        """Per channel: posts it may take now (fractional), and when that was counted."""
         self._ts = itertools.count(1)
         self._base_url = ""
         # Socket Mode
@@ -868,7 +881,27 @@ class FakeSlack:
             provided = ",".join(granted)
             answer = {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
             return 200, answer, scope_headers
+        if method == "chat.postMessage" and channel is not None:
+            wait = self._pace_wait(str(channel))
+            if wait > 0:
+                retry = {"Retry-After": str(max(1, math.ceil(wait))), **scope_headers}
+                return 429, {"ok": False, "error": "ratelimited"}, retry
         return (script.status if script else 200), handler(self, params, team), scope_headers
+
+    def _pace_wait(self, channel: str) -> float:
+        """Take one of ``channel``'s posts from its bucket: 0 when one was left, else the
+        seconds until one will be (:attr:`channel_pace`; nothing taken)."""
+        if self.channel_pace <= 0:
+            return 0.0
+        now = time.monotonic()
+        burst = max(1, self.channel_burst)
+        left, then = self._buckets.get(channel, (float(burst), now))
+        left = min(float(burst), left + (now - then) / self.channel_pace)
+        if left >= 1.0:
+            self._buckets[channel] = (left - 1.0, now)
+            return 0.0
+        self._buckets[channel] = (left, now)
+        return (1.0 - left) * self.channel_pace
 
     def _granted(self, auth: _Auth, token: str) -> tuple[str, ...] | None:
         """The calling token's scopes; None for the OAuth client, which has none."""
