@@ -47,6 +47,7 @@ run uses a fresh schema, dropped after)::
 
     .venv/bin/python -m bench.replicas
     .venv/bin/python -m bench.replicas --channels 300 --posts 4 --replicas 1,2,3
+    .venv/bin/python -m bench.replicas --replicas 3 --adversarial  # kills, cut connections
 """
 
 from __future__ import annotations
@@ -61,9 +62,8 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +80,7 @@ from bot.sources.oai import OaiClient
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
 from bot.store.outbox import ClaimOwner
-from tests.databases import URL_VARIABLE, with_schema
+from tests.databases import URL_VARIABLE, schema_on
 from tests.fakes.corpus import make_paper
 from tests.fakes.crash import (
     Service,
@@ -489,6 +489,72 @@ async def _sending(bed: _Bed, services: Sequence[Service], within: float) -> tup
         await asyncio.sleep(0.01)
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseDrops:
+    replicas: int
+    drops: int
+    connections_cut: int
+    tally: Tally
+    undelivered: int
+    seconds: float
+
+    def __str__(self) -> str:
+        t = self.tally
+        return (
+            f"{self.replicas} replicas, every bot connection to PostgreSQL cut {self.drops} "
+            f"times mid-delivery ({self.connections_cut} connections in all): {t.pairs} "
+            f"(channel, paper) pairs in {t.messages} messages, lost {t.lost}, repeated "
+            f"{t.repeated}, undelivered {self.undelivered} ({self.seconds:.0f} s)"
+        )
+
+
+async def database_drops(
+    url: str,
+    workdir: Path,
+    *,
+    replicas: int = 2,
+    drops: int = 3,
+    papers: int = 300,
+    slack: int = 60,
+    discord: int = 60,
+    categories: int = 30,
+    within: float = 120.0,
+) -> DatabaseDrops:
+    """``replicas`` services on the empty schema at ``url``, one harvest; while they
+    deliver, every connection of theirs to the server is cut ``drops`` times, as a
+    database restart or failover would (``pg_terminate_backend``); then they finish.
+    Nothing else may use the server's ``arxiv-bot`` connections meanwhile."""
+    started = time.monotonic()
+    async with _bed(url, slack=slack, discord=discord, papers=papers, categories=categories) as bed:
+        bed.oai.announce(*bed.papers)
+        services = await start_services(bed.env(), _logs(workdir, replicas, "drops"))
+        cut = 0
+        try:
+            for drop in range(drops):
+                threshold = max(1, int(bed.pairs * (drop + 1) / (drops + 2)))
+
+                async def landed(enough: int = threshold) -> bool:
+                    return bed.posted() >= enough
+
+                await _wait(landed, services, "messages landing", within=within)
+                with psycopg.connect(url, autocommit=True) as conn:
+                    rows = conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name LIKE 'arxiv-bot%' AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                cut += len(rows)
+
+            async def all_delivered() -> bool:
+                return await bed.undelivered() == 0
+
+            await _wait(all_delivered, services, "every delivery", within=within)
+            await _quiet(bed.posted)
+        finally:
+            await stop_services(services)
+        undelivered = await bed.undelivered()
+    return DatabaseDrops(replicas, drops, cut, bed.tally(), undelivered, time.monotonic() - started)
+
+
 def _holder_pid(holder: str) -> int:
     """The pid in a lease holder's name (``host:pid:incarnation``)."""
     return int(holder.rsplit(":", 2)[1])
@@ -630,30 +696,25 @@ async def _queue_in_advance(bed: _Bed) -> None:
 # -- running it --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def schema(server: str) -> Iterator[str]:
-    """The URL of a fresh schema on ``server``, dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield with_schema(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-async def _main(server: str, counts: Sequence[int], channels: int, posts: int) -> int:
+async def _main(
+    server: str, counts: Sequence[int], channels: int, posts: int, *, adversarial: bool
+) -> int:
     print(
         f"delivery: {channels} Slack channels x {posts} posts, each channel paced at one "
         "post a second by the Slack fake (HTTP 429 beyond), queued before the replicas "
         f"start; {os.cpu_count()} cores"
     )
     for count in counts:
-        with schema(server) as url, tempfile.TemporaryDirectory() as workdir:
+        with schema_on(server, "bench") as url, tempfile.TemporaryDirectory() as workdir:
             print(await throughput(url, Path(workdir), count, channels=channels, posts=posts))
-    with schema(server) as url, tempfile.TemporaryDirectory() as workdir:
+    with schema_on(server, "bench") as url, tempfile.TemporaryDirectory() as workdir:
         print(await failover(url, Path(workdir)))
+    if adversarial:
+        for kill_at in (0.05, 0.35, 0.7):
+            with schema_on(server, "bench") as url, tempfile.TemporaryDirectory() as workdir:
+                print(await delivery_kill(url, Path(workdir), kill_at=kill_at))
+        with schema_on(server, "bench") as url, tempfile.TemporaryDirectory() as workdir:
+            print(await database_drops(url, Path(workdir)))
     return 0
 
 
@@ -663,9 +724,23 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     parser.add_argument("--channels", type=int, default=300)
     parser.add_argument("--posts", type=int, default=4, help="posts per channel")
     parser.add_argument("--replicas", default="1,2,3", help="replica counts, comma-separated")
+    parser.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="also kill a sending replica at 5, 35 and 70%% of the posts, and cut every "
+        "bot connection to PostgreSQL three times mid-delivery",
+    )
     options = parser.parse_args(argv)
     counts = [int(part) for part in options.replicas.split(",") if part.strip()]
-    return asyncio.run(_main(options.url, counts, options.channels, options.posts))
+    return asyncio.run(
+        _main(
+            options.url,
+            counts,
+            options.channels,
+            options.posts,
+            adversarial=options.adversarial,
+        )
+    )
 
 
 if __name__ == "__main__":

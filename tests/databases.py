@@ -59,13 +59,20 @@ def fresh_schema() -> Iterator[str]:
     url = server_url()
     if url is None:
         pytest.skip(NOT_RUN)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    with schema_on(url) as fresh:
+        yield fresh
+
+
+@contextlib.contextmanager
+def schema_on(server: str, prefix: str = "test") -> Iterator[str]:
+    """The URL of a new empty schema on ``server``, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield with_schema(url, schema)
+        yield with_schema(server, schema)
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
