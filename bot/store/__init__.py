@@ -1,4 +1,5 @@
-"""SQLite storage (aiosqlite, WAL, versioned migrations) for papers, channels and more."""
+"""Storage for papers, channels and more: an SQLite file (aiosqlite, WAL) or PostgreSQL
+(psycopg 3), one set of versioned migrations for both."""
 
 from bot.store.channels import DEFAULT_SUBSCRIPTION_LIMIT, Channel
 from bot.store.database import MigrationError

@@ -186,7 +186,7 @@ class StoreBase:
 
     async def notify_work(self) -> None:
         """Tell the other processes on the database that there is work to deliver (on
-        PostgreSQL; on SQLite nothing: they look every few seconds anyway)."""
+        PostgreSQL; on SQLite nothing: the pumps look every 30 s anyway)."""
         await self._engine.notify(WORK_CHANNEL)
 
     def work_notices(self) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The repository: every read and write of the bot's SQLite database goes through here."""
+"""The repository: every read and write of the bot's database goes through here."""
 
 from __future__ import annotations
 

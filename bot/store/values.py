@@ -1,4 +1,5 @@
-"""How the store writes Python values as SQLite text, and reads them back."""
+"""How the store writes Python values as text (in SQLite and PostgreSQL alike), and reads
+them back."""
 
 from __future__ import annotations
 
