@@ -22,18 +22,32 @@ from datetime import datetime, timedelta
 from bot.clock import Clock, utc_now
 from bot.errors import StorageError
 from bot.store import Store
+from bot.store.outbox import process_is_alive
 
-__all__ = ["HARVEST_LEASE", "Leadership", "holder_name"]
+__all__ = ["HARVEST_LEASE", "Leadership", "holder_is_dead", "holder_name"]
 
 log = logging.getLogger(__name__)
 
 HARVEST_LEASE = "harvest"
+_INCARNATION = uuid.uuid4().hex[:8]
 DEFAULT_LEASE_SECONDS = 30.0
 
 
 def holder_name() -> str:
     """This process, as lease holders are named: host, pid and a random incarnation."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
+
+
+def holder_is_dead(holder: str, alive: Callable[[int], bool] = process_is_alive) -> bool:
+    """True when ``holder`` ran on this host and is gone: its pid runs no more, or it is
+    this process's pid under another incarnation (pid 1 in a restarted container)."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid = parts[0], int(parts[1])
+    if host != socket.gethostname() or holder == holder_name():
+        return False
+    return pid == os.getpid() or not alive(pid)
 
 
 class Leadership:
@@ -48,8 +62,13 @@ class Leadership:
         holder: str | None = None,
         clock: Clock = utc_now,
         on_elected: Callable[[], Awaitable[None]] | None = None,
+        alive: Callable[[int], bool] = process_is_alive,
     ) -> None:
+        """``alive`` tells whether a process of this host still runs: a holder that
+        died here (a crash, then a restart) is replaced at once, not when its lease
+        runs out."""
         self._store = store
+        self._alive = alive
         self.name = name
         self.lease_seconds = lease_seconds
         self.holder = holder or holder_name()
@@ -71,13 +90,16 @@ class Leadership:
         nor, when it ends, makes this process take over from itself (a second harvest).
         """
         now = self._clock()
+        until = now + timedelta(seconds=self.lease_seconds)
         try:
-            held = await self._store.take_lease(
-                self.name,
-                self.holder,
-                now=now,
-                until=now + timedelta(seconds=self.lease_seconds),
-            )
+            held = await self._store.take_lease(self.name, self.holder, now=now, until=until)
+            if not held:
+                lease = await self._store.lease(self.name)
+                if lease is not None and holder_is_dead(lease.holder, self._alive):
+                    log.info("the %s lease's holder %s is gone", self.name, lease.holder)
+                    held = await self._store.take_lease(
+                        self.name, self.holder, now=now, until=until, replacing=lease.holder
+                    )
         except StorageError as error:
             log.warning("could not renew the %s lease: %s", self.name, error)
             held = self._leading and self._held_until is not None and now < self._held_until

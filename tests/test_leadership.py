@@ -5,7 +5,8 @@ delivers without harvesting. On both databases, with a settable clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,17 @@ async def test_a_takeover_that_fails_on_the_database_is_tried_again(tmp_path: Pa
         assert calls == 2
         lease = await store.lease("harvest")
         assert lease is not None and lease.holder == "a"
+
+
+async def test_a_holder_that_died_on_this_host_is_replaced_at_once(
+    store: Store, clock: SettableClock
+) -> None:
+    """A crash, then a restart (systemd, a container): the new process harvests now, not
+    when the dead one's lease runs out; a holder on another host is waited out."""
+    here, elsewhere = f"{socket.gethostname()}:4242:dead0000", "other-host:4242:alive000"
+    for holder in (elsewhere, here):
+        await store.execute("DELETE FROM leases")
+        until = clock() + timedelta(seconds=30)
+        assert await store.take_lease(HARVEST_LEASE, holder, now=clock(), until=until)
+        restarted = Leadership(store, lease_seconds=30, clock=clock, alive=lambda pid: pid != 4242)
+        assert await restarted.step() == (holder == here), holder

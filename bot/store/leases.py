@@ -21,9 +21,18 @@ class Lease:
 class LeaseStore(StoreBase):
     """The lease methods of :class:`~bot.store.store.Store`."""
 
-    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+    async def take_lease(
+        self,
+        name: str,
+        holder: str,
+        *,
+        now: datetime,
+        until: datetime,
+        replacing: str | None = None,
+    ) -> bool:
         """Take the lease ``name`` for ``holder`` until ``until``, or renew it: True when
-        ``holder`` holds it now; False while another holder's lease runs."""
+        ``holder`` holds it now; False while another holder's lease runs, unless that
+        holder is ``replacing`` (known to be dead)."""
         changed = await self.execute(
             "INSERT INTO leases (name, holder, expires_at, acquired_at)"
             " VALUES (:name, :holder, :until, :now)"
@@ -31,8 +40,15 @@ class LeaseStore(StoreBase):
             " expires_at = excluded.expires_at,"
             " acquired_at = CASE WHEN leases.holder = excluded.holder"
             " THEN leases.acquired_at ELSE excluded.acquired_at END"
-            " WHERE leases.holder = excluded.holder OR leases.expires_at <= excluded.acquired_at",
-            {"name": name, "holder": holder, "until": to_text(until), "now": to_text(now)},
+            " WHERE leases.holder = excluded.holder OR leases.expires_at <= excluded.acquired_at"
+            " OR leases.holder = :replacing",
+            {
+                "name": name,
+                "holder": holder,
+                "until": to_text(until),
+                "now": to_text(now),
+                "replacing": replacing,
+            },
         )
         return changed == 1
 

@@ -28,7 +28,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,14 +185,22 @@ class Service:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-async def start_services(env: Mapping[str, str], logs: Iterable[Path]) -> list[Service]:
+async def start_services(
+    env: Mapping[str, str], logs: Iterable[Path], *, hosts: Sequence[str] = ()
+) -> list[Service]:
     """One ``arxiv-bot run`` service per log file, all on ``env`` (no health server, Slack's
-    HTTP mode on a port of its own), logging at INFO unless ``env`` says otherwise."""
+    HTTP mode on a port of its own), logging at INFO unless ``env`` says otherwise. With
+    ``hosts``, each runs under its own host name (a UTS namespace: ``unshare --uts``, which
+    needs root), as if on a machine of its own."""
     services = []
-    for log in logs:
+    for number, log in enumerate(logs):
+        command: list[str] = [sys.executable, "-m", "bot", "run"]
+        if hosts:  # unshare and sh exec the bot: the service's pid is the bot's
+            rename = 'hostname "$0" && exec "$@"'
+            command = ["unshare", "--uts", "sh", "-c", rename, hosts[number], *command]
         with log.open("ab") as err:
             process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "bot", "run"),
+                *command,
                 env={"LOG_LEVEL": "INFO", **env, "HTTP_PORT": "0", "SLACK_PORT": "0"},
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=err,
