@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 from bot.feedback import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, parse_emoji_names
 from bot.schedule import crontab_trigger
 from bot.secrets import is_secret_name, mask_secrets, remember_settings
-from bot.store.sql import POSTGRES_SCHEMES
+from bot.store.sql import POSTGRES_SCHEMES, check_postgres_url
 from bot.tldr_settings import DEFAULT_BUDGET as DEFAULT_TLDR_BUDGET
 from bot.tldr_settings import DEFAULT_TIMEOUT as DEFAULT_TLDR_TIMEOUT
 from bot.tldr_settings import MAX_TIMEOUT as MAX_TLDR_TIMEOUT
@@ -35,24 +35,6 @@ DEFAULT_HTTP_PORT = 8080
 """The health and metrics port of a service (Slack or Discord) when HTTP_PORT is unset."""
 
 DATABASE_FILE = "arxiv-bot.db"
-
-
-def _postgres_url(value: str) -> str:
-    """A PostgreSQL URL that libpq can read (checked here, not at the first connection)."""
-    import psycopg  # only a PostgreSQL setting pays for the import
-
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(value)
-    except psycopg.ProgrammingError as error:
-        raise ValueError(f"not a PostgreSQL URL libpq can read ({error})") from None
-    port = str(info.get("port") or "5432")
-    if not all(part.isdigit() for part in port.split(",")):
-        raise ValueError(f"the PostgreSQL URL's port {port!r} is not a number")
-    if not info.get("dbname"):
-        raise ValueError(
-            "the PostgreSQL URL names no database: use postgresql://user:password@host/database"
-        )
-    return value
 
 
 def default_database_url() -> str:
@@ -136,7 +118,7 @@ class Settings(EnvSettings):
         if not value.strip():  # DATABASE_URL= (empty, as in .env.example): the default
             return default_database_url()
         if value.startswith(POSTGRES_SCHEMES):
-            return _postgres_url(value)
+            return check_postgres_url(value)
         if not value.startswith("sqlite:///"):
             raise ValueError(
                 "use sqlite:///relative/path.db, sqlite:////absolute/path.db "

@@ -27,7 +27,13 @@ from urllib.parse import urlsplit, urlunsplit
 from bot.errors import UserError
 from bot.store import database
 from bot.store.paper_index import FORMAT_KEY, PROGRESS_KEY
-from bot.store.sql import POSTGRES_SCHEMES, Connection, Dialect, placeholders
+from bot.store.sql import (
+    POSTGRES_SCHEMES,
+    Connection,
+    Dialect,
+    check_postgres_url,
+    placeholders,
+)
 from bot.store.store import Store
 
 __all__ = [
@@ -120,19 +126,10 @@ def parse_url(url: str, *, role: str) -> Path | str:
     """What :meth:`Store.open` takes for ``url`` (``role``: SOURCE or TARGET, for the
     message). Raises :class:`CopyInputError`."""
     if url.startswith(POSTGRES_SCHEMES):
-        import psycopg  # only a PostgreSQL URL pays for the import
-
         try:
-            info = psycopg.conninfo.conninfo_to_dict(url)
-        except psycopg.ProgrammingError as error:
-            raise CopyInputError(
-                f"{role} is not a PostgreSQL URL libpq can read ({error})"
-            ) from None
-        if not info.get("dbname"):
-            raise CopyInputError(
-                f"{role} names no database: use postgresql://user:password@host/database"
-            )
-        return url
+            return check_postgres_url(url)
+        except ValueError as error:
+            raise CopyInputError(f"{role}: {error}") from None
     if url.startswith(SQLITE_SCHEME) and url.removeprefix(SQLITE_SCHEME):
         return Path(url.removeprefix(SQLITE_SCHEME))
     raise CopyInputError(f"{role} {url!r} is not a database URL: use {URL_FORMS}")

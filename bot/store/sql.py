@@ -18,6 +18,7 @@ __all__ = [
     "Dialect",
     "Params",
     "Row",
+    "check_postgres_url",
     "is_postgres_url",
     "placeholders",
     "to_pyformat",
@@ -106,6 +107,25 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 def is_postgres_url(target: object) -> bool:
     """True for a ``postgresql://`` URL; an SQLite target is a path."""
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+def check_postgres_url(url: str) -> str:
+    """``url`` when libpq can read it and it names a database; else a ValueError saying
+    what is wrong (checked when read, not at the first connection)."""
+    import psycopg  # only a PostgreSQL URL pays for the import
+
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise ValueError(f"not a PostgreSQL URL libpq can read ({error})") from None
+    port = str(info.get("port") or "5432")
+    if not all(part.isdigit() for part in port.split(",")):
+        raise ValueError(f"the PostgreSQL URL's port {port!r} is not a number")
+    if not info.get("dbname"):
+        raise ValueError(
+            "the PostgreSQL URL names no database: use postgresql://user:password@host/database"
+        )
+    return url
 
 
 def placeholders(count: int) -> str:
