@@ -243,6 +243,19 @@ class BotApp:
 
     # -- what /arxiv status reports ----------------------------------------------------
 
+    async def harvesting_replica(self) -> str | None:
+        """For ``/arxiv status``: which replica harvests (on PostgreSQL, or when another
+        process holds the lease); None for a bot alone on its database."""
+        leadership = self._leadership
+        if leadership is None:
+            return None
+        if leadership.leading:
+            return "this replica" if self.settings.uses_postgres else None
+        lease = await self._require_open().store.lease(leadership.name)
+        if lease is None:
+            return "none right now; this replica takes over within the lease"
+        return f"another replica ({lease.holder.rsplit(':', 1)[0]}); this one posts"
+
     def next_harvest(self) -> datetime | None:
         return self._scheduler.next_run() if self._scheduler is not None else None
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapter import CommandContext
 from bot.app import BotApp
 from bot.config import Settings
 from bot.errors import StorageError
 from bot.leadership import HARVEST_LEASE, Leadership
+from bot.models import ChannelRef
 from bot.store import Store
 from tests.fakes.clock import SettableClock
 from tests.fakes.oai import FakeOai
@@ -93,6 +95,10 @@ async def test_a_follower_delivers_but_does_not_harvest(
         report = await app.run_cycle()
         assert report.harvest is None and fake_oai.request_count == 0
         assert report.matched.papers == 0
+
+        here = CommandContext(ChannelRef("console", "local", "lab", "lab"))
+        status = (await app.execute("/arxiv status", here)).lines
+        assert "Harvests: another replica (another replica); this one posts." in status
 
         app._leadership = None  # alone (run --once): it harvests
         report = await app.run_cycle()

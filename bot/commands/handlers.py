@@ -111,6 +111,10 @@ class Operations(Protocol):
 
     async def last_errors(self) -> list[str]: ...
 
+    async def harvesting_replica(self) -> str | None:
+        """Which process harvests, when several share the database; None when alone."""
+        ...
+
 
 class CommandHandler:
     """Runs commands against the store and arXiv, and answers with a :class:`Reply`."""
@@ -722,6 +726,9 @@ class CommandHandler:
         if self.operations is not None:
             if next_run is not None:
                 lines.append(f"Next harvest: {_when(next_run, self._settings)}.")
+            harvesting = await self.operations.harvesting_replica()
+            if harvesting is not None:
+                lines.append(f"Harvests: {harvesting}.")
             lines.append(f"Pending deliveries: {await self.operations.pending_deliveries():,}.")
             unmatched = await self.operations.unmatched_papers()
             if unmatched:
