@@ -370,7 +370,11 @@ def test_a_missing_source_file_is_refused_not_created(tmp_path: Path) -> None:
     [
         ("mysql://db/bot", "sqlite:///copy.db", "SOURCE 'mysql://db/bot' is not a database URL"),
         ("sqlite:///bot.db", "copy.db", "TARGET 'copy.db' is not a database URL"),
-        ("sqlite:///bot.db", "postgresql://host:5432/", "TARGET: the PostgreSQL URL names no database"),
+        (
+            "sqlite:///bot.db",
+            "postgresql://host:5432/",
+            "TARGET: the PostgreSQL URL names no database",
+        ),
         ("sqlite:///bot.db", "sqlite:///no/such/dir/copy.db", "does not exist: create it"),
     ],
 )

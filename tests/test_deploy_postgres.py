@@ -8,8 +8,11 @@ deploy/compose.yml, with settings the bot knows and no password committed.
 
 The overlay is rendered here as kustomize would (the few kustomize features it uses; the
 rendering is compared with ``kubectl kustomize`` where kubectl is installed), and the
-result is checked against Kubernetes' own schemas and for what several replicas need: two
-of them, a rolling update, no volume claim, DATABASE_URL from an external Secret.
+result is checked against Kubernetes' own schemas and for what several replicas need: a
+StatefulSet of two pods in the base Deployment's place, its pod the base's but for the
+database, the lease and Discord's shards, each pod connecting the shard of its number
+(DISCORD_SHARD_COUNT equal to the replicas), no volume claim, DATABASE_URL from an
+external Secret.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from kubernetes_validate.utils import all_versions
 
 from adapters.discord.settings import load_discord_settings
 from bot.config import DEFAULT_HTTP_PORT, load_settings
+from bot.errors import ConfigError
 from bot.observability.server import HEALTH_PATH, READY_PATH
 from tests.test_config import _documented_names as setting_names
 from tests.test_deploy_container import COMPOSE, DEPLOY, ROOT, compose_errors, healthcheck_command
@@ -243,59 +247,13 @@ def test_health_ports_are_published_to_this_host_on_different_ports(compose: Doc
 
 # -- kustomize, as far as the overlay uses it ---------------------------------------------
 
-
-class PatchFailed(Exception):
-    """A JSON patch operation that kustomize would refuse too (a failed ``test``)."""
-
-
-def _pointer(path: str) -> list[str]:
-    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+Key = tuple[str, str]
+"""A resource's kind and name."""
 
 
-def _json_patch(document: Document, operations: list[Document]) -> None:
-    """Apply an RFC 6902 patch (test, replace, add, remove) to ``document`` in place."""
-    for operation in operations:
-        *parents, last = _pointer(operation["path"])
-        target: Any = document
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key: Any = last if isinstance(target, dict) else (last if last == "-" else int(last))
-        op = operation["op"]
-        if op == "test":
-            if target[key] != operation["value"]:
-                raise PatchFailed(f"{operation['path']} is {target[key]!r}")
-        elif op == "replace":
-            exists = key in target if isinstance(target, dict) else 0 <= key < len(target)
-            assert exists, f"nothing to replace at {operation['path']}"
-            target[key] = copy.deepcopy(operation["value"])
-        elif op == "add" and key == "-":
-            target.append(copy.deepcopy(operation["value"]))
-        elif op == "add":
-            if isinstance(target, list):
-                target.insert(key, copy.deepcopy(operation["value"]))
-            else:
-                target[key] = copy.deepcopy(operation["value"])
-        elif op == "remove":
-            del target[key]
-        else:
-            raise AssertionError(f"an operation these tests do not render: {op}")
-
-
-def _matches(document: Document, target: Document) -> bool:
-    group, _, version = document["apiVersion"].rpartition("/")
-    wanted = {
-        "group": group,
-        "version": version,
-        "kind": document["kind"],
-        "name": document["metadata"]["name"],
-    }
-    return all(wanted[key] == value for key, value in target.items())
-
-
-def render(directory: Path, *, edit_base: Any = None) -> list[Document]:
+def render(directory: Path) -> list[Document]:
     """The resources ``kubectl kustomize directory`` prints, for the features the
-    kustomizations here use: resources (files and folders), images, delete patches and
-    JSON patches. ``edit_base(documents)`` may change what a base renders to."""
+    kustomizations here use: resources (files and folders), images and delete patches."""
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     known = {"apiVersion", "kind", "resources", "images", "patches"}
     assert set(kustomization) <= known, set(kustomization) - known
@@ -304,53 +262,66 @@ def render(directory: Path, *, edit_base: Any = None) -> list[Document]:
         path = directory / entry
         if path.is_dir():
             documents += render(path)
-            if edit_base is not None:
-                edit_base(documents)
         else:
             documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for patch in kustomization.get("patches", []):
+        assert set(patch) == {"patch"}, "only delete patches, written inline"
+        body = yaml.safe_load(patch["patch"])
+        assert body.pop("$patch") == "delete", "only delete patches"
+        doomed = (body["kind"], body["metadata"]["name"])
+        before = len(documents)
+        documents = [d for d in documents if key(d) != doomed]
+        assert len(documents) == before - 1, f"nothing to delete: {body}"  # kustomize fails too
     for image in kustomization.get("images", []):
         for document in documents:
-            if document["kind"] != "Deployment":
+            if document["kind"] not in ("Deployment", "StatefulSet"):
                 continue
             for item in document["spec"]["template"]["spec"]["containers"]:
                 if item["image"] == image["name"]:
                     item["image"] = f"{image['newName']}:{image['newTag']}"
-    for patch in kustomization.get("patches", []):
-        if "patch" in patch:
-            body = yaml.safe_load(patch["patch"])
-            assert body.pop("$patch") == "delete", "only delete patches are written inline"
-            before = len(documents)
-            documents = [
-                d
-                for d in documents
-                if (d["kind"], d["metadata"]["name"]) != (body["kind"], body["metadata"]["name"])
-            ]
-            assert len(documents) == before - 1, f"nothing to delete: {body}"
-        else:
-            operations = yaml.safe_load((directory / patch["path"]).read_text())
-            assert isinstance(operations, list), "only JSON patches are written to files"
-            targets = [d for d in documents if _matches(d, patch["target"])]
-            assert len(targets) == 1, f"{patch['target']} matches {len(targets)} resources"
-            _json_patch(targets[0], operations)
     return documents
 
 
-def by_kind(documents: list[Document]) -> dict[str, Document]:
-    found: dict[str, Document] = {}
+def key(document: Document) -> Key:
+    return document["kind"], document["metadata"]["name"]
+
+
+def by_key(documents: list[Document]) -> dict[Key, Document]:
+    found: dict[Key, Document] = {}
     for document in documents:
-        assert document["kind"] not in found, f"two {document['kind']}s"
-        found[document["kind"]] = document
+        assert key(document) not in found, f"two of {key(document)}"
+        found[key(document)] = document
     return found
 
 
+STATEFULSET: Key = ("StatefulSet", "arxiv-bot")
+SERVICE: Key = ("Service", "arxiv-bot")
+BUDGET: Key = ("PodDisruptionBudget", "arxiv-bot")
+SECRET: Key = ("Secret", "arxiv-bot")
+
+
 @pytest.fixture(scope="module")
-def variant() -> dict[str, Document]:
-    return by_kind(render(OVERLAY))
+def variant() -> dict[Key, Document]:
+    return by_key(render(OVERLAY))
 
 
-def container(deployment: Document) -> Document:
-    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+@pytest.fixture(scope="module")
+def base() -> dict[Key, Document]:
+    return by_key(render(BASE))
+
+
+def container(workload: Document) -> Document:
+    (only,) = workload["spec"]["template"]["spec"]["containers"]
     return dict(only)
+
+
+def env_of(workload: Document) -> dict[str, Document]:
+    return {item["name"]: item for item in container(workload)["env"]}
+
+
+def plain_env(workload: Document) -> dict[str, str]:
+    """The container's env with literal values (not from a Secret)."""
+    return {name: item["value"] for name, item in env_of(workload).items() if "value" in item}
 
 
 def test_the_rendering_here_is_kustomizes() -> None:
@@ -361,85 +332,153 @@ def test_the_rendering_here_is_kustomizes() -> None:
         [kubectl, "kustomize", str(OVERLAY)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert by_kind(list(yaml.safe_load_all(done.stdout))) == by_kind(render(OVERLAY))
-
-
-def test_the_patch_refuses_a_base_it_does_not_expect() -> None:
-    def swap_env(documents: list[Document]) -> None:
-        deployment = next(d for d in documents if d["kind"] == "Deployment")
-        container(deployment)["env"].reverse()  # DATABASE_URL no longer first
-
-    def drop_claim_mount(documents: list[Document]) -> None:
-        deployment = next(d for d in documents if d["kind"] == "Deployment")
-        deployment["spec"]["template"]["spec"]["volumes"].reverse()
-
-    for edit in (swap_env, drop_claim_mount):
-        with pytest.raises(PatchFailed):
-            render(OVERLAY, edit_base=edit)
+    assert by_key(list(yaml.safe_load_all(done.stdout))) == by_key(render(OVERLAY))
 
 
 @pytest.mark.parametrize("version", [all_versions()[0], kubernetes_validate.latest_version()])
-@pytest.mark.parametrize("kind", ["Deployment", "PodDisruptionBudget", "Secret", "Service"])
+@pytest.mark.parametrize(
+    "resource", [STATEFULSET, SERVICE, ("Service", "arxiv-bot-pods"), BUDGET, SECRET]
+)
 def test_the_variant_is_valid_kubernetes(
-    variant: dict[str, Document], kind: str, version: str
+    variant: dict[Key, Document], resource: Key, version: str
 ) -> None:
-    kubernetes_validate.validate(variant[kind], version, strict=True)
+    kubernetes_validate.validate(variant[resource], version, strict=True)
 
 
-def test_the_variant_has_no_claim_and_no_data_volume(variant: dict[str, Document]) -> None:
-    assert set(variant) == {"Deployment", "PodDisruptionBudget", "Secret", "Service"}
-    base = by_kind(render(BASE))
-    assert "PersistentVolumeClaim" in base  # the base keeps its SQLite claim
-    spec = variant["Deployment"]["spec"]["template"]["spec"]
-    assert [v for v in spec["volumes"] if "persistentVolumeClaim" in v] == []
-    mounts = {m["mountPath"]: m["name"] for m in container(variant["Deployment"])["volumeMounts"]}
-    volumes = {v["name"]: v for v in spec["volumes"]}
+def test_a_statefulset_replaces_the_deployment_and_no_claim_is_left(
+    variant: dict[Key, Document], base: dict[Key, Document]
+) -> None:
+    headless = ("Service", variant[STATEFULSET]["spec"]["serviceName"])
+    assert set(variant) == {STATEFULSET, SERVICE, headless, BUDGET, SECRET}
+    # The base keeps its one-pod Deployment and its SQLite claim.
+    assert {("Deployment", "arxiv-bot"), ("PersistentVolumeClaim", "arxiv-bot-data")} <= set(base)
+    spec = variant[STATEFULSET]["spec"]
+    assert "volumeClaimTemplates" not in spec
+    pod = spec["template"]["spec"]
+    assert [v for v in pod["volumes"] if "persistentVolumeClaim" in v] == []
+    mounts = {m["mountPath"]: m["name"] for m in container(variant[STATEFULSET])["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
     assert list(mounts) == ["/tmp"] and "emptyDir" in volumes[mounts["/tmp"]]
-    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
 
 
-def test_two_replicas_roll_one_pod_at_a_time(variant: dict[str, Document]) -> None:
-    spec = variant["Deployment"]["spec"]
+def test_two_pods_with_stable_names_replaced_one_at_a_time(variant: dict[Key, Document]) -> None:
+    statefulset = variant[STATEFULSET]
+    spec = statefulset["spec"]
     assert spec["replicas"] == 2
-    assert spec["strategy"] == {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},  # a ready pod all along
-    }
+    assert spec["podManagementPolicy"] == "Parallel"  # started together, not one by one
+    assert spec["updateStrategy"]["type"] == "RollingUpdate"
+    assert spec["updateStrategy"].get("rollingUpdate", {}).get("partition", 0) == 0
+    labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+    # The governing Service is headless and selects these pods: arxiv-bot-0.arxiv-bot-pods...
+    governing = variant[("Service", spec["serviceName"])]
+    assert governing["spec"]["clusterIP"] == "None"
+    assert governing["spec"]["selector"].items() <= labels.items()
 
 
-def test_the_database_url_comes_from_an_external_secret(variant: dict[str, Document]) -> None:
-    env = {item["name"]: item for item in container(variant["Deployment"])["env"]}
+def test_the_pod_is_the_bases_but_for_the_database_the_lease_and_the_shards(
+    variant: dict[Key, Document], base: dict[Key, Document]
+) -> None:
+    deployment, statefulset = base[("Deployment", "arxiv-bot")], variant[STATEFULSET]
+    assert statefulset["metadata"]["labels"] == deployment["metadata"]["labels"]
+    assert statefulset["spec"]["selector"] == deployment["spec"]["selector"]
+    template, base_template = statefulset["spec"]["template"], deployment["spec"]["template"]
+    assert template["metadata"] == base_template["metadata"]  # labels, scrape annotations
+    pod, base_pod = dict(template["spec"]), dict(base_template["spec"])
+    # The pod: the same but for the SQLite volume.
+    assert pod.pop("volumes") == [v for v in base_pod.pop("volumes") if v["name"] != "data"]
+    pod.pop("containers"), base_pod.pop("containers")
+    assert pod == base_pod  # security context, grace period, no service account token
+    # The container: the same (image, args, ports, probes, resources, security context)
+    # but for its env and the SQLite volume's mount.
+    ours, theirs = container(statefulset), container(deployment)
+    assert ours.pop("volumeMounts") == [
+        m for m in theirs.pop("volumeMounts") if m["name"] != "data"
+    ]
+    env, base_env = ours.pop("env"), theirs.pop("env")
+    assert ours == theirs
+    expected = [
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "arxiv-bot-database", "key": "url"}},
+        },
+        *[item for item in base_env if item["name"] != "DATABASE_URL"],
+        {"name": "HARVEST_LEASE_SECONDS", "value": "30"},
+        {"name": "DISCORD_SHARD_COUNT", "value": "2"},
+        {"name": "DISCORD_SHARD_IDS", "value": "ordinal"},
+    ]
+    assert env == expected
+
+
+def test_each_pod_connects_the_discord_shard_of_its_number(
+    variant: dict[Key, Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statefulset = variant[STATEFULSET]
+    name, replicas = statefulset["metadata"]["name"], statefulset["spec"]["replicas"]
+    for setting, value in plain_env(statefulset).items():
+        monkeypatch.setenv(setting, value)
+    monkeypatch.setenv("DISCORD_TOKEN", "t")  # from the arxiv-bot Secret, when Discord is on
+    shards: list[int] = []
+    counts = set()
+    for ordinal in range(replicas):
+        # A StatefulSet's pod is its name and its number; so is its host name.
+        discord = load_discord_settings(_env_file=None, hostname=f"{name}-{ordinal}")
+        assert discord.shard_ids == (ordinal,)
+        shards += discord.shard_ids
+        counts.add(discord.shard_count)
+    assert counts == {replicas}  # DISCORD_SHARD_COUNT == replicas
+    assert sorted(shards) == list(range(replicas))  # every shard, each on one pod
+    # One more pod without a higher count stops with what to change.
+    with pytest.raises(ConfigError, match="set DISCORD_SHARD_COUNT to the StatefulSet's replicas"):
+        load_discord_settings(_env_file=None, hostname=f"{name}-{replicas}")
+
+
+def test_the_shard_settings_do_nothing_without_discord(
+    variant: dict[Key, Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for setting, value in plain_env(variant[STATEFULSET]).items():
+        monkeypatch.setenv(setting, value)
+    assert set(variant[SECRET]["stringData"]) >= {"DISCORD_TOKEN"}
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)  # Slack alone
+    for host in ("arxiv-bot-0", "arxiv-bot-5", "elsewhere"):
+        discord = load_discord_settings(_env_file=None, hostname=host)
+        assert not discord.is_configured  # so `arxiv-bot run` starts no Discord adapter
+
+
+def test_the_database_url_comes_from_an_external_secret(variant: dict[Key, Document]) -> None:
+    env = env_of(variant[STATEFULSET])
     reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
     assert "value" not in env["DATABASE_URL"]
     assert reference == {"name": "arxiv-bot-database", "key": "url"}
-    names = [d["metadata"]["name"] for d in variant.values() if d["kind"] == "Secret"]
+    names = [name for kind, name in variant if kind == "Secret"]
     assert reference["name"] not in names  # created by the user, with no password here
     secret, key = reference["name"], reference["key"]
     command = f"kubectl create secret generic {secret} --from-literal={key}="
     for text in ((OVERLAY / "kustomization.yaml").read_text(), DEPLOYMENT_DOC.read_text()):
         assert command in text
     # The tokens still come from the base's Secret template, empty.
-    assert container(variant["Deployment"])["envFrom"] == [{"secretRef": {"name": "arxiv-bot"}}]
-    assert set(variant["Secret"]["stringData"].values()) == {""}
+    assert container(variant[STATEFULSET])["envFrom"] == [{"secretRef": {"name": "arxiv-bot"}}]
+    assert set(variant[SECRET]["stringData"].values()) == {""}
 
 
 def test_the_variants_settings_are_the_bots(
-    variant: dict[str, Document], monkeypatch: pytest.MonkeyPatch
+    variant: dict[Key, Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = container(variant["Deployment"])["env"]
-    assert {item["name"] for item in env} <= setting_names()
-    values = {item["name"]: item["value"] for item in env if "value" in item}
+    statefulset = variant[STATEFULSET]
+    assert set(env_of(statefulset)) <= setting_names()
+    values = plain_env(statefulset)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABASE_URL", "postgresql://arxiv_bot:pw@db.example.org:5432/arxiv_bot")
-    settings = load_settings()
+    settings = load_settings(_env_file=None)
     assert settings.uses_postgres
     assert settings.harvest_lease_seconds == float(values["HARVEST_LEASE_SECONDS"]) == 30
     assert settings.http_port == int(values["HTTP_PORT"]) == DEFAULT_HTTP_PORT
 
 
-def test_probes_ask_the_health_endpoints_on_the_health_port(variant: dict[str, Document]) -> None:
-    spec = container(variant["Deployment"])
+def test_probes_ask_the_health_endpoints_on_the_health_port(variant: dict[Key, Document]) -> None:
+    spec = container(variant[STATEFULSET])
     ports = {port["name"]: port["containerPort"] for port in spec["ports"]}
     probes = {
         kind: (spec[kind]["httpGet"]["path"], ports[spec[kind]["httpGet"]["port"]])
@@ -452,14 +491,18 @@ def test_probes_ask_the_health_endpoints_on_the_health_port(variant: dict[str, D
     }
 
 
-def test_the_disruption_budget_keeps_one_of_the_pods(variant: dict[str, Document]) -> None:
-    budget, deployment = variant["PodDisruptionBudget"], variant["Deployment"]
-    labels = deployment["spec"]["template"]["metadata"]["labels"]
+def test_the_disruption_budget_keeps_one_of_the_pods(variant: dict[Key, Document]) -> None:
+    budget, statefulset = variant[BUDGET], variant[STATEFULSET]
+    labels = statefulset["spec"]["template"]["metadata"]["labels"]
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert budget["spec"]["minAvailable"] == 1 < deployment["spec"]["replicas"]
+    assert budget["spec"]["minAvailable"] == 1 < statefulset["spec"]["replicas"]
 
 
-def test_the_variant_keeps_the_bases_image_and_service(variant: dict[str, Document]) -> None:
-    base = by_kind(render(BASE))
-    assert container(variant["Deployment"])["image"] == container(base["Deployment"])["image"]
-    assert variant["Service"] == base["Service"]  # it balances over both pods
+def test_the_variant_keeps_the_bases_image_and_service(
+    variant: dict[Key, Document], base: dict[Key, Document]
+) -> None:
+    deployment = base[("Deployment", "arxiv-bot")]
+    assert container(variant[STATEFULSET])["image"] == container(deployment)["image"]
+    images = yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())["images"]
+    assert images == yaml.safe_load((BASE / "kustomization.yaml").read_text())["images"]
+    assert variant[SERVICE] == base[SERVICE]  # it balances over both pods

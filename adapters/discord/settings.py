@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -12,9 +15,31 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.config import EnvSettings, load
 
-__all__ = ["DEFAULT_API_URL", "DiscordSettings", "describe_shards", "load_discord_settings"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "ORDINAL",
+    "DiscordSettings",
+    "describe_shards",
+    "host_name",
+    "load_discord_settings",
+]
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
+ORDINAL = "ordinal"
+"""``DISCORD_SHARD_IDS=ordinal``: the shard is the number ending the host name, as a
+StatefulSet's pods are named (``arxiv-bot-0``, ``arxiv-bot-1``, ...)."""
+
+_HOST_NAME: ContextVar[str | None] = ContextVar("discord_host_name", default=None)
+"""The host name :func:`load_discord_settings` was given (tests); None: this host's."""
+
+
+def host_name() -> str:
+    """This host's name: ``HOSTNAME`` (set in containers, a pod's name on Kubernetes),
+    else the system's; the one given to :func:`load_discord_settings` wins over both."""
+    given = _HOST_NAME.get()
+    if given is not None:
+        return given
+    return os.environ.get("HOSTNAME", "").strip() or socket.gethostname()
 
 
 class DiscordSettings(EnvSettings):
@@ -27,8 +52,9 @@ class DiscordSettings(EnvSettings):
     """Shards across every replica (``DISCORD_SHARD_COUNT``); None: one connection, or
     Discord's recommended count with ``DISCORD_SHARDS=auto``."""
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
-    """The shards this process connects (``DISCORD_SHARD_IDS``, e.g. ``0,2`` or ``0-3``),
-    sorted; None: all of them."""
+    """The shards this process connects (``DISCORD_SHARD_IDS``, e.g. ``0,2`` or ``0-3``, or
+    ``ordinal``: the one numbered like this StatefulSet pod), sorted; None: all of them
+    (and with ``ordinal`` but no token: Discord is off, the host name is not asked)."""
     manager_role: str = ""
     api_url: str = DEFAULT_API_URL
     link_previews: bool = False
@@ -74,6 +100,8 @@ class DiscordSettings(EnvSettings):
             return None
         if not isinstance(value, str):
             raise ValueError("use shard ids and ranges separated by commas, such as 0,2 or 0-3")
+        if value.strip().lower() == ORDINAL:
+            return _ordinal_shard(info)
         ids = _parse_shard_ids(value)
         if "shard_count" not in info.data:
             return ids  # DISCORD_SHARD_COUNT is wrong itself, and says so
@@ -113,6 +141,40 @@ class DiscordSettings(EnvSettings):
     def sharded(self) -> bool:
         """Run ``AutoShardedClient``: with ``DISCORD_SHARDS=auto`` or a shard count."""
         return self.shards == "auto" or self.shard_count is not None
+
+
+def _ordinal_shard(info: ValidationInfo) -> tuple[int, ...] | None:
+    """``DISCORD_SHARD_IDS=ordinal``: the shard numbered like this host (``arxiv-bot-1``:
+    1), below ``DISCORD_SHARD_COUNT``; None without a token (Discord is off)."""
+    if "shard_count" not in info.data:
+        return None  # DISCORD_SHARD_COUNT is wrong itself, and says so
+    count = info.data["shard_count"]
+    if count is None:
+        raise ValueError(
+            "ordinal needs DISCORD_SHARD_COUNT, the number of shards across all replicas: "
+            "set it to the StatefulSet's replicas (e.g. DISCORD_SHARD_COUNT=2 with replicas: 2)"
+        )
+    if not info.data.get("token"):
+        return None  # no Discord here: the host's name does not matter
+    host = host_name()
+    match = _ORDINAL_HOST.fullmatch(host.split(".", 1)[0])
+    if match is None:
+        raise ValueError(
+            "ordinal needs a host name ending in -N, as a StatefulSet's pods have "
+            f"(arxiv-bot-0, arxiv-bot-1, ...); this host is {host!r}: run the bot in a "
+            "StatefulSet, or list this replica's shards instead (e.g. 0,2)"
+        )
+    shard = int(match["ordinal"])
+    if shard >= count:
+        raise ValueError(
+            f"ordinal gives this host ({host!r}) shard {shard}, but DISCORD_SHARD_COUNT={count} "
+            f"has shards 0 to {count - 1}: set DISCORD_SHARD_COUNT to the StatefulSet's "
+            "replicas (raise both together)"
+        )
+    return (shard,)
+
+
+_ORDINAL_HOST = re.compile(r".*-(?P<ordinal>[0-9]+)")
 
 
 def _parse_shard_ids(text: str) -> tuple[int, ...]:
@@ -161,6 +223,13 @@ def describe_shards(ids: Iterable[int], count: int | None) -> str:
     return f"{','.join(parts)} of {count if count is not None else '?'}"
 
 
-def load_discord_settings(**overrides: object) -> DiscordSettings:
-    """Read ``DISCORD_*`` settings; a bad value is a one-line :class:`ConfigError`."""
-    return load(DiscordSettings, **overrides)
+def load_discord_settings(*, hostname: str | None = None, **overrides: object) -> DiscordSettings:
+    """Read ``DISCORD_*`` settings; a bad value is a one-line :class:`ConfigError`.
+
+    ``hostname`` stands in for this host's name (:func:`host_name`), which
+    ``DISCORD_SHARD_IDS=ordinal`` reads its shard from."""
+    given = _HOST_NAME.set(hostname)
+    try:
+        return load(DiscordSettings, **overrides)
+    finally:
+        _HOST_NAME.reset(given)

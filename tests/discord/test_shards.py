@@ -1,22 +1,30 @@
 """Discord shards split across replicas (``DISCORD_SHARD_COUNT``, ``DISCORD_SHARD_IDS``):
-the settings, the discord.py client they build, and two replicas on one database that
-each connect their own shard of the fake gateway and answer what arrives on it."""
+the settings (``ordinal`` among them: the shard numbered like a StatefulSet's pod), the
+discord.py client they build, and two replicas on one database that each connect their
+own shard of the fake gateway and answer what arrives on it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter, build_client
+from adapters.discord.adapter import DiscordAdapter, DiscordFactory, build_client
 from adapters.discord.commands import DM_WORKSPACE
-from adapters.discord.settings import DiscordSettings, describe_shards, load_discord_settings
+from adapters.discord.settings import (
+    DiscordSettings,
+    describe_shards,
+    host_name,
+    load_discord_settings,
+)
 from bot.app import BotApp
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -166,6 +174,163 @@ async def test_run_stops_on_shard_ids_without_a_count_with_one_line(
     assert stderr.startswith("Error: invalid setting DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT")
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert fake_discord.calls() == []
+
+
+# -- DISCORD_SHARD_IDS=ordinal: the shard numbered like a StatefulSet's pod ----------------
+
+
+def ordinal_env(monkeypatch: pytest.MonkeyPatch, count: str | None) -> None:
+    shard_env(monkeypatch, count, "ordinal")
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+
+
+@pytest.mark.parametrize(
+    ("host", "count", "shard_ids"),
+    [
+        ("arxiv-bot-1", "2", (1,)),
+        ("arxiv-bot-0", "2", (0,)),
+        ("arxiv-bot-0", "1", (0,)),
+        ("arxiv-bot-11", "12", (11,)),
+        ("arxiv-bot-1.arxiv-bot-pods.default.svc.cluster.local", "2", (1,)),  # an FQDN
+        ("bot-3", "4", (3,)),
+    ],
+)
+def test_ordinal_takes_the_shard_from_the_number_ending_the_host_name(
+    monkeypatch: pytest.MonkeyPatch, host: str, count: str, shard_ids: tuple[int, ...]
+) -> None:
+    ordinal_env(monkeypatch, count)
+    settings = load_discord_settings(_env_file=None, hostname=host)
+    assert settings.shard_ids == shard_ids  # the same tuple as DISCORD_SHARD_IDS=1 gives
+    assert settings.shard_count == int(count)
+    assert settings.sharded
+    client = build_client(settings)
+    assert isinstance(client, discord.AutoShardedClient)
+    assert (client.shard_count, client.shard_ids) == (int(count), list(shard_ids))
+
+
+@pytest.mark.parametrize("spelling", ["ordinal", " Ordinal ", "ORDINAL"])
+def test_ordinal_reads_this_hosts_name_from_hostname(
+    monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    ordinal_env(monkeypatch, "2")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", spelling)
+    monkeypatch.setenv("HOSTNAME", "arxiv-bot-1")  # a container's, the pod's name on Kubernetes
+    assert host_name() == "arxiv-bot-1"
+    assert load_discord_settings(_env_file=None).shard_ids == (1,)
+    monkeypatch.delenv("HOSTNAME")
+    assert host_name() == socket.gethostname()
+    assert load_discord_settings(_env_file=None, hostname="x-0").shard_ids == (0,)
+
+
+@pytest.mark.parametrize(
+    ("host", "count", "message"),
+    [
+        (
+            "arxiv-bot-2",
+            "2",
+            "invalid setting DISCORD_SHARD_IDS: ordinal gives this host ('arxiv-bot-2') shard 2, "
+            "but DISCORD_SHARD_COUNT=2 has shards 0 to 1: set DISCORD_SHARD_COUNT to the "
+            "StatefulSet's replicas (raise both together) (got 'ordinal')",
+        ),
+        ("arxiv-bot-7", "4", "shard 7, but DISCORD_SHARD_COUNT=4 has shards 0 to 3"),
+        (
+            "laptop",
+            "2",
+            "invalid setting DISCORD_SHARD_IDS: ordinal needs a host name ending in -N, as a "
+            "StatefulSet's pods have (arxiv-bot-0, arxiv-bot-1, ...); this host is 'laptop': "
+            "run the bot in a StatefulSet, or list this replica's shards instead (e.g. 0,2) "
+            "(got 'ordinal')",
+        ),
+        ("arxiv-bot-", "2", "needs a host name ending in -N"),
+        ("arxiv-bot1", "2", "this host is 'arxiv-bot1'"),
+        ("arxiv-bot-x", "2", "this host is 'arxiv-bot-x'"),
+        (
+            "arxiv-bot-1",
+            None,
+            "invalid setting DISCORD_SHARD_IDS: ordinal needs DISCORD_SHARD_COUNT, the number "
+            "of shards across all replicas: set it to the StatefulSet's replicas (e.g. "
+            "DISCORD_SHARD_COUNT=2 with replicas: 2) (got 'ordinal')",
+        ),
+    ],
+)
+def test_a_host_ordinal_cannot_use_says_what_is_wrong_and_how_to_fix_it(
+    monkeypatch: pytest.MonkeyPatch, host: str, count: str | None, message: str
+) -> None:
+    ordinal_env(monkeypatch, count)
+    with pytest.raises(ConfigError) as raised:
+        load_discord_settings(_env_file=None, hostname=host)
+    assert message in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1
+
+
+def test_ordinal_without_a_token_is_ignored_but_still_needs_a_count(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Kubernetes variant sets both for every pod: with Slack alone they do nothing."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    shard_env(monkeypatch, "2", "ordinal")
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    for host in ("laptop", "arxiv-bot-5", "arxiv-bot-1"):
+        settings = load_discord_settings(_env_file=None, hostname=host)
+        assert not settings.is_configured
+        assert settings.shard_ids is None
+    monkeypatch.setenv("HOSTNAME", "laptop")
+    assert not DiscordFactory().is_configured()  # `arxiv-bot run` leaves Discord off
+    shard_env(monkeypatch, None, "ordinal")
+    with pytest.raises(ConfigError, match="ordinal needs DISCORD_SHARD_COUNT"):
+        load_discord_settings(_env_file=None, hostname="arxiv-bot-1")
+
+
+def test_a_bad_count_is_reported_once_not_again_through_ordinal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ordinal_env(monkeypatch, "0")
+    with pytest.raises(ConfigError) as raised:
+        load_discord_settings(_env_file=None, hostname="laptop")
+    assert "DISCORD_SHARD_COUNT" in str(raised.value)
+    assert "DISCORD_SHARD_IDS" not in str(raised.value)
+
+
+async def test_run_stops_on_an_ordinal_past_the_count_with_one_line(
+    settings: Settings, fake_discord: FakeDiscord
+) -> None:
+    env = discord_env(
+        settings,
+        fake_discord,
+        DISCORD_SHARD_COUNT="2",
+        DISCORD_SHARD_IDS="ordinal",
+        HOSTNAME="arxiv-bot-2",  # a third pod, its count not raised with the replicas
+    )
+    code, _, stderr = await run_bot(env, "run")
+    assert code == 2  # a bad setting
+    assert stderr.startswith(
+        "Error: invalid setting DISCORD_SHARD_IDS: ordinal gives this host ('arxiv-bot-2') "
+        "shard 2, but DISCORD_SHARD_COUNT=2 has shards 0 to 1"
+    )
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert fake_discord.calls() == []
+
+
+async def test_a_pod_connects_the_shard_of_its_number_and_says_so(
+    app: BotApp,
+    fake_discord: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.discord.adapter")
+    monkeypatch.setenv("HOSTNAME", "arxiv-bot-1")
+    settings = discord_settings(fake_discord, shard_count=2, shard_ids="ordinal")
+    assert settings.shard_ids == (1,)
+    async with running(app, quick(DiscordAdapter(app, settings, gateway=True))) as adapter:
+        await fake_discord.wait_gateway_ready(connections=1)
+        assert [tuple(i["shard"]) for i in fake_discord.identifies] == [(1, 2)]
+        client = adapter.client
+        assert isinstance(client, discord.AutoShardedClient)
+        assert (client.shard_count, client.shard_ids) == (2, [1])
+        assert sorted(client.shards) == [1]
+    await fake_discord.wait_gateway_closed()
+    logged = [r.getMessage() for r in caplog.records]
+    assert "Discord: shards 1 of 2 run in this process" in logged
 
 
 # -- the client ----------------------------------------------------------------------------
