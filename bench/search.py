@@ -5,6 +5,11 @@ Run from the repository root::
     .venv/bin/python -m bench.search                    # everything, 1,000,000 papers
     .venv/bin/python -m bench.search --quick            # a smoke run, a minute or two
     .venv/bin/python -m bench.search --only local,slack --papers 200000
+    .venv/bin/python -m bench.search --only local --postgres postgresql://...  # on PostgreSQL
+
+``--postgres URL`` runs the ``local`` part on that PostgreSQL database (a schema of its
+own is best: ``?options=-csearch_path%3Dbench``), the cached corpus copied there once by
+the real ``arxiv-bot db copy`` CLI, which builds the ``tsvector`` index.
 
 The corpus. ``--pool`` papers (20,000 by default) are generated once with
 ``tests/fakes/workload.py``'s ``synthetic_papers`` (realistic titles, abstracts, authors
