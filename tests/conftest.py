@@ -82,9 +82,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     databases.check_server()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if databases.server_url() is None:
-        terminalreporter.write_line(f"NOTE: {databases.NOT_RUN}.", yellow=True, bold=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's last line: whether the PostgreSQL half ran (after the summary, where a
+    reader of the last lines sees it)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or databases.server_url() is not None:
+        return
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
+        return
+    skipped = [
+        report
+        for report in reporter.stats.get("skipped", [])
+        if databases.NOT_RUN in str(getattr(report, "longrepr", ""))
+    ]
+    reporter.write_line(
+        f"NOTE: {databases.NOT_RUN} ({len(skipped)} tests skipped).", yellow=True, bold=True
+    )
 
 
 @pytest.fixture(params=databases.DATABASES)
