@@ -78,6 +78,15 @@ async def app(settings: Settings) -> AsyncIterator[BotApp]:
         yield opened
 
 
+SLOW_FIRST = ("test_crash.py", "test_replicas.py", "test_schedule_kill.py")
+"""Files of real processes killed and restarted (30 to 45 s each): started first, so
+that two workers (``-n 2 --dist loadfile``) do not end the run waiting on one of them."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: else as found
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     databases.check_server()
 
