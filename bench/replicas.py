@@ -80,6 +80,7 @@ from bot.enqueue import Enqueuer
 from bot.harvest import _LAST_SUCCESS_KEY, Harvester
 from bot.leadership import HARVEST_LEASE
 from bot.models import ChannelRef, DeliveryMode, Paper
+from bot.processes import ProcessId
 from bot.sources.oai import OaiClient
 from bot.store import Store
 from bot.store.deliveries import DeliveryQueue
@@ -569,7 +570,9 @@ async def database_drops(
 
 def _holder_pid(holder: str) -> int:
     """The pid in a lease holder's name (``host:pid:incarnation``)."""
-    return int(holder.rsplit(":", 2)[1])
+    process = ProcessId.parse(holder)
+    assert process is not None, holder
+    return process.pid
 
 
 async def failover(

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import click
 
@@ -66,9 +66,6 @@ Any other failure (arXiv, the database, a delivery, a platform refusing a token)
 
 _INPUT_ERRORS = (CommandError, QueryError, PaperIdError, LimitError, ArxivRejectedError)
 """Errors in what the person typed: fixing the input, not retrying, helps."""
-
-if TYPE_CHECKING:
-    from bot.store.pg_upkeep import PostgresCheck
 
 
 _VERBOSE = "arxiv_bot.verbose"
@@ -434,21 +431,18 @@ def db_check() -> None:
         if settings.uses_postgres:
             from bot.store.pg_upkeep import check_postgres
 
-            checked = check_postgres(settings.database_url)
-            report: upkeep.CheckReport | PostgresCheck = checked
-            where = checked.label
+            report = check_postgres(settings.database_url)
         else:
             report = upkeep.check(
                 settings.database_path, busy_timeout=settings.database_busy_timeout
             )
-            where = str(settings.database_path.absolute())
     except UserError as error:
         raise _failure(error) from None
     click.echo("\n".join(report.lines()))
     if not report.ok:
         raise click.ClickException(
             f"{plural(len(report.problems), 'problem')} found in the database "
-            f"{where}: see docs/storage.md#checking-and-restoring"
+            f"{report.database}: see docs/storage.md#checking-and-restoring"
         )
 
 

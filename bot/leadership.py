@@ -13,41 +13,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.clock import Clock, utc_now
 from bot.errors import StorageError
+from bot.processes import ProcessId, process_is_alive
 from bot.store import Store
-from bot.store.outbox import process_is_alive
 
 __all__ = ["HARVEST_LEASE", "Leadership", "holder_is_dead", "holder_name"]
 
 log = logging.getLogger(__name__)
 
 HARVEST_LEASE = "harvest"
-_INCARNATION = uuid.uuid4().hex[:8]
 DEFAULT_LEASE_SECONDS = 30.0
 
 
 def holder_name() -> str:
-    """This process, as lease holders are named: host, pid and a random incarnation."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
+    """This process, as lease holders are named: host, pid and incarnation."""
+    return str(ProcessId.current())
 
 
 def holder_is_dead(holder: str, alive: Callable[[int], bool] = process_is_alive) -> bool:
-    """True when ``holder`` ran on this host and is gone: its pid runs no more, or it is
-    this process's pid under another incarnation (pid 1 in a restarted container)."""
-    parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return False
-    host, pid = parts[0], int(parts[1])
-    if host != socket.gethostname() or holder == holder_name():
-        return False
-    return pid == os.getpid() or not alive(pid)
+    """True when ``holder`` ran on this host and is gone (see :class:`ProcessId`)."""
+    process = ProcessId.parse(holder)
+    return process is not None and process.is_gone(alive)
 
 
 class Leadership:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -64,15 +65,8 @@ class DatabaseRhythm:
 
     def waits(self, interval: float) -> tuple[float, float]:
         """Seconds until the spacing and the backoff recorded by any replica have passed."""
-        row = self._query(
-            "SELECT (SELECT value FROM state WHERE key = %s),"
-            " extract(epoch FROM clock_timestamp())",
-            (RHYTHM_KEY,),
-        )
-        if row is None or row[0] is None:
-            return 0.0, 0.0
-        mark = Mark.from_text(str(row[0]))
-        return mark.waits(float(row[1]), interval) if mark is not None else (0.0, 0.0)
+        mark, now = self._read() or (None, 0.0)
+        return mark.waits(now, interval) if mark is not None else (0.0, 0.0)
 
     def started(self, interval: float) -> None:
         """Record that a request starts now (server time), keeping ``interval`` after it."""
@@ -91,16 +85,24 @@ class DatabaseRhythm:
             self._conn.close()
             self._conn = None
 
-    def _update(self, change: Any) -> None:
+    def _read(self) -> tuple[Mark | None, float] | None:
+        """The recorded mark (None: none yet) and the server's time; None when the
+        database fails."""
         row = self._query(
             "SELECT (SELECT value FROM state WHERE key = %s),"
             " extract(epoch FROM clock_timestamp())",
             (RHYTHM_KEY,),
         )
         if row is None:
+            return None
+        return (Mark.from_text(str(row[0])) if row[0] is not None else None), float(row[1])
+
+    def _update(self, change: Callable[[Mark, float], Mark]) -> None:
+        read = self._read()
+        if read is None:
             return
-        mark = (Mark.from_text(str(row[0])) if row[0] is not None else None) or Mark()
-        updated: Mark = change(mark, float(row[1]))
+        mark, now = read
+        updated = change(mark or Mark(), now)
         self._query(
             "INSERT INTO state (key, value, updated_at) VALUES (%s, %s,"
             " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'))"

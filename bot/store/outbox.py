@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import OutgoingMessage
+from bot.processes import ProcessId, process_is_alive
 from bot.store.channels import Channel, advance_schedule_in
 from bot.store.sql import Dialect
 from bot.store.store import Store
@@ -53,11 +52,6 @@ def _claimable(table: str = "outbox") -> str:
     )
 
 
-_BOOT = uuid.uuid4().hex[:12]
-"""This process's incarnation: tells a restarted process from its dead predecessor
-even when both got the same pid (pid 1 in a container)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ClaimOwner:
     """Who holds a claim: a host, a process on it, its incarnation, and one round."""
@@ -69,36 +63,21 @@ class ClaimOwner:
 
     @classmethod
     def new_round(cls) -> ClaimOwner:
-        return cls(socket.gethostname(), os.getpid(), _BOOT, uuid.uuid4().hex[:8])
+        me = ProcessId.current()
+        return cls(me.host, me.pid, me.boot, uuid.uuid4().hex[:8])
 
     @classmethod
     def parse(cls, text: str) -> ClaimOwner | None:
-        parts = text.split(":")
-        if len(parts) < 4:
-            return None
-        host, pid, boot, round_ = ":".join(parts[:-3]), parts[-3], parts[-2], parts[-1]
-        return cls(host, int(pid), boot, round_) if pid.isdigit() else None
+        process, _, round_ = text.rpartition(":")
+        found = ProcessId.parse(process)
+        return cls(found.host, found.pid, found.boot, round_) if found else None
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}:{self.boot}:{self.round}"
 
     def is_dead(self, alive: Callable[[int], bool]) -> bool:
         """True when this claim's process is known to be gone (only on this host)."""
-        me = ClaimOwner.new_round()
-        if self.host != me.host or self.boot == me.boot:
-            return False
-        return self.pid == me.pid or not alive(self.pid)
-
-
-def process_is_alive(pid: int) -> bool:
-    """True if a process with this id exists on this host (it may belong to anyone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, but another user's
-        return True
-    return True
+        return ProcessId(self.host, self.pid, self.boot).is_gone(alive)
 
 
 @dataclass(frozen=True, slots=True)

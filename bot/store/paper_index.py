@@ -344,24 +344,23 @@ class PaperIndexStore(StoreBase):
     async def papers_holding(self, words: Sequence[str]) -> dict[str, int]:
         """How many papers hold each index word (``words`` as written in the index)."""
         counts: dict[str, int] = {}
-        if self.dialect is Dialect.POSTGRES:
-            for word in dict.fromkeys(words):
-                columns = ("ti",) if word.startswith(TITLE_PREFIX) else _WORD_COLUMNS
-                row = await self.fetchone(
-                    "SELECT count(*) FROM paper_index WHERE doc @@ CAST(? AS tsquery)",
-                    (to_tsquery(Phrase(columns, (word,))),),
-                )
-                if row is not None and row[0]:
-                    counts[word] = int(row[0])
-            return counts
         for start in range(0, len(words), ID_CHUNK):
             chunk = words[start : start + ID_CHUNK]
-            rows = await self.fetchall(
-                "SELECT term, doc FROM paper_index_words"
-                f" WHERE term IN ({placeholders(len(chunk))})",
-                chunk,
-            )
-            counts.update((row["term"], int(row["doc"])) for row in rows)
+            if self.dialect is Dialect.SQLITE:
+                rows = await self.fetchall(
+                    "SELECT term, doc FROM paper_index_words"
+                    f" WHERE term IN ({placeholders(len(chunk))})",
+                    chunk,
+                )
+            else:  # one count a word, in one statement
+                queries = [(word, to_tsquery(Phrase(_columns_of(word), (word,)))) for word in chunk]
+                rows = await self.fetchall(
+                    "SELECT w.term, (SELECT count(*) FROM paper_index"
+                    " WHERE doc @@ CAST(w.query AS tsquery)) AS doc"
+                    f" FROM (VALUES {', '.join('(?, ?)' for _ in queries)}) AS w(term, query)",
+                    [value for pair in queries for value in pair],
+                )
+            counts.update((row["term"], int(row["doc"])) for row in rows if row["doc"])
         return counts
 
     async def indexed_papers(self) -> int:
@@ -417,3 +416,8 @@ class PaperIndexStore(StoreBase):
 _WORD_COLUMNS = tuple(column for column in COLUMNS if column != "ti")
 """Where a word other than a title word may be: SQLite's fts5vocab counts a paper that
 holds a word in any column, and titles hold title words only."""
+
+
+def _columns_of(word: str) -> tuple[str, ...]:
+    """The columns PostgreSQL counts an index word in (see :data:`_WORD_COLUMNS`)."""
+    return ("ti",) if word.startswith(TITLE_PREFIX) else _WORD_COLUMNS

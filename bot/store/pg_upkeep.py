@@ -11,8 +11,9 @@ import psycopg
 from bot.errors import StorageError
 from bot.store.migrations import LATEST_VERSION
 from bot.store.postgres import shown_url
+from bot.store.upkeep import CheckReport
 
-__all__ = ["BACKUP_ADVICE", "PostgresCheck", "check_postgres"]
+__all__ = ["BACKUP_ADVICE", "check_postgres"]
 
 BACKUP_ADVICE = (
     "DATABASE_URL is a PostgreSQL database: back it up with PostgreSQL's own tools, e.g. "
@@ -21,35 +22,7 @@ BACKUP_ADVICE = (
 )
 
 
-class PostgresCheck:
-    """What :func:`check_postgres` found; healthy when ``problems`` is empty."""
-
-    def __init__(self, label: str, size: int, schema_version: int, problems: list[str]):
-        self.label = label
-        self.size = size
-        self.schema_version = schema_version
-        self.problems = tuple(problems)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def lines(self) -> list[str]:
-        megabytes = self.size / 1e6
-        if self.schema_version < LATEST_VERSION:
-            schema = f"; arxiv-bot migrates it to {LATEST_VERSION} at its next start"
-        else:
-            schema = f" (this arxiv-bot's is {LATEST_VERSION})"
-        head = (
-            f"Database {self.label}: {megabytes:.1f} MB, "
-            f"schema version {self.schema_version}{schema}."
-        )
-        if self.ok:
-            return [head, "Schema, indexes and search index: ok."]
-        return [head, "Problems:", *(f"  {problem}" for problem in self.problems)]
-
-
-def check_postgres(url: str) -> PostgresCheck:
+def check_postgres(url: str) -> CheckReport:
     """Check the PostgreSQL database ``url``; a server that cannot be reached, or a
     database arxiv-bot never used, raises :class:`StorageError`."""
     label = shown_url(url)
@@ -64,7 +37,7 @@ def check_postgres(url: str) -> PostgresCheck:
         ) from error
 
 
-def _check(conn: psycopg.Connection[Any], label: str) -> PostgresCheck:
+def _check(conn: psycopg.Connection[Any], label: str) -> CheckReport:
     if _scalar(conn, "SELECT to_regclass('schema_version') IS NOT NULL") is not True:
         raise StorageError(
             f"The database {label} holds no arxiv-bot data (no schema_version table): "
@@ -97,7 +70,9 @@ def _check(conn: psycopg.Connection[Any], label: str) -> PostgresCheck:
         )
         if missing:
             problems.append(f"{missing:,} papers missing from the search index")
-    return PostgresCheck(label, size, version, problems)
+    return CheckReport(
+        label, size, version, tuple(problems), checked="Schema, indexes and search index"
+    )
 
 
 def _scalar(conn: psycopg.Connection[Any], sql: str) -> Any:

@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import RowMaker
 
 from bot.errors import ConfigError, QueryTimeoutError, StorageError
+from bot.store.database import MigrationError
 from bot.store.migrations import Migration
 from bot.store.sql import Connection, Dialect, Params, Row, to_pyformat
 
@@ -119,7 +120,6 @@ class PostgresEngine:
         self, url: str, conn: psycopg.AsyncConnection[Any], *, lock_timeout: float
     ) -> None:
         self.url = url
-        self.path = url
         self.label = shown_url(url)
         self._conn = conn
         self._lock_timeout = lock_timeout
@@ -258,8 +258,6 @@ class PostgresEngine:
                 except psycopg.Error as error:
                     if isinstance(error, psycopg.OperationalError):
                         raise
-                    from bot.store.database import MigrationError
-
                     raise MigrationError(
                         f"schema migration {current + 1} ({step.name}) of {self.label} failed "
                         f"and was rolled back; the schema stays at version {current}: {error}"

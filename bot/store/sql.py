@@ -8,6 +8,7 @@ two databases must differ, the store asks the connection's :class:`Dialect`.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -146,6 +147,7 @@ _TOKENS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def to_pyformat(sql: str) -> str:
     """``sql`` with SQLite's ``?`` and ``:name`` marks as psycopg's ``%s`` and
     ``%(name)s``; marks in quoted text and comments are left alone. Every ``%`` is

@@ -63,13 +63,17 @@ class BackupResult:
 
 @dataclass(frozen=True, slots=True)
 class CheckReport:
-    """What :func:`check` found; the database is healthy when ``problems`` is empty."""
+    """What :func:`check` (or :func:`bot.store.pg_upkeep.check_postgres`) found; the
+    database is healthy when ``problems`` is empty."""
 
-    path: Path
+    database: str
+    """The database as the report names it: the file's absolute path, or the URL."""
     size: int
     schema_version: int
     problems: tuple[str, ...]
     """One line per problem found (damage, broken references, a newer schema)."""
+    checked: str = "Integrity, references and full-text index"
+    """What was checked, for the line that says it is ok."""
 
     @property
     def ok(self) -> bool:
@@ -82,11 +86,11 @@ class CheckReport:
         else:
             schema = f" (this arxiv-bot's is {LATEST_VERSION})"
         lines = [
-            f"Database {self.path.absolute()}: {size_text(self.size)}, "
+            f"Database {self.database}: {size_text(self.size)}, "
             f"schema version {self.schema_version}{schema}."
         ]
         if self.ok:
-            return [*lines, "Integrity, references and full-text index: ok."]
+            return [*lines, f"{self.checked}: ok."]
         return [*lines, "Problems:", *(f"  {problem}" for problem in self.problems)]
 
 
@@ -220,7 +224,7 @@ def check(path: Path, *, busy_timeout: float = 5.0) -> CheckReport:
         ]
         if _has_table(conn, "paper_index"):
             problems += _index_problems(conn)
-    return CheckReport(path, path.stat().st_size, version, tuple(problems))
+    return CheckReport(str(path.absolute()), path.stat().st_size, version, tuple(problems))
 
 
 def _problems(conn: sqlite3.Connection, pragma: str) -> list[str]:
