@@ -568,10 +568,15 @@ class Dispatcher:
         )
         if not claimed:
             return DeliveryReport()
+        unrecorded: set[int] = set()
         try:
-            return await self._send_claimed(channel, sender, owner, claimed)
+            return await self._send_claimed(channel, sender, owner, claimed, unrecorded)
         finally:  # whatever this round did not send goes back, due now
-            await asyncio.shield(self._outbox.release(channel.id, owner, now=self._clock()))
+            await asyncio.shield(
+                self._outbox.release(
+                    channel.id, owner, now=self._clock(), may_have_landed=unrecorded
+                )
+            )
 
     async def _send_claimed(
         self,
@@ -579,7 +584,10 @@ class Dispatcher:
         sender: Sender,
         owner: ClaimOwner,
         claimed: Sequence[OutboxMessage],
+        unrecorded: set[int],
     ) -> DeliveryReport:
+        """Send the claimed messages in order; ``unrecorded`` holds the one sent whose
+        landing is not recorded yet (a failing database leaves it there)."""
         report = DeliveryReport()
         refs: dict[int, str] = {}
         """Platform references of this round's landed messages, by outbox id."""
@@ -590,6 +598,7 @@ class Dispatcher:
             if message.thread_of is not None and thread is None:
                 continue  # its thread's first message has not landed: a later round
             ref = landed.get(message.key)
+            unrecorded.add(message.id)
             if ref is None:
                 try:
                     ref = await self._send_one(channel, sender, message, thread)
@@ -607,6 +616,7 @@ class Dispatcher:
             delivered = await self._outbox.sent(
                 message.id, ref, now=now, renew=(owner, now + self._lease) if renew else None
             )
+            unrecorded.discard(message.id)
             refs[message.id] = ref
             report += DeliveryReport(delivered=delivered)
         return report

@@ -14,7 +14,7 @@ import pytest
 
 from bot.delivery import DeliveryReport, Dispatcher, backoff_delay
 from bot.enqueue import Enqueuer, MatchReport, is_new_for
-from bot.errors import ChannelUnavailableError, DeliveryError
+from bot.errors import ChannelUnavailableError, DeliveryError, StorageError
 from bot.models import (
     ChannelRef,
     DeliveryMode,
@@ -782,6 +782,33 @@ async def test_a_failed_attempt_that_landed_anyway_is_not_posted_twice(bed: Bed)
     assert (again.recovered, again.messages, again.delivered) == (1, 0, 1)
     assert bed.sender.ids(IMAGING) == ["2506.82301"]
     assert await dispatcher.pending_count() == 0
+
+
+async def test_a_landing_the_database_failed_to_record_is_looked_for_not_reposted(
+    bed: Bed,
+) -> None:
+    """The platform took the message, then recording it failed (the database dropped the
+    connection) while giving the round's claims back worked: the message comes back
+    uncertain, and the next round finds it instead of posting it again."""
+    await bed.subscribe(IMAGING, "cat:eess.IV")
+    await bed.harvest([paper(f"2506.8240{n}", "eess.IV") for n in range(1, 3)])
+    await bed.match()
+    dispatcher = bed.dispatcher()
+    record = dispatcher._outbox.sent
+
+    async def failing_once(*args: Any, **kwargs: Any) -> int:
+        dispatcher._outbox.sent = record  # type: ignore[method-assign]
+        raise StorageError("the database cannot be reached")
+
+    dispatcher._outbox.sent = failing_once  # type: ignore[method-assign]
+    with pytest.raises(StorageError):
+        await dispatcher.deliver_due()
+    assert bed.sender.ids(IMAGING) == ["2506.82401"]
+
+    again = await dispatcher.deliver_due()
+
+    assert (again.recovered, again.messages, again.delivered) == (1, 1, 2)
+    assert bed.sender.ids(IMAGING) == ["2506.82401", "2506.82402"], "no repeat"
 
 
 async def test_cancelling_a_round_puts_unsent_rows_back(bed: Bed) -> None:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import OutgoingMessage
 from bot.processes import ProcessId, process_is_alive
 from bot.store.channels import Channel, advance_schedule_in
-from bot.store.sql import Dialect
+from bot.store.sql import Dialect, placeholders
 from bot.store.store import Store
 from bot.store.values import to_text
 
@@ -338,15 +338,28 @@ class Outbox:
             return changed
 
     async def release(
-        self, channel_id: int, owner: ClaimOwner, *, error: str | None = None, now: datetime
+        self,
+        channel_id: int,
+        owner: ClaimOwner,
+        *,
+        error: str | None = None,
+        now: datetime,
+        may_have_landed: Collection[int] = (),
     ) -> None:
         """Give back every message this owner still holds in the channel, due now.
 
-        Only for messages known not to have landed: one that may have (a send cut short)
-        is recorded with :meth:`failed` first, which keeps it ``uncertain``. ``error`` (a
-        paused channel's reason) is noted on their deliveries.
+        A message that may have landed (sent, but its landing not recorded: the
+        database failed just then) counts an attempt, which keeps it ``uncertain``: it is
+        looked for before it is sent again. ``error`` (a paused channel's reason) is
+        noted on their deliveries.
         """
         async with self._store.transaction() as conn:
+            if may_have_landed:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1 WHERE claim = ?"
+                    f" AND status = 'sending' AND id IN ({placeholders(len(may_have_landed))})",
+                    (str(owner), *may_have_landed),
+                )
             if error is not None:
                 await conn.execute(
                     "UPDATE deliveries SET last_error = ?, last_attempt_at = ? WHERE message_id"
